@@ -1,0 +1,181 @@
+//! The example web-app: the notes' low-level "web-app" (pages routed Flask-style and rendered
+//! from HTML templates) done properly on carafe.
+//!
+//! [`build`] returns the configured [`App`]; `main.rs` parses flags and serves it, and the
+//! end-to-end tests in `tests/` serve it on port 0.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use carafe::{App, HttpError, Json, Request, Response, StatusCode, context, route};
+use serde::Serialize;
+
+/// Where the app finds its files.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Folder of HTML templates.
+    pub templates: PathBuf,
+    /// Folder served under `/static`.
+    pub static_dir: PathBuf,
+}
+
+impl Default for Options {
+    /// The repository's `templates/` and `static/`, found from the crate's own location so
+    /// that the app works from any working directory.
+    fn default() -> Self {
+        let root = repository_root();
+        Self {
+            templates: root.join("templates"),
+            static_dir: root.join("static"),
+        }
+    }
+}
+
+/// The repository root: the parent of this crate's folder.
+pub fn repository_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+/// Builds the example app with every route, its templates, static files and error pages.
+pub fn build(options: &Options) -> Result<App, carafe::Error> {
+    let mut app = App::new();
+    app.templates(&options.templates)?;
+    app.static_dir("/static", &options.static_dir)?;
+    route!(app, GET "/" => index)?;
+    route!(app, GET "/blog" => blog)?;
+    route!(app, GET "/blog/{slug}" => post)?;
+    route!(app, GET "/hello/{name}" => hello)?;
+    route!(app, POST "/echo" => echo)?;
+    route!(app, [GET, POST] "/contact" => contact)?;
+    route!(app, GET "/api/time" => time)?;
+    app.error_handler(StatusCode::NOT_FOUND, not_found);
+    app.error_handler(StatusCode::INTERNAL_SERVER_ERROR, server_error);
+    Ok(app)
+}
+
+/// A blog post. The posts are the notes' progression, from one blocking socket to carafe.
+#[derive(Debug, Serialize)]
+pub struct Post {
+    /// URL segment.
+    pub slug: &'static str,
+    /// Headline.
+    pub title: &'static str,
+    /// Publication date, ISO 8601.
+    pub date: &'static str,
+    /// One-line summary for the index.
+    pub summary: &'static str,
+    /// Paragraphs.
+    pub body: &'static [&'static str],
+}
+
+/// Every post, newest first.
+pub const POSTS: &[Post] = &[
+    Post {
+        slug: "epoll",
+        title: "From select to epoll",
+        date: "2026-11-20",
+        summary: "Why a readiness API that scales with active sockets, not watched ones, changes everything.",
+        body: &[
+            "select() hands the kernel every socket on every call; poll() lifts the 1024 limit but keeps the scan. epoll keeps the interest list in the kernel and returns only the sockets that are ready.",
+            "Edge-triggered epoll goes one step further: it reports a change once, so a server must read and write until the call would block. carafe's loop does exactly that, and asks for write readiness only while a response is waiting.",
+        ],
+    },
+    Post {
+        slug: "generators",
+        title: "Concurrency from the ground up",
+        date: "2026-11-12",
+        summary: "Generator tasks that yield the socket they wait on, and a loop that resumes them.",
+        body: &[
+            "Beazley's trick: each connection is a generator that yields ('read', sock) or ('write', sock); the event loop keeps two dicts of waiting tasks and resumes them when select() says their socket is ready.",
+            "carafe keeps the idea but makes the state explicit: each connection is a small state machine (reading a head, reading a body, writing) instead of a suspended generator.",
+        ],
+    },
+    Post {
+        slug: "blocking-server",
+        title: "A server that serves one client at a time",
+        date: "2026-11-03",
+        summary: "accept(), then recv() in a loop: simple, and stuck on the first client.",
+        body: &[
+            "The first server in the notes accepts a client and serves it until it leaves. A second client waits in the listen queue the whole time.",
+            "The fix is not more threads but an event loop: a single thread that only ever does work that is ready to be done.",
+        ],
+    },
+];
+
+fn index(req: &Request) -> Response {
+    req.render(
+        "index.html",
+        context! { posts => POSTS.iter().take(2).collect::<Vec<_>>() },
+    )
+}
+
+fn blog(req: &Request) -> Response {
+    req.render("blog.html", context! { posts => POSTS })
+}
+
+fn post(req: &Request) -> Result<Response, HttpError> {
+    let slug = req.param("slug").unwrap_or_default();
+    let post = POSTS
+        .iter()
+        .find(|post| post.slug == slug)
+        .ok_or_else(HttpError::not_found)?;
+    Ok(req.render("post.html", context! { post => post }))
+}
+
+fn hello(req: &Request) -> Response {
+    req.render(
+        "hello.html",
+        context! { name => req.param("name").unwrap_or("you") },
+    )
+}
+
+/// Answers with the request body, byte for byte, and its Content-Type.
+fn echo(req: &Request) -> Response {
+    let mut response = Response::bytes(req.body().to_vec());
+    if let Some(content_type) = req.content_type() {
+        // A value that arrived in a request header is a valid header value.
+        let _ = response.set_header("content-type", content_type);
+    }
+    response
+}
+
+/// The contact form: GET shows it, POST shows the submitted fields back.
+fn contact(req: &Request) -> Response {
+    if req.method() == carafe::Method::POST {
+        let form = req.form();
+        let field = |name| form.get(name).unwrap_or("").trim();
+        let submitted = context! {
+            name => field("name"),
+            email => field("email"),
+            message => field("message"),
+        };
+        return req.render("contact.html", context! { submitted => submitted });
+    }
+    req.render("contact.html", context! {})
+}
+
+#[derive(Serialize)]
+struct Time {
+    unix: u64,
+    http_date: String,
+}
+
+fn time(_req: &Request) -> Json<Time> {
+    let now = SystemTime::now();
+    let unix = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    Json(Time {
+        unix,
+        http_date: httpdate::fmt_http_date(now),
+    })
+}
+
+fn not_found(req: &Request, _error: &HttpError) -> Response {
+    req.render("404.html", context! { path => req.path() })
+}
+
+fn server_error(req: &Request, _error: &HttpError) -> Response {
+    req.render("500.html", context! {})
+}

@@ -1,0 +1,123 @@
+//! `cargo run -p example-app`: serves the example web-app on http://127.0.0.1:8080.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// The carafe example web-app: pages from templates, a blog, a form, JSON and static files.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on [default: 127.0.0.1:8080, or 127.0.0.1:$PORT when PORT is set]
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// Folder of HTML templates [default: the repository's templates/]
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
+    /// Folder served under /static [default: the repository's static/]
+    #[arg(long = "static", value_name = "DIR")]
+    static_dir: Option<PathBuf>,
+    /// Event-loop threads [default: one per CPU]
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Print the route table (methods, pattern, handler) and exit, like `flask routes`
+    #[arg(long)]
+    routes: bool,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let args = Args::parse();
+    match serve(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // The whole chain: "cannot listen on 127.0.0.1:8080: Address already in use".
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: Args) -> Result<(), carafe::Error> {
+    let defaults = example_app::Options::default();
+    let options = example_app::Options {
+        templates: args.templates.unwrap_or(defaults.templates),
+        static_dir: args.static_dir.unwrap_or(defaults.static_dir),
+    };
+    let mut app = example_app::build(&options)?;
+    if args.routes {
+        print_routes(&app);
+        return Ok(());
+    }
+    if let Some(workers) = args.workers {
+        app.config.workers = workers.max(1);
+    }
+    let addr = args.addr.unwrap_or_else(default_addr);
+    app.run(addr)
+}
+
+fn default_addr() -> SocketAddr {
+    let port = std::env::var("PORT")
+        .ok()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(8080);
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn print_routes(app: &carafe::App) {
+    let rows: Vec<[String; 3]> = app
+        .routes()
+        .iter()
+        .map(|route| {
+            let methods: Vec<&str> = route.methods().iter().map(|m| m.as_str()).collect();
+            [
+                methods.join(", "),
+                route.pattern().to_owned(),
+                route.handler().to_owned(),
+            ]
+        })
+        .collect();
+    let headers = ["Methods", "Pattern", "Handler"];
+    let widths: Vec<usize> = (0..3)
+        .map(|i| {
+            rows.iter()
+                .map(|row| row[i].len())
+                .chain([headers[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: [&str; 3]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {}",
+            cells[0],
+            cells[1],
+            cells[2],
+            w0 = widths[0],
+            w1 = widths[1]
+        )
+    };
+    println!("{}", line(headers));
+    println!(
+        "{}",
+        line([
+            "-".repeat(widths[0]).as_str(),
+            "-".repeat(widths[1]).as_str(),
+            "-".repeat(widths[2]).as_str()
+        ])
+    );
+    for row in &rows {
+        println!(
+            "{}",
+            line([row[0].as_str(), row[1].as_str(), row[2].as_str()])
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! [`App`]: routes, templates, static folders, error handlers and configuration, and
+//! [`App::respond`], which turns one parsed request into one response.
+//!
+//! An `App` is built single-threaded with `&mut self` methods, then frozen behind an `Arc` by
+//! [`App::bind`] and shared read-only by every worker: no locks on the request path.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
+
+use http::header::{ALLOW, HeaderValue};
+use http::{Method, StatusCode};
+
+use crate::config::Config;
+use crate::error::{Error, HttpError, RouteError, abort};
+use crate::handler::{Handler, call_guarded};
+use crate::parse::Head;
+use crate::request::Request;
+use crate::response::{IntoResponse, Response};
+use crate::router::{Lookup, RouteInfo, RouteSpec, Router};
+use crate::server::{RunningServer, Server};
+use crate::static_files::StaticDir;
+use crate::template::Templates;
+
+/// A handler for error responses of one status.
+type ErrorHandler = Arc<dyn Fn(&Request<'_>, &HttpError) -> Response + Send + Sync>;
+
+/// A web application: what to answer, and how to serve it.
+///
+/// ```
+/// use carafe::{route, App, Request};
+///
+/// fn index(_req: &Request) -> &'static str {
+///     "Hello from carafe"
+/// }
+///
+/// let mut app = App::new();
+/// route!(app, GET "/" => index).unwrap();
+/// route!(app, GET "/hello/{name}" => |req| format!("Hello, {}!", req.param("name").unwrap_or("you")))
+///     .unwrap();
+///
+/// let server = app.spawn("127.0.0.1:0").unwrap(); // port 0: any free port
+/// println!("listening on http://{}", server.addr());
+/// server.shutdown().unwrap();
+/// ```
+pub struct App {
+    /// Limits, timeouts and worker count; see [`Config`] for the defaults.
+    pub config: Config,
+    router: Router,
+    templates: Option<Templates>,
+    error_handlers: HashMap<StatusCode, ErrorHandler>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("config", &self.config)
+            .field("routes", &self.routes())
+            .field("templates", &self.templates.is_some())
+            .field(
+                "error_handlers",
+                &self.error_handlers.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Default for App {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl App {
+    /// An app with no routes and the default [`Config`].
+    pub fn new() -> Self {
+        Self {
+            config: Config::default(),
+            router: Router::default(),
+            templates: None,
+            error_handlers: HashMap::new(),
+        }
+    }
+
+    /// Registers `handler` for the methods and pattern of `spec`. [`route!`](crate::route) is
+    /// the usual way to call this. Fails, naming both routes, if the route duplicates or
+    /// ambiguously overlaps one already registered.
+    pub fn route<H, R>(&mut self, spec: RouteSpec, handler: H) -> Result<&mut Self, RouteError>
+    where
+        H: Fn(&Request<'_>) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
+        let handler: Handler = Arc::new(move |req: &Request<'_>| handler(req).into_response());
+        self.router.insert(spec, handler)?;
+        Ok(self)
+    }
+
+    /// Loads HTML templates from `dir` for [`Request::render`]. `.html`, `.htm` and `.xml`
+    /// templates are auto-escaped.
+    pub fn templates(&mut self, dir: impl AsRef<Path>) -> Result<&mut Self, Error> {
+        self.templates = Some(Templates::new(dir.as_ref())?);
+        Ok(self)
+    }
+
+    /// Serves the files of `dir` under `prefix`: `app.static_dir("/static", "static")` answers
+    /// `/static/style.css` from `static/style.css`, with Content-Type, ETag and Last-Modified,
+    /// and 304 to conditional requests. Nothing outside `dir` can be reached.
+    pub fn static_dir(&mut self, prefix: &str, dir: impl AsRef<Path>) -> Result<&mut Self, Error> {
+        let files = StaticDir::new(dir.as_ref())?;
+        let pattern = format!("{}/{{*path}}", prefix.trim_end_matches('/'));
+        let spec = RouteSpec::new(&[Method::GET], pattern)
+            .handler_name("static_files", "")
+            .name(format!("static:{prefix}"));
+        self.route(spec, move |req| files.serve(req))?;
+        Ok(self)
+    }
+
+    /// Renders error responses of `status` with `handler`, like Flask's `errorhandler`: for
+    /// the 404 of an unknown path, the 405 of a wrong method, the 500 of a panic, and any
+    /// [`HttpError`] a handler returns. The page keeps the error's status unless the handler
+    /// sets a different, non-200 one.
+    ///
+    /// ```
+    /// use carafe::{App, HttpError, Request, Response, StatusCode};
+    ///
+    /// let mut app = App::new();
+    /// app.error_handler(StatusCode::NOT_FOUND, |req: &Request, _error: &HttpError| {
+    ///     Response::html(format!("<h1>Nothing at {}</h1>", req.path().len()))
+    /// });
+    /// ```
+    pub fn error_handler<H, R>(&mut self, status: StatusCode, handler: H) -> &mut Self
+    where
+        H: Fn(&Request<'_>, &HttpError) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
+        let handler: ErrorHandler = Arc::new(move |req, error| handler(req, error).into_response());
+        self.error_handlers.insert(status, handler);
+        self
+    }
+
+    /// Every route, in registration order (what `--routes` prints).
+    pub fn routes(&self) -> Vec<&RouteInfo> {
+        self.router.routes().collect()
+    }
+
+    /// Binds the listening socket(s) without serving yet, so the caller can read the bound
+    /// address (bind port 0 for any free port) and take a shutdown handle first.
+    pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        Server::bind(Arc::new(self), addr)
+    }
+
+    /// Serves on `addr` until SIGINT or SIGTERM, then shuts down gracefully: in-flight
+    /// requests finish (within [`Config::shutdown_grace`]), idle connections close. A second
+    /// signal stops at once.
+    pub fn run(self, addr: impl ToSocketAddrs) -> Result<(), Error> {
+        self.bind(addr)?.run_until_signal()
+    }
+
+    /// Serves on `addr` on background threads and returns at once; the returned handle stops
+    /// the server when dropped. What tests use.
+    pub fn spawn(self, addr: impl ToSocketAddrs) -> Result<RunningServer, Error> {
+        self.bind(addr)?.spawn()
+    }
+
+    /// Answers one parsed request: route, call the handler behind the panic boundary, then
+    /// apply the app's error handler if the response is an error.
+    pub(crate) fn respond(&self, head: &Head<'_, '_>, body: &[u8], peer: SocketAddr) -> Response {
+        let mut request = Request::new(head, body, peer, self);
+        let response = match self.router.lookup(&head.method, head.path) {
+            Lookup::Found(route, params) => {
+                request.set_route(&route.info, params);
+                match call_guarded(|| (route.handler)(&request)) {
+                    Ok(response) => response,
+                    Err(panic) => {
+                        log::error!(
+                            "handler `{}` for {} {} panicked: {panic}",
+                            route.info.handler(),
+                            head.method,
+                            head.target
+                        );
+                        HttpError::internal("Internal Server Error").into()
+                    }
+                }
+            }
+            Lookup::MethodNotAllowed(allow) => {
+                with_allow(abort(StatusCode::METHOD_NOT_ALLOWED).into(), allow)
+            }
+            Lookup::Options(allow) => with_allow(Response::new(StatusCode::NO_CONTENT), allow),
+            Lookup::NotFound => abort(StatusCode::NOT_FOUND).into(),
+        };
+        self.handle_error(&request, response)
+    }
+
+    /// Replaces an error response with the app's page for its status, if one is registered.
+    fn handle_error(&self, request: &Request<'_>, response: Response) -> Response {
+        let Some(error) = response.error() else {
+            return response;
+        };
+        let Some(handler) = self.error_handlers.get(&error.status()) else {
+            return response;
+        };
+        let mut page = match call_guarded(|| handler(request, error)) {
+            Ok(page) => page,
+            Err(panic) => {
+                log::error!("error handler for {} panicked: {panic}", error.status());
+                return response;
+            }
+        };
+        if page.status() == StatusCode::OK {
+            page.set_status(error.status());
+        }
+        // Keep headers the error needs (405's Allow) unless the page sets its own.
+        for (name, value) in response.headers() {
+            if !page.headers().contains_key(name) {
+                page.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        page
+    }
+
+    /// Renders a template, or explains why it cannot.
+    pub(crate) fn render_template<C: serde::Serialize>(
+        &self,
+        name: &str,
+        context: C,
+    ) -> Result<String, minijinja::Error> {
+        match &self.templates {
+            Some(templates) => templates.render(name, context),
+            None => Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "no template folder is configured: call App::templates",
+            )),
+        }
+    }
+}
+
+fn with_allow(mut response: Response, allow: &HeaderValue) -> Response {
+    response.headers_mut().insert(ALLOW, allow.clone());
+    response
+}

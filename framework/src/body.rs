@@ -1,0 +1,355 @@
+//! Request body framing: Content-Length or chunked transfer-coding (RFC 9112 §6–7).
+//!
+//! The other half of the sans-IO codec (with `parse.rs`). A Content-Length body needs no
+//! decoding: the connection waits until that many bytes follow the head. A chunked body is
+//! decoded *in place* by [`ChunkedDecoder`]: chunk data is moved down over the chunk framing, so
+//! the decoded body ends up contiguous right after the head, in the same buffer, with no copy
+//! into a second allocation. Decoded data never overtakes the raw data it came from, so the
+//! move is always safe.
+
+use crate::error::ParseError;
+
+/// How the body of a request is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    /// No body.
+    Empty,
+    /// Exactly this many bytes (never 0).
+    Length(u64),
+    /// Chunked transfer-coding, ended by a zero-size chunk and an optional trailer section.
+    Chunked,
+}
+
+/// The longest chunk-size line (size plus extensions) accepted. Extensions carry nothing carafe
+/// uses; a bound stops a client from making the server buffer an endless line.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// The most trailer fields accepted after the last chunk; they are parsed, then dropped.
+const MAX_TRAILERS: usize = 32;
+
+/// Where the decoder is inside the chunked body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunked {
+    /// Expecting a chunk-size line: `1*HEXDIG [ chunk-ext ] CRLF`.
+    Size,
+    /// Inside chunk data with this many bytes still to come.
+    Data(u64),
+    /// Expecting the CRLF that ends chunk data.
+    DataEnd,
+    /// After the last chunk: the trailer section, ended by an empty line.
+    Trailers,
+    /// The body is complete.
+    Done,
+}
+
+/// An incremental, strict decoder for a chunked body that decodes in place.
+#[derive(Debug, Clone)]
+pub(crate) struct ChunkedDecoder {
+    state: Chunked,
+    /// Raw input consumed so far, as an offset into the caller's buffer.
+    read: usize,
+    /// End of the decoded body so far, as an offset into the caller's buffer (`<= read`).
+    written: usize,
+    /// Decoded body bytes so far, checked against the limit before any chunk is accepted.
+    decoded: u64,
+    max_body: u64,
+}
+
+impl ChunkedDecoder {
+    /// A decoder for a body whose raw bytes start at `start` in the caller's buffer; the decoded
+    /// body will also start there.
+    pub(crate) fn new(start: usize, max_body: u64) -> Self {
+        Self {
+            state: Chunked::Size,
+            read: start,
+            written: start,
+            decoded: 0,
+            max_body,
+        }
+    }
+
+    /// End of the decoded body in the buffer. Meaningful once [`decode`](Self::decode) returns
+    /// `Ok(true)`; the body is `buf[start..body_end()]`.
+    pub(crate) fn body_end(&self) -> usize {
+        self.written
+    }
+
+    /// Raw bytes consumed: the request, head to last trailer, is `buf[..consumed()]`.
+    pub(crate) fn consumed(&self) -> usize {
+        self.read
+    }
+
+    /// The buffer is about to drop the dead bytes between decoded and raw data (`written..read`)
+    /// to make room: `buf[read..]` moves down to `written`.
+    pub(crate) fn compact(&mut self, buf: &mut [u8], filled: usize) -> usize {
+        buf.copy_within(self.read..filled, self.written);
+        let freed = self.read - self.written;
+        self.read = self.written;
+        filled - freed
+    }
+
+    /// Bytes reclaimable by [`compact`](Self::compact).
+    pub(crate) fn reclaimable(&self) -> usize {
+        self.read - self.written
+    }
+
+    /// Decodes as much of `buf[..filled]` as is available. Returns `Ok(true)` once the whole
+    /// body, trailers included, has been decoded; `Ok(false)` when more input is needed.
+    pub(crate) fn decode(&mut self, buf: &mut [u8], filled: usize) -> Result<bool, ParseError> {
+        loop {
+            let available = &buf[self.read..filled];
+            match self.state {
+                Chunked::Size => {
+                    let Some((consumed, size)) = parse_size_line(available)? else {
+                        return Ok(false);
+                    };
+                    self.read += consumed;
+                    self.state = if size == 0 {
+                        Chunked::Trailers
+                    } else {
+                        Chunked::Data(size)
+                    };
+                    let decoded = self.decoded.checked_add(size);
+                    match decoded {
+                        Some(total) if total <= self.max_body => self.decoded = total,
+                        _ => return Err(ParseError::BodyTooLarge(self.max_body)),
+                    }
+                }
+                Chunked::Data(remaining) => {
+                    if available.is_empty() {
+                        return Ok(false);
+                    }
+                    // Never more than `available.len()`, which is a usize.
+                    let take = remaining.min(available.len() as u64) as usize;
+                    buf.copy_within(self.read..self.read + take, self.written);
+                    self.read += take;
+                    self.written += take;
+                    let left = remaining - take as u64;
+                    self.state = if left == 0 {
+                        Chunked::DataEnd
+                    } else {
+                        Chunked::Data(left)
+                    };
+                }
+                Chunked::DataEnd => match available {
+                    [b'\r', b'\n', ..] => {
+                        self.read += 2;
+                        self.state = Chunked::Size;
+                    }
+                    [] | [b'\r'] => return Ok(false),
+                    _ => return Err(ParseError::Malformed("chunk data not followed by CRLF")),
+                },
+                Chunked::Trailers => {
+                    let mut fields = [httparse::EMPTY_HEADER; MAX_TRAILERS];
+                    match httparse::parse_headers(available, &mut fields) {
+                        Ok(httparse::Status::Complete((len, _))) => {
+                            self.read += len;
+                            self.state = Chunked::Done;
+                        }
+                        Ok(httparse::Status::Partial) if available.len() > MAX_CHUNK_LINE * 4 => {
+                            return Err(ParseError::HeadTooLarge(MAX_CHUNK_LINE * 4));
+                        }
+                        Ok(httparse::Status::Partial) => return Ok(false),
+                        Err(httparse::Error::TooManyHeaders) => {
+                            return Err(ParseError::TooManyHeaders(MAX_TRAILERS));
+                        }
+                        Err(_) => return Err(ParseError::Malformed("invalid chunked trailer")),
+                    }
+                }
+                Chunked::Done => return Ok(true),
+            }
+        }
+    }
+}
+
+/// Parses one chunk-size line, returning the bytes it took (CRLF included) and the size.
+///
+/// Written by hand rather than with `httparse::parse_chunk_size` because that function is
+/// lenient in ways that enable request smuggling when a proxy parses differently: it accepts an
+/// empty size, and a bare LF inside an extension. Here the size is `1*HEXDIG` (at most 16
+/// digits, so it fits a u64), extensions may hold no control characters, and the line must
+/// end in CRLF (RFC 9112 §7.1).
+fn parse_size_line(input: &[u8]) -> Result<Option<(usize, u64)>, ParseError> {
+    let Some(lf) = memchr::memchr(b'\n', input) else {
+        if input.len() > MAX_CHUNK_LINE {
+            return Err(ParseError::Malformed("chunk-size line too long"));
+        }
+        // Fail early on a line that can never become valid, rather than waiting for its end.
+        if let Some(&bad) = input.iter().find(|&&b| !is_size_line_byte(b))
+            && (bad != b'\r' || input.last() != Some(&b'\r'))
+        {
+            return Err(ParseError::Malformed("invalid chunk-size line"));
+        }
+        return Ok(None);
+    };
+    if lf > MAX_CHUNK_LINE {
+        return Err(ParseError::Malformed("chunk-size line too long"));
+    }
+    let Some(line) = input[..lf].strip_suffix(b"\r") else {
+        return Err(ParseError::Malformed("chunk-size line not ended by CRLF"));
+    };
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 || digits > 16 {
+        return Err(ParseError::Malformed("invalid chunk size"));
+    }
+    let size = line[..digits].iter().fold(0u64, |acc, &b| {
+        // At most 16 hex digits, so this cannot overflow.
+        (acc << 4) | u64::from(hex_value(b))
+    });
+    let extension = &line[digits..];
+    let trimmed = extension.iter().position(|&b| b != b' ' && b != b'\t');
+    let valid_extension = match trimmed {
+        None => true,
+        Some(i) => extension[i] == b';' && extension.iter().all(|&b| is_size_line_byte(b)),
+    };
+    if !valid_extension {
+        return Err(ParseError::Malformed("invalid chunk extension"));
+    }
+    Ok(Some((lf + 1, size)))
+}
+
+/// Bytes allowed in a chunk-size line before its CRLF: visible ASCII, SP, HTAB and obs-text.
+fn is_size_line_byte(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
+
+fn hex_value(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => b - b'A' + 10,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes `raw` fed in pieces split at `splits`, as a connection would see it arrive.
+    fn decode_split(
+        raw: &[u8],
+        splits: &[usize],
+        max_body: u64,
+    ) -> Result<(Vec<u8>, usize), ParseError> {
+        let mut buf = raw.to_vec();
+        let mut decoder = ChunkedDecoder::new(0, max_body);
+        let mut ends: Vec<usize> = splits.to_vec();
+        ends.push(raw.len());
+        for end in ends {
+            if decoder.decode(&mut buf, end)? {
+                return Ok((buf[..decoder.body_end()].to_vec(), decoder.consumed()));
+            }
+        }
+        Err(ParseError::Malformed("incomplete"))
+    }
+
+    fn decode(raw: &[u8]) -> Result<(Vec<u8>, usize), ParseError> {
+        decode_split(raw, &[], u64::MAX)
+    }
+
+    #[test]
+    fn decodes_chunks_extensions_and_trailers() {
+        let cases: [(&[u8], &[u8]); 5] = [
+            (b"5\r\nhello\r\n0\r\n\r\n", b"hello"),
+            (b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", b"hello world"),
+            (
+                b"A;name=value\r\n0123456789\r\n0;last\r\n\r\n",
+                b"0123456789",
+            ),
+            (
+                b"3 ; ext=\"quoted\"\r\nabc\r\n0\r\nExpires: never\r\nX-Sum: 1\r\n\r\n",
+                b"abc",
+            ),
+            (b"0\r\n\r\n", b""),
+        ];
+        for (raw, body) in cases {
+            let (decoded, consumed) = decode(raw).unwrap();
+            assert_eq!(decoded, body, "{:?}", String::from_utf8_lossy(raw));
+            assert_eq!(consumed, raw.len());
+        }
+    }
+
+    #[test]
+    fn every_single_split_gives_the_same_body() {
+        let raw =
+            b"4;x=y\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nT: v\r\n\r\nNEXT";
+        let expected = b"Wikipedia in\r\n\r\nchunks.".to_vec();
+        let request_end = raw.len() - 4;
+        for split in 0..=raw.len() {
+            let (decoded, consumed) = decode_split(raw, &[split], u64::MAX).unwrap();
+            assert_eq!(decoded, expected, "split at {split}");
+            assert_eq!(consumed, request_end, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn byte_at_a_time_gives_the_same_body() {
+        let raw = b"1\r\na\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n";
+        let splits: Vec<usize> = (1..raw.len()).collect();
+        let (decoded, _) = decode_split(raw, &splits, u64::MAX).unwrap();
+        assert_eq!(decoded, b"a0123456789abcdef");
+    }
+
+    #[test]
+    fn rejects_malformed_framing() {
+        let cases: [&[u8]; 12] = [
+            b"\r\nhello\r\n0\r\n\r\n",       // empty size
+            b"x\r\n",                        // not hex
+            b"5\nhello\r\n0\r\n\r\n",        // bare LF
+            b"5;a\nb\r\nhello\r\n0\r\n\r\n", // bare LF inside an extension
+            b"5\r\nhelloXX0\r\n\r\n",        // data not followed by CRLF
+            b"11111111111111111\r\n",        // 17 hex digits
+            b"-5\r\n",                       // sign
+            b"5 5\r\nhello\r\n",             // junk after size
+            b"5\x00\r\nhello\r\n",           // NUL
+            b"5;\x01\r\nhello\r\n",          // control character in extension
+            b"0\r\nBad Trailer\r\n\r\n",     // invalid trailer
+            b"0x5\r\nhello\r\n0\r\n\r\n",    // C-style prefix
+        ];
+        for raw in cases {
+            let result = decode(raw);
+            assert!(
+                matches!(result, Err(ParseError::Malformed(_))),
+                "{:?} gave {result:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    #[test]
+    fn size_line_without_end_is_bounded() {
+        let mut raw = b"5;".to_vec();
+        raw.extend(std::iter::repeat_n(b'a', MAX_CHUNK_LINE + 1));
+        assert!(matches!(decode(&raw), Err(ParseError::Malformed(_))));
+    }
+
+    #[test]
+    fn body_limit_is_checked_before_the_data_arrives() {
+        let result = decode_split(b"10\r\n", &[], 15);
+        assert_eq!(result, Err(ParseError::BodyTooLarge(15)));
+        let result = decode_split(b"8\r\n12345678\r\n8\r\n", &[], 15);
+        assert_eq!(result, Err(ParseError::BodyTooLarge(15)));
+        assert!(decode_split(b"f\r\n0123456789abcde\r\n0\r\n\r\n", &[], 15).is_ok());
+    }
+
+    #[test]
+    fn huge_size_fits_and_hits_the_limit() {
+        let result = decode_split(b"ffffffffffffffff\r\n", &[], 1 << 20);
+        assert_eq!(result, Err(ParseError::BodyTooLarge(1 << 20)));
+    }
+
+    #[test]
+    fn compact_reclaims_framing_bytes() {
+        let mut buf = b"3\r\nabc\r\n3\r\ndef".to_vec();
+        let mut decoder = ChunkedDecoder::new(0, u64::MAX);
+        assert!(!decoder.decode(&mut buf, 14).unwrap());
+        assert_eq!(decoder.reclaimable(), 8);
+        let filled = decoder.compact(&mut buf, 14);
+        assert_eq!(&buf[..filled], b"abcdef");
+        buf.truncate(filled);
+        buf.extend_from_slice(b"\r\n0\r\n\r\n");
+        let filled = buf.len();
+        assert!(decoder.decode(&mut buf, filled).unwrap());
+        assert_eq!(&buf[..decoder.body_end()], b"abcdef");
+    }
+}

@@ -1,0 +1,226 @@
+//! Connection buffers and the per-worker pool they come from.
+//!
+//! Idle keep-alive connections hold no buffers: a connection takes an input and an output
+//! buffer from its worker's [`BufferPool`] when bytes arrive and gives them back once every
+//! request is answered and written. A server holding 10,000 idle connections therefore holds a
+//! handful of buffers, not 10,000.
+
+/// Size of a fresh input or output buffer. Requests and responses larger than this grow the
+/// buffer for their lifetime; grown buffers are freed, not pooled.
+pub(crate) const BUFFER_SIZE: usize = 8 * 1024;
+
+/// The most buffers of each kind the pool keeps; beyond that, returned buffers are freed.
+const MAX_POOLED: usize = 64;
+
+/// Received bytes: `data[start..end]` is received but not yet consumed.
+///
+/// `data` is always fully initialised (`len() == capacity()`), so reads go straight into its
+/// spare tail without zeroing it again on every read.
+#[derive(Debug, Default)]
+pub(crate) struct InputBuffer {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl InputBuffer {
+    /// The received, unconsumed bytes.
+    pub(crate) fn filled(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    /// The received, unconsumed bytes, mutable (chunked bodies are decoded in place).
+    pub(crate) fn filled_mut(&mut self) -> &mut [u8] {
+        &mut self.data[self.start..self.end]
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Marks the first `n` unconsumed bytes as used.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start += n;
+        debug_assert!(self.start <= self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Drops unconsumed bytes beyond the first `len` (after an in-place chunked compaction).
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.end = self.start + len;
+    }
+
+    /// Records that `n` bytes were read into [`spare`](Self::spare).
+    pub(crate) fn commit(&mut self, n: usize) {
+        self.end += n;
+        debug_assert!(self.end <= self.data.len());
+    }
+
+    /// Space to read into, making room for a message of `want` bytes in total (head and body),
+    /// but never growing the buffer beyond `want`. Empty when the buffer holds `want` bytes.
+    pub(crate) fn spare(&mut self, pool: &mut BufferPool, want: usize) -> &mut [u8] {
+        if self.data.is_empty() {
+            self.data = pool.take_input();
+        }
+        if self.end == self.data.len() && self.start > 0 {
+            // Move the unconsumed tail (a pipelined request) to the front.
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let filled = self.end - self.start;
+        if self.end == self.data.len() && filled < want {
+            // Grow straight to the known size of a Content-Length body, else double.
+            let grown = (self.data.len() * 2).max(filled + BUFFER_SIZE).min(want);
+            self.data.resize(grown.max(filled + 1), 0);
+        }
+        &mut self.data[self.end..]
+    }
+
+    /// Gives the buffer back to the pool if nothing is left in it.
+    pub(crate) fn release_if_empty(&mut self, pool: &mut BufferPool) {
+        if self.is_empty() && !self.data.is_empty() {
+            pool.give_input(std::mem::take(&mut self.data));
+        }
+    }
+
+    /// Gives the buffer back, discarding anything unconsumed (the connection is closing).
+    pub(crate) fn release(&mut self, pool: &mut BufferPool) {
+        self.start = 0;
+        self.end = 0;
+        self.release_if_empty(pool);
+    }
+}
+
+/// Bytes to send: `data[sent..]` is still to be written to the socket.
+#[derive(Debug, Default)]
+pub(crate) struct OutputBuffer {
+    data: Vec<u8>,
+    sent: usize,
+}
+
+impl OutputBuffer {
+    /// The buffer to append a response to.
+    pub(crate) fn writer(&mut self, pool: &mut BufferPool) -> &mut Vec<u8> {
+        if self.data.capacity() == 0 {
+            self.data = pool.take_output();
+        }
+        &mut self.data
+    }
+
+    /// Bytes waiting to be written.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.data[self.sent..]
+    }
+
+    /// Records that `n` pending bytes were written.
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.sent += n;
+        debug_assert!(self.sent <= self.data.len());
+        if self.sent == self.data.len() {
+            self.data.clear();
+            self.sent = 0;
+        }
+    }
+
+    /// Gives the buffer back to the pool if everything was written.
+    pub(crate) fn release_if_empty(&mut self, pool: &mut BufferPool) {
+        if self.data.is_empty() && self.data.capacity() > 0 {
+            pool.give_output(std::mem::take(&mut self.data));
+        }
+    }
+
+    /// Gives the buffer back, discarding anything unsent (the connection is closing).
+    pub(crate) fn release(&mut self, pool: &mut BufferPool) {
+        self.data.clear();
+        self.sent = 0;
+        self.release_if_empty(pool);
+    }
+}
+
+/// Free buffers of one worker. Not shared between threads: each worker owns its pool.
+#[derive(Debug, Default)]
+pub(crate) struct BufferPool {
+    inputs: Vec<Vec<u8>>,
+    outputs: Vec<Vec<u8>>,
+}
+
+impl BufferPool {
+    fn take_input(&mut self) -> Vec<u8> {
+        self.inputs.pop().unwrap_or_else(|| vec![0; BUFFER_SIZE])
+    }
+
+    fn take_output(&mut self) -> Vec<u8> {
+        self.outputs
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BUFFER_SIZE))
+    }
+
+    fn give_input(&mut self, buffer: Vec<u8>) {
+        if buffer.len() == BUFFER_SIZE && self.inputs.len() < MAX_POOLED {
+            self.inputs.push(buffer);
+        }
+    }
+
+    fn give_output(&mut self, buffer: Vec<u8>) {
+        if buffer.capacity() <= 2 * BUFFER_SIZE && self.outputs.len() < MAX_POOLED {
+            self.outputs.push(buffer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_reuses_pooled_buffers() {
+        let mut pool = BufferPool::default();
+        let mut input = InputBuffer::default();
+        let space = input.spare(&mut pool, 100);
+        space[..5].copy_from_slice(b"hello");
+        input.commit(5);
+        assert_eq!(input.filled(), b"hello");
+        input.consume(5);
+        input.release_if_empty(&mut pool);
+        assert_eq!(pool.inputs.len(), 1);
+        input.spare(&mut pool, 100);
+        assert_eq!(pool.inputs.len(), 0, "the pooled buffer is taken again");
+    }
+
+    #[test]
+    fn input_compacts_then_grows_up_to_want() {
+        let mut pool = BufferPool::default();
+        let mut input = InputBuffer::default();
+        let space = input.spare(&mut pool, usize::MAX).len();
+        input.commit(space);
+        input.consume(space - 10);
+        // Full with 10 unconsumed bytes: compaction makes room without growing.
+        assert_eq!(input.spare(&mut pool, usize::MAX).len(), BUFFER_SIZE - 10);
+        let space = input.spare(&mut pool, usize::MAX).len();
+        input.commit(space);
+        // Full with no consumed prefix: grow, but never past `want`.
+        assert_eq!(input.spare(&mut pool, BUFFER_SIZE + 100).len(), 100);
+        input.commit(100);
+        assert_eq!(input.spare(&mut pool, BUFFER_SIZE + 100).len(), 0);
+        // A grown buffer is freed, not pooled.
+        input.release(&mut pool);
+        assert!(pool.inputs.is_empty());
+    }
+
+    #[test]
+    fn output_tracks_partial_writes() {
+        let mut pool = BufferPool::default();
+        let mut output = OutputBuffer::default();
+        output.writer(&mut pool).extend_from_slice(b"abcdef");
+        output.advance(2);
+        assert_eq!(output.pending(), b"cdef");
+        output.advance(4);
+        assert!(output.pending().is_empty());
+        output.release_if_empty(&mut pool);
+        assert_eq!(pool.outputs.len(), 1);
+    }
+}

@@ -1,0 +1,116 @@
+//! [`Config`]: limits, timeouts and worker count, with defaults chosen like nginx's.
+
+use std::time::Duration;
+
+/// Server limits and timeouts. Change fields on [`App::config`](crate::App::config) before
+/// binding:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let mut app = carafe::App::new();
+/// app.config.max_body_size = 64 * 1024 * 1024;
+/// app.config.keep_alive_timeout = Duration::from_secs(5);
+/// app.config.workers = 1;
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Event-loop threads, each with its own `SO_REUSEPORT` listener. Default: the number of
+    /// CPUs available.
+    pub workers: usize,
+    /// Largest request head (request line and headers) in bytes; more is answered with 431.
+    /// Default 16 KiB.
+    pub max_head_size: usize,
+    /// Most header fields in a request; more is answered with 431. Default 100, at most 256.
+    pub max_headers: usize,
+    /// Longest request-target in bytes; longer is answered with 414. Default 8 KiB.
+    pub max_target_len: usize,
+    /// Largest request body in bytes; larger is answered with 413 before the body is read.
+    /// Default 8 MiB.
+    pub max_body_size: u64,
+    /// Most open connections per worker; at the limit a worker stops accepting until one
+    /// closes. Default: derived from `RLIMIT_NOFILE`.
+    pub max_connections: usize,
+    /// Unsent response bytes per connection above which carafe stops reading more pipelined
+    /// requests from it until the client catches up. Default 1 MiB.
+    pub max_pending_output: usize,
+    /// Time allowed from the first byte of a request head to its end; then 408 and close
+    /// (stops slowloris). Default 10 s.
+    pub header_timeout: Duration,
+    /// Time allowed between two reads of a request body; then 408 and close. Default 30 s.
+    pub body_timeout: Duration,
+    /// How long an idle keep-alive connection stays open. Default 30 s.
+    pub keep_alive_timeout: Duration,
+    /// Time allowed between two successful writes while a response is pending; then the
+    /// connection is closed and its buffers freed. Default 30 s.
+    pub write_timeout: Duration,
+    /// On shutdown, how long in-flight requests may take before their connections are cut.
+    /// Default 10 s.
+    pub shutdown_grace: Duration,
+    /// Length of the listen queue (`listen(2)` backlog). Default 1024.
+    pub backlog: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
+            max_head_size: 16 * 1024,
+            max_headers: 100,
+            max_target_len: 8 * 1024,
+            max_body_size: 8 * 1024 * 1024,
+            max_connections: default_max_connections(),
+            max_pending_output: 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+            backlog: 1024,
+        }
+    }
+}
+
+/// Connections a process can hold: the soft file-descriptor limit, less a margin for the
+/// listeners, pollers, log files and templates the process also opens.
+fn default_max_connections() -> usize {
+    const RESERVED_DESCRIPTORS: u64 = 64;
+    let soft_limit = read_nofile_limit().unwrap_or(1024);
+    usize::try_from(soft_limit.saturating_sub(RESERVED_DESCRIPTORS).max(16)).unwrap_or(usize::MAX)
+}
+
+/// The soft `RLIMIT_NOFILE`, read from `/proc/self/limits` so that no `unsafe` libc call is
+/// needed; `None` where that file does not exist (non-Linux), which falls back to 1024.
+fn read_nofile_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    let soft = line.split_whitespace().nth(3)?;
+    if soft == "unlimited" {
+        Some(u64::MAX)
+    } else {
+        soft.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_sane() {
+        let config = Config::default();
+        assert!(config.workers >= 1);
+        assert!(config.max_connections >= 16);
+        assert_eq!(config.max_head_size, 16 * 1024);
+        assert_eq!(config.max_body_size, 8 * 1024 * 1024);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn reads_the_descriptor_limit() {
+        assert!(read_nofile_limit().is_some_and(|limit| limit > 0));
+    }
+}

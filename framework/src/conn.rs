@@ -1,0 +1,749 @@
+//! One HTTP/1.1 connection as a state machine: bytes in, responses out, no socket.
+//!
+//! [`Conn`] owns a connection's buffers and parse state. Its driver (the mio loop in
+//! `server.rs`, or the in-process test client) reads bytes into [`Conn::read_buffer`],
+//! reports them with [`Conn::received`], and writes out [`Conn::pending_output`]. `Conn`
+//! handles everything in between: framing, keep-alive, pipelining (responses in request
+//! order, all responses to one read batched into one write), `100 Continue`, and the error
+//! response that ends a connection after a malformed request.
+//!
+//! ```text
+//!          bytes                                   responses
+//! read ──► Reading::Head ──► Reading::Body ──► respond ──► OutputBuffer ──► write
+//!             ▲                                   │
+//!             └──────── next pipelined request ◄──┘ (or `closing` after an error / close)
+//! ```
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use http::{Method, StatusCode, Version};
+
+use crate::app::App;
+use crate::body::{BodyKind, ChunkedDecoder};
+use crate::buffer::{BUFFER_SIZE, BufferPool, InputBuffer, OutputBuffer};
+use crate::error::ParseError;
+use crate::parse::{self, Head, HeadLimits, parse_head};
+use crate::response::{EncodeOptions, Response};
+
+/// What a connection needs from the worker driving it.
+pub(crate) struct Ctx<'w> {
+    pub app: &'w App,
+    /// The current `Date` header value.
+    pub date: &'w [u8],
+    pub pool: &'w mut BufferPool,
+    /// The server is shutting down: answer what has arrived, with `Connection: close`.
+    pub shutting_down: bool,
+}
+
+impl Ctx<'_> {
+    fn head_limits(&self) -> HeadLimits {
+        let config = &self.app.config;
+        HeadLimits {
+            max_head: config.max_head_size,
+            max_headers: config.max_headers,
+            max_target: config.max_target_len,
+        }
+    }
+}
+
+/// Where the connection is in reading the current request.
+#[derive(Debug)]
+enum Reading {
+    /// Waiting for a complete head. The first `scanned` input bytes hold no line end that
+    /// has not been parsed already, so httparse is re-run only when a new line arrives:
+    /// a client sending one byte at a time costs a parse per line, not per byte.
+    Head { scanned: usize },
+    /// The head (`head_len` bytes at the front of the input) is parsed; the body is arriving.
+    Body { head_len: usize, body: PendingBody },
+}
+
+#[derive(Debug)]
+enum PendingBody {
+    /// The request is complete once the input holds `end` bytes.
+    Length { end: usize },
+    /// A chunked body, being decoded in place behind the head.
+    Chunked(ChunkedDecoder),
+}
+
+/// What a connection is doing, for its worker's timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Nothing received or pending: a keep-alive connection between requests.
+    Idle,
+    /// Part of a request head has arrived.
+    Head,
+    /// A head has arrived and its body is arriving.
+    Body,
+    /// Response bytes are waiting for the socket to accept them.
+    Writing,
+}
+
+/// One HTTP/1.1 connection, without its socket.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    peer: SocketAddr,
+    input: InputBuffer,
+    output: OutputBuffer,
+    reading: Reading,
+    /// No further request will be answered (after an error, `Connection: close`, HTTP/1.0
+    /// without keep-alive, or a shutdown); the connection ends once its output is written.
+    closing: bool,
+    /// The client has shut down its sending side; requests already received are still answered.
+    read_closed: bool,
+    /// Requests answered on this connection, so the driver can tell activity from idleness.
+    answered: u64,
+}
+
+impl Conn {
+    pub(crate) fn new(peer: SocketAddr) -> Self {
+        Self {
+            peer,
+            input: InputBuffer::default(),
+            output: OutputBuffer::default(),
+            reading: Reading::Head { scanned: 0 },
+            closing: false,
+            read_closed: false,
+            answered: 0,
+        }
+    }
+
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Requests answered so far.
+    pub(crate) fn answered(&self) -> u64 {
+        self.answered
+    }
+
+    /// Whether the driver should read from the socket now. False once the connection is
+    /// closing, and while unsent output is over the limit: a client pipelining without reading
+    /// its responses cannot make the server buffer without bound.
+    pub(crate) fn wants_read(&self, ctx: &Ctx<'_>) -> bool {
+        !self.closing
+            && !self.read_closed
+            && self.output.pending().len() < ctx.app.config.max_pending_output
+    }
+
+    /// Space to read into, sized for the request being read.
+    pub(crate) fn read_buffer(&mut self, ctx: &mut Ctx<'_>) -> &mut [u8] {
+        let config = &ctx.app.config;
+        let want = match &mut self.reading {
+            Reading::Head { .. } => config.max_head_size,
+            Reading::Body {
+                body: PendingBody::Length { end },
+                ..
+            } => *end,
+            Reading::Body {
+                body: PendingBody::Chunked(decoder),
+                ..
+            } => {
+                if decoder.reclaimable() > 0 {
+                    let filled = self.input.filled().len();
+                    let kept = decoder.compact(self.input.filled_mut(), filled);
+                    self.input.truncate(kept);
+                }
+                let limit = config.max_head_size
+                    + usize::try_from(config.max_body_size).unwrap_or(usize::MAX);
+                (self.input.filled().len() + BUFFER_SIZE).min(limit.saturating_add(BUFFER_SIZE))
+            }
+        };
+        self.input.spare(ctx.pool, want)
+    }
+
+    /// Records `n` bytes read into [`read_buffer`](Self::read_buffer) and answers every
+    /// request they complete.
+    pub(crate) fn received(&mut self, n: usize, ctx: &mut Ctx<'_>) {
+        self.input.commit(n);
+        self.process(ctx);
+    }
+
+    /// Records that the client shut down its sending side. A partial request can never
+    /// complete now and is dropped; complete ones already received are still answered.
+    pub(crate) fn received_eof(&mut self) {
+        self.read_closed = true;
+    }
+
+    /// Answers every complete request in the input, in order, until the input runs out, the
+    /// connection starts closing, or unsent output reaches the limit.
+    pub(crate) fn process(&mut self, ctx: &mut Ctx<'_>) {
+        while !self.closing && self.output.pending().len() < ctx.app.config.max_pending_output {
+            let progressed = match self.reading {
+                Reading::Head { .. } => self.read_head(ctx),
+                Reading::Body { .. } => self.read_body(ctx),
+            };
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    /// Tries to parse a head; answers the request if its body is already here too.
+    fn read_head(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let Reading::Head { scanned } = self.reading else {
+            return false;
+        };
+        let limits = ctx.head_limits();
+        let input = self.input.filled();
+        if input.is_empty() {
+            return false;
+        }
+        if memchr::memchr(b'\n', &input[scanned..]).is_none() {
+            let checked = parse::check_partial(input, &limits);
+            self.reading = Reading::Head {
+                scanned: input.len(),
+            };
+            if let Err(error) = checked {
+                self.fail(error, ctx);
+            }
+            return false;
+        }
+        let mut storage = parse::header_storage();
+        let head = match parse_head(input, &mut storage, &limits) {
+            Ok(Some(head)) => head,
+            Ok(None) => {
+                self.reading = Reading::Head {
+                    scanned: input.len(),
+                };
+                return false;
+            }
+            Err(error) => {
+                self.fail(error, ctx);
+                return false;
+            }
+        };
+        let max_body = ctx.app.config.max_body_size;
+        let (body, consumed) = match head.body {
+            BodyKind::Empty => (&[][..], head.len),
+            BodyKind::Length(length) if length > max_body => {
+                // Decided from Content-Length before reading the body, and instead of sending
+                // `100 Continue` (RFC 9110 §10.1.1).
+                self.fail(ParseError::BodyTooLarge(max_body), ctx);
+                return false;
+            }
+            BodyKind::Length(length) => {
+                // At most `max_body_size`, which the read buffer could hold, so it fits a usize.
+                let end = head
+                    .len
+                    .saturating_add(usize::try_from(length).unwrap_or(usize::MAX));
+                if input.len() < end {
+                    return self.await_body(
+                        head.len,
+                        PendingBody::Length { end },
+                        head.expect_continue,
+                        ctx,
+                    );
+                }
+                (&input[head.len..end], end)
+            }
+            BodyKind::Chunked => {
+                let decoder = ChunkedDecoder::new(head.len, max_body);
+                return self.await_body(
+                    head.len,
+                    PendingBody::Chunked(decoder),
+                    head.expect_continue,
+                    ctx,
+                );
+            }
+        };
+        let keep_alive = answer(ctx, &mut self.output, self.peer, &head, body);
+        self.finish_request(consumed, keep_alive);
+        true
+    }
+
+    /// Switches to reading a body, sending `100 Continue` first if the client waits for it.
+    fn await_body(
+        &mut self,
+        head_len: usize,
+        body: PendingBody,
+        expect_continue: bool,
+        ctx: &mut Ctx<'_>,
+    ) -> bool {
+        if expect_continue {
+            self.output
+                .writer(ctx.pool)
+                .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        self.reading = Reading::Body { head_len, body };
+        true
+    }
+
+    /// Advances a body; answers the request once it is complete.
+    fn read_body(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let Reading::Body { head_len, body } = &mut self.reading else {
+            return false;
+        };
+        let head_len = *head_len;
+        let filled = self.input.filled().len();
+        let (body_end, consumed) = match body {
+            PendingBody::Length { end } if filled >= *end => (*end, *end),
+            PendingBody::Length { .. } => return false,
+            PendingBody::Chunked(decoder) => {
+                match decoder.decode(self.input.filled_mut(), filled) {
+                    Ok(true) => (decoder.body_end(), decoder.consumed()),
+                    Ok(false) => return false,
+                    Err(error) => {
+                        self.fail(error, ctx);
+                        return false;
+                    }
+                }
+            }
+        };
+        // The head was parsed when it arrived; parse it again (cheap, and the bytes have not
+        // changed) rather than keep borrowed header slices across reads.
+        let input = self.input.filled();
+        let mut storage = parse::header_storage();
+        let head = match parse_head(&input[..head_len], &mut storage, &ctx.head_limits()) {
+            Ok(Some(head)) => head,
+            Ok(None) | Err(_) => {
+                self.fail(ParseError::Malformed("request head changed"), ctx);
+                return false;
+            }
+        };
+        let keep_alive = answer(
+            ctx,
+            &mut self.output,
+            self.peer,
+            &head,
+            &input[head_len..body_end],
+        );
+        self.finish_request(consumed, keep_alive);
+        true
+    }
+
+    fn finish_request(&mut self, consumed: usize, keep_alive: bool) {
+        self.input.consume(consumed);
+        self.reading = Reading::Head { scanned: 0 };
+        self.answered += 1;
+        if !keep_alive {
+            self.closing = true;
+        }
+    }
+
+    /// Answers a request that cannot be read with its 4xx/5xx, then stops reading: after a
+    /// framing error, where the next request would start is unknown.
+    pub(crate) fn fail(&mut self, error: ParseError, ctx: &mut Ctx<'_>) {
+        let status = error.status();
+        log::debug!("peer={} rejected request: {status} ({error})", self.peer);
+        let response = error_response(status, &error);
+        let options = EncodeOptions {
+            version: Version::HTTP_11,
+            keep_alive: false,
+            head_only: false,
+            date: ctx.date,
+        };
+        response.encode(&options, self.output.writer(ctx.pool));
+        self.closing = true;
+    }
+
+    /// The request in progress took too long: 408 if part of it arrived, else close quietly.
+    pub(crate) fn timed_out(&mut self, ctx: &mut Ctx<'_>) {
+        if self.phase() == Phase::Head || self.phase() == Phase::Body {
+            self.fail(ParseError::Timeout, ctx);
+        } else {
+            self.closing = true;
+        }
+    }
+
+    /// Bytes waiting to be written to the socket.
+    pub(crate) fn pending_output(&self) -> &[u8] {
+        self.output.pending()
+    }
+
+    /// Records that `n` pending bytes were written.
+    pub(crate) fn wrote(&mut self, n: usize) {
+        self.output.advance(n);
+    }
+
+    /// Whether requests that were held back (by the output limit) can now be answered.
+    pub(crate) fn can_resume(&self, ctx: &Ctx<'_>) -> bool {
+        !self.closing
+            && !self.input.is_empty()
+            && self.output.pending().len() < ctx.app.config.max_pending_output
+    }
+
+    /// Nothing more will happen on this connection: it is closing or the client stopped
+    /// sending, and every response is written.
+    pub(crate) fn is_done(&self) -> bool {
+        (self.closing || self.read_closed) && self.output.pending().is_empty()
+    }
+
+    /// Whether the connection ends because of an error or `Connection: close` (as opposed to
+    /// the client closing first): the driver then shuts down its write side and lingers.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing
+    }
+
+    /// What the connection is doing, for timers.
+    pub(crate) fn phase(&self) -> Phase {
+        if !self.output.pending().is_empty() {
+            Phase::Writing
+        } else if matches!(self.reading, Reading::Body { .. }) {
+            Phase::Body
+        } else if !self.input.is_empty() {
+            Phase::Head
+        } else {
+            Phase::Idle
+        }
+    }
+
+    /// Returns empty buffers to the pool, so an idle connection holds none.
+    pub(crate) fn release_idle_buffers(&mut self, pool: &mut BufferPool) {
+        self.input.release_if_empty(pool);
+        self.output.release_if_empty(pool);
+    }
+
+    /// Returns all buffers to the pool; the connection is closing.
+    pub(crate) fn release_buffers(&mut self, pool: &mut BufferPool) {
+        self.input.release(pool);
+        self.output.release(pool);
+    }
+}
+
+/// Routes and answers one request, encoding the response into `output`. Returns whether the
+/// connection stays open afterwards.
+fn answer(
+    ctx: &mut Ctx<'_>,
+    output: &mut OutputBuffer,
+    peer: SocketAddr,
+    head: &Head<'_, '_>,
+    body: &[u8],
+) -> bool {
+    let started = log::log_enabled!(target: ACCESS_LOG, log::Level::Info).then(Instant::now);
+    let response = ctx.app.respond(head, body, peer);
+    let keep_alive = head.keep_alive && !ctx.shutting_down && !response.wants_close();
+    let head_only = head.method == Method::HEAD;
+    let options = EncodeOptions {
+        version: head.version,
+        keep_alive,
+        head_only,
+        date: ctx.date,
+    };
+    response.encode(&options, output.writer(ctx.pool));
+    if let Some(started) = started {
+        log_access(peer, head, &response, started);
+    }
+    keep_alive
+}
+
+/// The log target of the one-line-per-request access log.
+pub(crate) const ACCESS_LOG: &str = "carafe::access";
+
+fn log_access(peer: SocketAddr, head: &Head<'_, '_>, response: &Response, started: Instant) {
+    let bytes = if head.method == Method::HEAD {
+        0
+    } else {
+        response.body().len()
+    };
+    log::info!(
+        target: ACCESS_LOG,
+        "{peer} \"{} {} {:?}\" {} {bytes} {:.3}ms",
+        head.method,
+        head.target,
+        head.version,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+}
+
+fn error_response(status: StatusCode, error: &ParseError) -> Response {
+    let reason = status.canonical_reason().unwrap_or("Error");
+    Response::text(format!("{} {reason}: {error}\n", status.as_u16())).with_status(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::RouteSpec;
+
+    const DATE: &[u8] = b"Sun, 06 Nov 1994 08:49:37 GMT";
+
+    fn app() -> App {
+        let mut app = App::new();
+        app.route(RouteSpec::new(&[Method::GET], "/a"), |_req| "A")
+            .unwrap();
+        app.route(RouteSpec::new(&[Method::GET], "/b"), |_req| "BB")
+            .unwrap();
+        app.route(RouteSpec::new(&[Method::POST], "/echo"), |req| {
+            req.body().to_vec()
+        })
+        .unwrap();
+        app
+    }
+
+    /// Feeds `input` to a fresh connection in pieces ending at `splits`, collecting output.
+    fn run(app: &App, input: &[u8], splits: &[usize]) -> (Vec<u8>, Conn) {
+        let mut pool = BufferPool::default();
+        let mut ctx = Ctx {
+            app,
+            date: DATE,
+            pool: &mut pool,
+            shutting_down: false,
+        };
+        let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
+        let mut output = Vec::new();
+        let mut fed = 0;
+        for &end in splits.iter().chain(std::iter::once(&input.len())) {
+            while fed < end && conn.wants_read(&ctx) {
+                let buffer = conn.read_buffer(&mut ctx);
+                let n = buffer.len().min(end - fed);
+                buffer[..n].copy_from_slice(&input[fed..fed + n]);
+                fed += n;
+                conn.received(n, &mut ctx);
+                output.extend_from_slice(conn.pending_output());
+                conn.wrote(conn.pending_output().len());
+            }
+        }
+        (output, conn)
+    }
+
+    fn text(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    const TEXT: &str = "text/plain; charset=utf-8";
+    const BYTES: &str = "application/octet-stream";
+
+    fn response(status: &str, content_type: &str, body: &str, extra: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\nServer: carafe\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+             Content-Type: {content_type}\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+            body.len()
+        )
+    }
+
+    const PIPELINE: &str = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n\
+        POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
+        POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2;ext=1\r\nhe\r\n3\r\nllo\r\n0\r\nTrailer: t\r\n\r\n\
+        HEAD /b HTTP/1.1\r\nHost: x\r\n\r\n\
+        GET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    fn pipeline_answer() -> String {
+        [
+            response("200 OK", TEXT, "A", ""),
+            response("200 OK", BYTES, "hello", ""),
+            response("200 OK", BYTES, "hello", ""),
+            response("200 OK", TEXT, "BB", "").replace("BB", ""),
+            response("200 OK", TEXT, "BB", ""),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn pipelined_requests_are_answered_in_order() {
+        let (output, conn) = run(&app(), PIPELINE.as_bytes(), &[]);
+        assert_eq!(text(&output), pipeline_answer());
+        assert_eq!(conn.answered(), 5);
+        assert_eq!(conn.phase(), Phase::Idle);
+    }
+
+    #[test]
+    fn every_two_way_split_gives_the_same_output() {
+        let input = PIPELINE.as_bytes();
+        let expected = pipeline_answer();
+        for split in 0..=input.len() {
+            let (output, _) = run(&app(), input, &[split]);
+            assert_eq!(text(&output), expected, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn every_three_way_split_of_a_chunked_request_gives_the_same_output() {
+        let input = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n0\r\n\r\n";
+        let expected = response("200 OK", BYTES, "Wiki", "");
+        for first in 0..=input.len() {
+            for second in first..=input.len() {
+                let (output, _) = run(&app(), input, &[first, second]);
+                assert_eq!(text(&output), expected, "splits at {first} and {second}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_byte_at_a_time_gives_the_same_output() {
+        let input = PIPELINE.as_bytes();
+        let splits: Vec<usize> = (1..input.len()).collect();
+        let (output, _) = run(&app(), input, &splits);
+        assert_eq!(text(&output), pipeline_answer());
+    }
+
+    #[test]
+    fn expect_continue_is_answered_before_the_body() {
+        let head =
+            "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+        let input = format!("{head}abc");
+        let (output, _) = run(&app(), input.as_bytes(), &[head.len()]);
+        assert_eq!(
+            text(&output),
+            format!(
+                "HTTP/1.1 100 Continue\r\n\r\n{}",
+                response("200 OK", BYTES, "abc", "")
+            )
+        );
+    }
+
+    #[test]
+    fn too_large_body_is_413_instead_of_continue() {
+        let mut app = app();
+        app.config.max_body_size = 2;
+        let input =
+            "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+        let (output, conn) = run(&app, input.as_bytes(), &[]);
+        let output = text(&output);
+        assert!(
+            output.starts_with("HTTP/1.1 413 Payload Too Large\r\n"),
+            "{output}"
+        );
+        assert!(!output.contains("100 Continue"));
+        assert!(output.contains("Connection: close\r\n"));
+        assert!(conn.is_done());
+    }
+
+    #[test]
+    fn chunked_body_over_the_limit_is_413() {
+        let mut app = app();
+        app.config.max_body_size = 4;
+        let input = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n";
+        let (output, _) = run(&app, input.as_bytes(), &[]);
+        assert!(
+            text(&output).starts_with("HTTP/1.1 413 "),
+            "{}",
+            text(&output)
+        );
+    }
+
+    #[test]
+    fn a_malformed_request_is_400_and_ends_the_connection() {
+        let input = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nBad Header: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+        let (output, conn) = run(&app(), input.as_bytes(), &[]);
+        let output = text(&output);
+        assert!(output.starts_with(&response("200 OK", TEXT, "A", "")));
+        let rest = &output[response("200 OK", TEXT, "A", "").len()..];
+        assert!(rest.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{rest}");
+        assert!(rest.contains("Connection: close\r\n"));
+        assert_eq!(
+            output.matches("HTTP/1.1").count(),
+            2,
+            "nothing answered after the error"
+        );
+        assert!(conn.is_done());
+    }
+
+    #[test]
+    fn connection_close_stops_after_that_response() {
+        let input = "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+        let (output, conn) = run(&app(), input.as_bytes(), &[]);
+        assert_eq!(
+            text(&output),
+            response("200 OK", TEXT, "A", "Connection: close\r\n")
+        );
+        assert!(conn.is_done());
+    }
+
+    #[test]
+    fn http_10_closes_unless_keep_alive() {
+        let (output, conn) = run(&app(), b"GET /a HTTP/1.0\r\n\r\n", &[]);
+        assert_eq!(
+            text(&output),
+            response("200 OK", TEXT, "A", "Connection: close\r\n")
+        );
+        assert!(conn.is_done());
+        let (output, conn) = run(
+            &app(),
+            b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            &[],
+        );
+        assert_eq!(
+            text(&output),
+            response("200 OK", TEXT, "A", "Connection: keep-alive\r\n")
+        );
+        assert!(!conn.is_done());
+    }
+
+    #[test]
+    fn shutting_down_answers_with_close() {
+        let app = app();
+        let mut pool = BufferPool::default();
+        let mut ctx = Ctx {
+            app: &app,
+            date: DATE,
+            pool: &mut pool,
+            shutting_down: true,
+        };
+        let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
+        let input = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+        conn.read_buffer(&mut ctx)[..input.len()].copy_from_slice(input);
+        conn.received(input.len(), &mut ctx);
+        assert!(text(conn.pending_output()).contains("Connection: close\r\n"));
+        assert!(conn.is_closing());
+    }
+
+    #[test]
+    fn unsent_output_over_the_limit_holds_back_later_requests() {
+        let mut app = app();
+        app.config.max_pending_output = 1;
+        let input = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut pool = BufferPool::default();
+        let mut ctx = Ctx {
+            app: &app,
+            date: DATE,
+            pool: &mut pool,
+            shutting_down: false,
+        };
+        let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
+        conn.read_buffer(&mut ctx)[..input.len()].copy_from_slice(input);
+        conn.received(input.len(), &mut ctx);
+        assert_eq!(
+            conn.answered(),
+            1,
+            "the second request waits for the first response to drain"
+        );
+        assert!(!conn.wants_read(&ctx));
+        conn.wrote(conn.pending_output().len());
+        assert!(conn.can_resume(&ctx));
+        conn.process(&mut ctx);
+        assert_eq!(conn.answered(), 2);
+    }
+
+    #[test]
+    fn a_slow_head_is_parsed_once_per_line_not_per_byte() {
+        let mut app = app();
+        app.config.max_head_size = 64;
+        // 100 bytes with no line end: the limit check, not a parse, ends it.
+        let input = [b'a'; 100];
+        let splits: Vec<usize> = (1..input.len()).collect();
+        let (output, _) = run(&app, &input, &splits);
+        assert!(
+            text(&output).starts_with("HTTP/1.1 414 ")
+                || text(&output).starts_with("HTTP/1.1 431 "),
+            "{}",
+            text(&output)
+        );
+    }
+
+    #[test]
+    fn timeout_answers_408_only_mid_request() {
+        let app = app();
+        let mut pool = BufferPool::default();
+        let mut ctx = Ctx {
+            app: &app,
+            date: DATE,
+            pool: &mut pool,
+            shutting_down: false,
+        };
+        let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
+        conn.timed_out(&mut ctx);
+        assert!(
+            conn.pending_output().is_empty(),
+            "an idle connection closes quietly"
+        );
+        assert!(conn.is_done());
+        let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
+        conn.read_buffer(&mut ctx)[..3].copy_from_slice(b"GET");
+        conn.received(3, &mut ctx);
+        assert_eq!(conn.phase(), Phase::Head);
+        conn.timed_out(&mut ctx);
+        assert!(text(conn.pending_output()).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+    }
+}

@@ -1,0 +1,301 @@
+//! Every error type of carafe, in one place.
+//!
+//! - [`Error`]: what the public API returns (binding, registering routes, templates, headers).
+//! - [`RouteError`]: a route that cannot be registered, naming both routes of a conflict.
+//! - [`HttpError`]: what a handler returns to stop early with a status (`Err(HttpError::not_found())?`).
+//! - `ParseError` (internal): why a request could not be read, mapped to its 4xx/5xx status in
+//!   [`ParseError::status`], the one place that decides it.
+
+use std::borrow::Cow;
+use std::io;
+use std::path::PathBuf;
+
+use http::StatusCode;
+
+/// An error from carafe's public API.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O error outside a connection (creating the poller, spawning a worker).
+    #[error("i/o error")]
+    Io(#[from] io::Error),
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address as given.
+        addr: String,
+        /// Why the operating system refused.
+        #[source]
+        source: io::Error,
+    },
+    /// A route could not be registered.
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    /// A template could not be loaded or rendered.
+    #[error("template error")]
+    Template(#[from] minijinja::Error),
+    /// A header name or value was refused (it would break the response framing).
+    #[error(transparent)]
+    InvalidHeader(#[from] InvalidHeader),
+    /// A directory given to [`App::static_dir`](crate::App::static_dir) or
+    /// [`App::templates`](crate::App::templates) cannot be used.
+    #[error("{} is not a readable directory", path.display())]
+    Directory {
+        /// The directory as given.
+        path: PathBuf,
+        /// Why it cannot be used.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A header name or value that carafe refuses to write: it contains CR, LF, NUL or another
+/// control character, or the name is not an HTTP token. Writing it would let a value inject
+/// headers or split the response.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid header {what}: {text:?}")]
+pub struct InvalidHeader {
+    what: &'static str,
+    text: String,
+}
+
+impl InvalidHeader {
+    pub(crate) fn name(text: impl Into<String>) -> Self {
+        Self {
+            what: "name",
+            text: text.into(),
+        }
+    }
+    pub(crate) fn value(text: impl Into<String>) -> Self {
+        Self {
+            what: "value",
+            text: text.into(),
+        }
+    }
+}
+
+/// A route that cannot be registered. Returned by [`route!`](crate::route) and
+/// [`App::route`](crate::App::route) at registration time, never at request time.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// The same method and pattern were registered twice.
+    #[error(
+        "route {method} {pattern} (handler `{handler}`) is already registered by handler `{existing}`"
+    )]
+    Duplicate {
+        /// The method registered twice.
+        method: String,
+        /// The pattern registered twice.
+        pattern: String,
+        /// The handler being registered.
+        handler: String,
+        /// The handler already registered.
+        existing: String,
+    },
+    /// The pattern overlaps an existing pattern ambiguously, e.g. `/user/{id}` and `/user/{name}`.
+    #[error(
+        "route {pattern} (handler `{handler}`) conflicts with route {with} (handler `{existing}`)"
+    )]
+    Conflict {
+        /// The pattern being registered.
+        pattern: String,
+        /// The handler being registered.
+        handler: String,
+        /// The registered pattern it conflicts with.
+        with: String,
+        /// The handler of the registered pattern.
+        existing: String,
+    },
+    /// The pattern is malformed (bad `{param}`, a catch-all not at the end, no leading `/`).
+    #[error("invalid route pattern {pattern} (handler `{handler}`): {reason}")]
+    Invalid {
+        /// The pattern as given.
+        pattern: String,
+        /// The handler being registered.
+        handler: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A route name used twice; names must be unique so `url_for` is unambiguous.
+    #[error("route name `{name}` is used by {pattern} and {existing}")]
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// The pattern being registered.
+        pattern: String,
+        /// The pattern already using the name.
+        existing: String,
+    },
+}
+
+/// An HTTP error a handler returns to end a request early, like Flask's `abort(404)`.
+///
+/// It renders as a short text response (or through the app's
+/// [error handler](crate::App::error_handler) for its status).
+///
+/// ```
+/// use carafe::{HttpError, Request};
+///
+/// fn show(req: &Request) -> Result<String, HttpError> {
+///     let id: u32 = req.param_as("id")?; // not a number: 404
+///     if id == 0 {
+///         return Err(HttpError::bad_request("id 0 is reserved"));
+///     }
+///     Ok(format!("item {id}"))
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status}: {message}")]
+pub struct HttpError {
+    status: StatusCode,
+    message: Cow<'static, str>,
+}
+
+impl HttpError {
+    /// An error with a status and a message shown to the client.
+    pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// The message shown to the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    /// 400 Bad Request with a message.
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    /// 404 Not Found.
+    pub fn not_found() -> Self {
+        abort(StatusCode::NOT_FOUND)
+    }
+    /// 500 Internal Server Error. The message goes to the client: keep secrets out of it.
+    pub fn internal(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+}
+
+impl From<StatusCode> for HttpError {
+    fn from(status: StatusCode) -> Self {
+        abort(status)
+    }
+}
+
+/// An [`HttpError`] with the status's standard reason as its message, like Flask's `abort(code)`.
+///
+/// ```
+/// use carafe::{abort, HttpError, Request, StatusCode};
+///
+/// fn admin(req: &Request) -> Result<&'static str, HttpError> {
+///     if req.header("authorization").is_none() {
+///         return Err(abort(StatusCode::UNAUTHORIZED));
+///     }
+///     Ok("welcome")
+/// }
+/// ```
+pub fn abort(status: StatusCode) -> HttpError {
+    HttpError::new(status, status.canonical_reason().unwrap_or("Error"))
+}
+
+/// Why a request could not be read. Each variant is answered with the status
+/// [`ParseError::status`] gives, then the connection is closed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ParseError {
+    /// The request violates HTTP/1.1 syntax or framing rules (RFC 9112).
+    #[error("{0}")]
+    Malformed(&'static str),
+    /// The request head (request line and header section) is larger than the limit.
+    #[error("request header section larger than {0} bytes")]
+    HeadTooLarge(usize),
+    /// More header fields than the limit.
+    #[error("more than {0} header fields")]
+    TooManyHeaders(usize),
+    /// The request-target is longer than the limit.
+    #[error("request-target longer than {0} bytes")]
+    UriTooLong(usize),
+    /// The declared or received body is larger than the limit.
+    #[error("request body larger than {0} bytes")]
+    BodyTooLarge(u64),
+    /// A transfer coding other than chunked, which carafe does not decode (RFC 9112 §6.1).
+    #[error("unsupported transfer coding")]
+    UnsupportedTransferCoding,
+    /// An `Expect` value other than `100-continue` (RFC 9110 §10.1.1).
+    #[error("unsupported expectation")]
+    UnsupportedExpectation,
+    /// An HTTP version other than 1.0 or 1.1.
+    #[error("unsupported HTTP version")]
+    UnsupportedVersion,
+    /// The request head or body did not arrive within the configured time.
+    #[error("request not received in time")]
+    Timeout,
+}
+
+impl ParseError {
+    /// The status that answers this error: the one place that maps failures to codes, as
+    /// hyper's `role.rs` and tiny_http do.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            ParseError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ParseError::HeadTooLarge(_) | ParseError::TooManyHeaders(_) => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
+            ParseError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ParseError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ParseError::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
+            ParseError::UnsupportedExpectation => StatusCode::EXPECTATION_FAILED,
+            ParseError::UnsupportedVersion => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            ParseError::Timeout => StatusCode::REQUEST_TIMEOUT,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_map_to_their_statuses() {
+        let cases = [
+            (ParseError::Malformed("x"), 400),
+            (ParseError::HeadTooLarge(1), 431),
+            (ParseError::TooManyHeaders(1), 431),
+            (ParseError::UriTooLong(1), 414),
+            (ParseError::BodyTooLarge(1), 413),
+            (ParseError::UnsupportedTransferCoding, 501),
+            (ParseError::UnsupportedExpectation, 417),
+            (ParseError::UnsupportedVersion, 505),
+            (ParseError::Timeout, 408),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn abort_uses_the_standard_reason() {
+        let error = abort(StatusCode::NOT_FOUND);
+        assert_eq!(error.status(), StatusCode::NOT_FOUND);
+        assert_eq!(error.message(), "Not Found");
+    }
+
+    #[test]
+    fn route_conflict_names_both_routes() {
+        let error = RouteError::Conflict {
+            pattern: "/user/{name}".into(),
+            handler: "by_name".into(),
+            with: "/user/{id}".into(),
+            existing: "by_id".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "route /user/{name} (handler `by_name`) conflicts with route /user/{id} (handler `by_id`)"
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! Handlers: how a user's function is stored, and the panic boundary around calling it.
+//!
+//! A handler is any `Fn(&Request) -> impl IntoResponse + Send + Sync`. It is stored boxed
+//! behind an `Arc` (shared by every worker without locks) and called through
+//! [`call_guarded`], which turns a panic into a 500 for that one request: the loop and every
+//! other connection carry on.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Once};
+
+use crate::request::Request;
+use crate::response::Response;
+
+/// A registered handler, type-erased.
+pub(crate) type Handler = Arc<dyn Fn(&Request<'_>) -> Response + Send + Sync>;
+
+thread_local! {
+    /// Set while this thread runs a handler, so the panic hook knows the panic is ours to report.
+    static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
+    /// The message and location of the last handler panic on this thread.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+static INSTALL_HOOK: Once = Once::new();
+
+/// Calls `f`, catching a panic. On panic, returns the panic's message and location, which the
+/// caller logs with the route; the default "thread panicked" report is not printed as well.
+pub(crate) fn call_guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    install_panic_hook();
+    let was_in_handler = IN_HANDLER.with(|flag| flag.replace(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    IN_HANDLER.with(|flag| flag.set(was_in_handler));
+    result.map_err(|payload| {
+        LAST_PANIC
+            .with(|last| last.borrow_mut().take())
+            .unwrap_or_else(|| payload_message(payload.as_ref()).to_owned())
+    })
+}
+
+/// Chains a hook in front of the existing one (once per process): panics inside a handler are
+/// recorded for the framework's own log line; all other panics go to the previous hook as before.
+fn install_panic_hook() {
+    INSTALL_HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if IN_HANDLER.with(Cell::get) {
+                let location = info
+                    .location()
+                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                let message = format!("{}{location}", payload_message(info.payload()));
+                LAST_PANIC.with(|last| *last.borrow_mut() = Some(message));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn payload_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text
+    } else {
+        "panic with a non-string payload"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_an_error_with_its_message_and_location() {
+        let result: Result<(), String> = call_guarded(|| panic!("boom {}", 42));
+        let message = result.unwrap_err();
+        assert!(message.starts_with("boom 42 at "), "{message}");
+        assert!(message.contains("handler.rs"), "{message}");
+    }
+
+    #[test]
+    fn a_normal_return_passes_through() {
+        assert_eq!(call_guarded(|| 7), Ok(7));
+    }
+}

@@ -1,0 +1,87 @@
+//! # carafe
+//!
+//! A small, fast, Flask-style HTTP/1.1 micro-framework on a mio event loop.
+//!
+//! Handlers are plain functions or closures from [`&Request`](Request) to anything that
+//! implements [`IntoResponse`], registered with [`route!`]:
+//!
+//! ```
+//! use carafe::testing::TestClient;
+//! use carafe::{context, route, App, HttpError, Json, Request, Response};
+//!
+//! fn index(_req: &Request) -> &'static str {
+//!     "Hello from carafe"
+//! }
+//!
+//! fn user(req: &Request) -> Result<Json<serde_json::Value>, HttpError> {
+//!     let id: u32 = req.param_as("id")?; // "abc" is a 404, not a panic
+//!     Ok(Json(serde_json::json!({ "id": id })))
+//! }
+//!
+//! fn main() -> Result<(), carafe::Error> {
+//!     let mut app = App::new();
+//!     route!(app, GET "/" => index)?;
+//!     route!(app, GET "/user/{id}" => user)?;
+//!     route!(app, [GET, POST] "/echo" => |req| req.body().to_vec())?;
+//!
+//!     // In a real program: `app.run("127.0.0.1:8080")`. Here, the in-process test client:
+//!     let client = TestClient::new(app);
+//!     assert_eq!(client.get("/").send().text(), "Hello from carafe");
+//!     assert_eq!(client.get("/user/7").send().text(), r#"{"id":7}"#);
+//!     assert_eq!(client.get("/user/abc").send().status(), 404);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Layers
+//!
+//! `server` (mio event loop, the only module with sockets) → `conn` (one connection's state
+//! machine) → `parse` + `body` (the sans-IO HTTP/1.1 codec) → `router` (matchit plus a method
+//! table) → `handler` (your function, behind a panic boundary). `ARCHITECTURE.md` in the
+//! repository walks through them.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod app;
+mod body;
+mod buffer;
+mod config;
+mod conn;
+mod date;
+mod error;
+mod form;
+mod handler;
+mod macros;
+mod parse;
+mod request;
+mod response;
+mod router;
+mod server;
+mod static_files;
+mod template;
+pub mod testing;
+mod timer;
+
+pub use app::App;
+pub use config::Config;
+pub use error::{Error, HttpError, InvalidHeader, RouteError, abort};
+pub use form::Form;
+pub use request::Request;
+#[cfg(feature = "json")]
+pub use response::Json;
+pub use response::{Body, Html, IntoResponse, Response};
+pub use router::{RouteInfo, RouteSpec};
+pub use server::{RunningServer, Server, ServerHandle};
+
+/// The `http` crate, whose types carafe uses for methods, status codes and headers.
+pub use http;
+pub use http::{Method, StatusCode, Version};
+
+/// Template values, for contexts built by hand.
+pub use minijinja::Value;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use minijinja;
+}

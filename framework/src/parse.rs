@@ -1,0 +1,623 @@
+//! Reading a request head (request line and header section) with httparse, and deciding the
+//! message framing from it under RFC 9112's rules.
+//!
+//! This module is half of the sans-IO codec (with `body.rs`): it takes a byte slice and never
+//! touches a socket. "Need more bytes" is `Ok(None)`, not an error. It does not read bodies,
+//! route, or keep state between calls; the connection (`conn.rs`) decides when to call it again.
+
+use std::mem::MaybeUninit;
+
+use http::{Method, Version};
+use httparse::{Header, Status};
+
+use crate::body::BodyKind;
+use crate::error::ParseError;
+
+/// The most header fields any configuration may allow; the header array lives on the stack.
+pub(crate) const MAX_HEADERS_CAP: usize = 256;
+
+/// Room left for the method and version around the request-target when deciding that an
+/// unfinished request line is "too long" (414) rather than merely incomplete.
+const REQUEST_LINE_SLACK: usize = 64;
+
+/// Limits applied while reading a head.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadLimits {
+    /// Bytes of request line plus header section.
+    pub max_head: usize,
+    /// Header fields.
+    pub max_headers: usize,
+    /// Bytes of request-target.
+    pub max_target: usize,
+}
+
+/// Uninitialised storage for the parsed header fields, borrowed by [`Head::headers`].
+pub(crate) type HeaderStorage<'b> = [MaybeUninit<Header<'b>>; MAX_HEADERS_CAP];
+
+/// Fresh header storage. It costs nothing: the array is not initialised.
+pub(crate) fn header_storage<'b>() -> HeaderStorage<'b> {
+    [const { MaybeUninit::uninit() }; MAX_HEADERS_CAP]
+}
+
+/// A parsed request head, borrowing the input buffer (`'b`) and the header storage (`'h`).
+#[derive(Debug)]
+pub(crate) struct Head<'h, 'b> {
+    pub method: Method,
+    /// The request-target as sent, e.g. `/blog?page=2`.
+    pub target: &'b str,
+    /// The path of the target, still percent-encoded; `*` for `OPTIONS *`.
+    pub path: &'b str,
+    /// The query of the target without the `?`, if any.
+    pub query: Option<&'b str>,
+    pub version: Version,
+    pub headers: &'h [Header<'b>],
+    /// Length of the head in bytes, including the blank line that ends it.
+    pub len: usize,
+    pub body: BodyKind,
+    /// Whether the connection may carry another request after this one.
+    pub keep_alive: bool,
+    /// The client waits for `100 Continue` before sending the body (HTTP/1.1 only).
+    pub expect_continue: bool,
+}
+
+/// Parses a request head at the start of `buf`.
+///
+/// Returns `Ok(None)` while the head is incomplete (and still within limits), `Ok(Some(head))`
+/// once the blank line ending the header section is in `buf`.
+pub(crate) fn parse_head<'h, 'b>(
+    buf: &'b [u8],
+    storage: &'h mut HeaderStorage<'b>,
+    limits: &HeadLimits,
+) -> Result<Option<Head<'h, 'b>>, ParseError> {
+    let max_headers = limits.max_headers.min(MAX_HEADERS_CAP);
+    let mut request = httparse::Request::new(&mut []);
+    let len = match request.parse_with_uninit_headers(buf, &mut storage[..max_headers]) {
+        Ok(Status::Complete(len)) => len,
+        Ok(Status::Partial) => return check_partial(buf, limits).map(|()| None),
+        Err(error) => return Err(map_httparse_error(error, buf, limits)),
+    };
+    if len > limits.max_head {
+        return Err(ParseError::HeadTooLarge(limits.max_head));
+    }
+    // httparse sets all three fields whenever it reports `Complete`.
+    let (Some(method), Some(target), Some(minor)) = (request.method, request.path, request.version)
+    else {
+        return Err(ParseError::Malformed("incomplete request line"));
+    };
+    if target.len() > limits.max_target {
+        return Err(ParseError::UriTooLong(limits.max_target));
+    }
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| ParseError::Malformed("invalid request method"))?;
+    let version = if minor == 0 {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    let (path, query) = split_target(target, &method)?;
+    let headers: &'h [Header<'b>] = request.headers;
+    let fields = FramingFields::read(headers)?;
+    let body = fields.body_kind(version)?;
+    if version == Version::HTTP_11 && fields.hosts != 1 || fields.hosts > 1 {
+        return Err(ParseError::Malformed(
+            "an HTTP/1.1 request needs exactly one Host header",
+        ));
+    }
+    let keep_alive = if version == Version::HTTP_11 {
+        !fields.close
+    } else {
+        fields.keep_alive && !fields.close
+    };
+    Ok(Some(Head {
+        method,
+        target,
+        path,
+        query,
+        version,
+        headers,
+        len,
+        body,
+        keep_alive,
+        // RFC 9110 §10.1.1: an HTTP/1.0 server ignores the expectation.
+        expect_continue: fields.expect_continue && version == Version::HTTP_11,
+    }))
+}
+
+/// Decides whether an incomplete head has already broken a limit.
+pub(crate) fn check_partial(buf: &[u8], limits: &HeadLimits) -> Result<(), ParseError> {
+    let line_end = memchr::memchr(b'\n', buf);
+    if line_end.is_none() && buf.len() > limits.max_target + REQUEST_LINE_SLACK {
+        return Err(ParseError::UriTooLong(limits.max_target));
+    }
+    if buf.len() >= limits.max_head {
+        return Err(ParseError::HeadTooLarge(limits.max_head));
+    }
+    Ok(())
+}
+
+fn map_httparse_error(error: httparse::Error, buf: &[u8], limits: &HeadLimits) -> ParseError {
+    match error {
+        httparse::Error::TooManyHeaders => ParseError::TooManyHeaders(limits.max_headers),
+        httparse::Error::Version => {
+            // `GET / HTTP/2.0` names a version we do not speak (505); `GET / FOO/1.1` and
+            // `GET /a b HTTP/1.1` are malformed request lines (400).
+            let line = &buf[..memchr::memchr(b'\n', buf).unwrap_or(buf.len())];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+            if parts.len() == 3 && parts[2].starts_with(b"HTTP/") {
+                ParseError::UnsupportedVersion
+            } else {
+                ParseError::Malformed("invalid request line")
+            }
+        }
+        httparse::Error::Token => ParseError::Malformed("invalid request line"),
+        // httparse rejects whitespace before the colon and obs-fold continuation lines here.
+        httparse::Error::HeaderName => ParseError::Malformed("invalid header name"),
+        httparse::Error::HeaderValue => ParseError::Malformed("invalid header value"),
+        httparse::Error::NewLine => ParseError::Malformed("invalid line ending"),
+        httparse::Error::Status => ParseError::Malformed("invalid request"),
+    }
+}
+
+/// Splits a request-target into its path and query (RFC 9112 §3.2): origin-form `/p?q`,
+/// absolute-form `http://host/p?q` (which a server must accept), or `*` for `OPTIONS`.
+fn split_target<'b>(
+    target: &'b str,
+    method: &Method,
+) -> Result<(&'b str, Option<&'b str>), ParseError> {
+    let path_and_query = if target.starts_with('/') {
+        target
+    } else if target == "*" && method == Method::OPTIONS {
+        return Ok(("*", None));
+    } else if let Some(rest) = strip_http_scheme(target) {
+        rest.find('/').map_or("/", |slash| &rest[slash..])
+    } else {
+        return Err(ParseError::Malformed("invalid request-target"));
+    };
+    Ok(match path_and_query.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path_and_query, None),
+    })
+}
+
+fn strip_http_scheme(target: &str) -> Option<&str> {
+    let (scheme, rest) = target.split_once("://")?;
+    (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")).then_some(rest)
+}
+
+/// The header fields that decide framing and persistence, read in one pass.
+#[derive(Default)]
+struct FramingFields {
+    content_length: Option<u64>,
+    transfer_encoding: bool,
+    chunked_last: bool,
+    unknown_coding: bool,
+    close: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+    hosts: usize,
+}
+
+impl FramingFields {
+    fn read(headers: &[Header<'_>]) -> Result<Self, ParseError> {
+        let mut fields = FramingFields::default();
+        for header in headers {
+            let name = header.name;
+            // Compare lengths first: most fields are none of these, and this keeps the common
+            // case to one integer comparison per header.
+            match name.len() {
+                4 if name.eq_ignore_ascii_case("host") => {
+                    fields.hosts += 1;
+                    check_host(header.value)?;
+                }
+                6 if name.eq_ignore_ascii_case("expect") => fields.read_expect(header.value)?,
+                10 if name.eq_ignore_ascii_case("connection") => {
+                    fields.read_connection(header.value)
+                }
+                14 if name.eq_ignore_ascii_case("content-length") => {
+                    fields.read_content_length(header.value)?;
+                }
+                17 if name.eq_ignore_ascii_case("transfer-encoding") => {
+                    fields.read_transfer_encoding(header.value)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(fields)
+    }
+
+    /// RFC 9110 §8.6: a list of identical decimal values is one length; anything else is an
+    /// error the server must not guess around (RFC 9112 §6.3, rule 5).
+    fn read_content_length(&mut self, value: &[u8]) -> Result<(), ParseError> {
+        for item in value.split(|&b| b == b',') {
+            let digits = trim_ows(item);
+            let length =
+                parse_decimal(digits).ok_or(ParseError::Malformed("invalid Content-Length"))?;
+            match self.content_length {
+                Some(previous) if previous != length => {
+                    return Err(ParseError::Malformed("conflicting Content-Length values"));
+                }
+                _ => self.content_length = Some(length),
+            }
+        }
+        Ok(())
+    }
+
+    /// RFC 9112 §6.1: codings are listed in the order applied; chunked must be the last and
+    /// must not appear twice.
+    fn read_transfer_encoding(&mut self, value: &[u8]) -> Result<(), ParseError> {
+        self.transfer_encoding = true;
+        for item in value.split(|&b| b == b',') {
+            let coding = trim_ows(item);
+            if coding.is_empty() {
+                continue; // RFC 9110 §5.6.1.2: empty list elements are ignored.
+            }
+            if self.chunked_last {
+                return Err(ParseError::Malformed(
+                    "chunked is not the final transfer coding",
+                ));
+            }
+            if coding.eq_ignore_ascii_case(b"chunked") {
+                self.chunked_last = true;
+            } else {
+                self.unknown_coding = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn read_connection(&mut self, value: &[u8]) {
+        for item in value.split(|&b| b == b',') {
+            let option = trim_ows(item);
+            if option.eq_ignore_ascii_case(b"close") {
+                self.close = true;
+            } else if option.eq_ignore_ascii_case(b"keep-alive") {
+                self.keep_alive = true;
+            }
+        }
+    }
+
+    fn read_expect(&mut self, value: &[u8]) -> Result<(), ParseError> {
+        let value = trim_ows(value);
+        if value.eq_ignore_ascii_case(b"100-continue") {
+            self.expect_continue = true;
+            Ok(())
+        } else if value.is_empty() {
+            Ok(())
+        } else {
+            Err(ParseError::UnsupportedExpectation)
+        }
+    }
+
+    /// RFC 9112 §6.3: the rules that decide how long the body is, strictly, so that carafe and
+    /// any proxy in front of it cannot disagree about where a request ends.
+    fn body_kind(&self, version: Version) -> Result<BodyKind, ParseError> {
+        if self.transfer_encoding {
+            if version == Version::HTTP_10 {
+                return Err(ParseError::Malformed(
+                    "Transfer-Encoding in an HTTP/1.0 request",
+                ));
+            }
+            if self.content_length.is_some() {
+                return Err(ParseError::Malformed(
+                    "both Content-Length and Transfer-Encoding",
+                ));
+            }
+            if !self.chunked_last {
+                return Err(ParseError::Malformed(
+                    "chunked is not the final transfer coding",
+                ));
+            }
+            if self.unknown_coding {
+                return Err(ParseError::UnsupportedTransferCoding);
+            }
+            return Ok(BodyKind::Chunked);
+        }
+        Ok(match self.content_length {
+            Some(0) | None => BodyKind::Empty,
+            Some(length) => BodyKind::Length(length),
+        })
+    }
+}
+
+/// RFC 9110 §7.2: `Host = uri-host [ ":" port ]`. Rejecting other bytes keeps odd values
+/// (spaces, `/`, `@`) out of anything that later builds a URL from the header.
+fn check_host(value: &[u8]) -> Result<(), ParseError> {
+    let valid = value
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(ParseError::Malformed("invalid Host header"))
+    }
+}
+
+/// Parses `1*DIGIT` into a u64, refusing signs, spaces, empty input and overflow.
+pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+/// Trims optional whitespace (SP and HTAB, RFC 9110 §5.6.3) from both ends.
+fn trim_ows(bytes: &[u8]) -> &[u8] {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = bytes.iter().position(|b| !is_ows(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: HeadLimits = HeadLimits {
+        max_head: 16 * 1024,
+        max_headers: 100,
+        max_target: 8 * 1024,
+    };
+
+    /// What a test needs from a parsed head, owned so it can outlive the buffer.
+    #[derive(Debug, PartialEq)]
+    struct Parsed {
+        method: Method,
+        path: String,
+        query: Option<String>,
+        version: Version,
+        body: BodyKind,
+        keep_alive: bool,
+        expect_continue: bool,
+        len: usize,
+    }
+
+    fn parse_with(input: &[u8], limits: &HeadLimits) -> Result<Option<Parsed>, ParseError> {
+        let mut storage = header_storage();
+        Ok(parse_head(input, &mut storage, limits)?.map(|head| Parsed {
+            method: head.method,
+            path: head.path.to_owned(),
+            query: head.query.map(str::to_owned),
+            version: head.version,
+            body: head.body,
+            keep_alive: head.keep_alive,
+            expect_continue: head.expect_continue,
+            len: head.len,
+        }))
+    }
+
+    fn parse(input: &str) -> Result<Option<Parsed>, ParseError> {
+        parse_with(input.as_bytes(), &LIMITS)
+    }
+
+    fn complete(input: &str) -> Parsed {
+        match parse(input) {
+            Ok(Some(parsed)) => parsed,
+            other => panic!("expected a complete head for {input:?}, got {other:?}"),
+        }
+    }
+
+    fn malformed(input: &str) -> ParseError {
+        match parse(input) {
+            Err(error) => error,
+            other => panic!("expected an error for {input:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_simple_get() {
+        let input = "GET /blog?page=2 HTTP/1.1\r\nHost: x\r\n\r\n";
+        let head = complete(input);
+        assert_eq!(head.method, Method::GET);
+        assert_eq!(head.path, "/blog");
+        assert_eq!(head.query.as_deref(), Some("page=2"));
+        assert_eq!(head.version, Version::HTTP_11);
+        assert_eq!(head.body, BodyKind::Empty);
+        assert!(head.keep_alive);
+        assert_eq!(head.len, input.len());
+    }
+
+    #[test]
+    fn every_strict_prefix_is_incomplete() {
+        let input = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+        let head_len = input.find("\r\n\r\n").unwrap() + 4;
+        for end in 0..head_len {
+            assert_eq!(parse(&input[..end]), Ok(None), "prefix of {end} bytes");
+        }
+        assert_eq!(complete(input).len, head_len);
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection() {
+        let cases = [
+            ("GET / HTTP/1.1\r\nHost: x\r\n\r\n", true),
+            (
+                "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                false,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive, CLOSE\r\n\r\n",
+                false,
+            ),
+            ("GET / HTTP/1.0\r\n\r\n", false),
+            ("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true),
+            (
+                "GET / HTTP/1.0\r\nConnection: upgrade, Keep-Alive\r\n\r\n",
+                true,
+            ),
+        ];
+        for (input, keep_alive) in cases {
+            assert_eq!(complete(input).keep_alive, keep_alive, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn body_framing_follows_rfc_9112() {
+        let cases = [
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n",
+                BodyKind::Length(12),
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+                BodyKind::Empty,
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 7, 7\r\n\r\n",
+                BodyKind::Length(7),
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n",
+                BodyKind::Length(7),
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                BodyKind::Chunked,
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n",
+                BodyKind::Chunked,
+            ),
+            (
+                "POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\n",
+                BodyKind::Length(3),
+            ),
+            ("POST / HTTP/1.1\r\nHost: x\r\n\r\n", BodyKind::Empty),
+        ];
+        for (input, body) in cases {
+            assert_eq!(complete(input).body, body, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn smuggling_vectors_are_rejected() {
+        let bad_request = [
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1 0\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\n\r\n",
+            "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: evil/path\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Nul: a\0b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Cr: a\rb\r\n\r\n",
+            "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET nopath HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET ftp://x/ HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET / FOO/1.1\r\nHost: x\r\n\r\n",
+        ];
+        for input in bad_request {
+            assert_eq!(malformed(input).status(), 400, "{input:?}");
+        }
+        let not_implemented =
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+        assert_eq!(
+            malformed(not_implemented),
+            ParseError::UnsupportedTransferCoding
+        );
+        let expectation = "POST / HTTP/1.1\r\nHost: x\r\nExpect: the-unexpected\r\n\r\n";
+        assert_eq!(malformed(expectation), ParseError::UnsupportedExpectation);
+        assert_eq!(
+            malformed("GET / HTTP/2.0\r\nHost: x\r\n\r\n"),
+            ParseError::UnsupportedVersion
+        );
+    }
+
+    #[test]
+    fn expect_continue_only_on_http_11() {
+        let input =
+            "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n";
+        assert!(complete(input).expect_continue);
+        let input = "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+        assert!(!complete(input).expect_continue);
+    }
+
+    #[test]
+    fn target_forms() {
+        let head = complete("GET http://example.com/a/b?c=d HTTP/1.1\r\nHost: example.com\r\n\r\n");
+        assert_eq!(
+            (head.path.as_str(), head.query.as_deref()),
+            ("/a/b", Some("c=d"))
+        );
+        let head = complete("GET HTTP://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n");
+        assert_eq!(head.path, "/");
+        let head = complete("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(head.path, "*");
+        assert_eq!(malformed("GET * HTTP/1.1\r\nHost: x\r\n\r\n").status(), 400);
+    }
+
+    #[test]
+    fn limits_give_431_and_414() {
+        let limits = HeadLimits {
+            max_head: 64,
+            max_headers: 2,
+            max_target: 16,
+        };
+        let many = "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n";
+        assert_eq!(
+            parse_with(many.as_bytes(), &limits),
+            Err(ParseError::TooManyHeaders(2))
+        );
+        let long_target = "GET /aaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(
+            parse_with(long_target.as_bytes(), &limits),
+            Err(ParseError::UriTooLong(16))
+        );
+        let unfinished_line = format!("GET /{}", "a".repeat(100));
+        assert_eq!(
+            parse_with(unfinished_line.as_bytes(), &limits),
+            Err(ParseError::UriTooLong(16))
+        );
+        let big = format!("GET / HTTP/1.1\r\nHost: x\r\nA: {}\r\n", "a".repeat(60));
+        assert_eq!(
+            parse_with(big.as_bytes(), &limits),
+            Err(ParseError::HeadTooLarge(64))
+        );
+        let big_complete = format!("GET / HTTP/1.1\r\nHost: x\r\nA: {}\r\n\r\n", "a".repeat(40));
+        assert_eq!(
+            parse_with(big_complete.as_bytes(), &limits),
+            Err(ParseError::HeadTooLarge(64))
+        );
+    }
+
+    #[test]
+    fn leading_empty_lines_are_ignored() {
+        // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request-line.
+        assert_eq!(complete("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n").path, "/");
+    }
+
+    #[test]
+    fn decimal_parsing() {
+        assert_eq!(parse_decimal(b"0"), Some(0));
+        assert_eq!(parse_decimal(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_decimal(b"18446744073709551616"), None);
+        assert_eq!(parse_decimal(b""), None);
+        assert_eq!(parse_decimal(b"1a"), None);
+    }
+}

@@ -1,0 +1,296 @@
+//! [`Request`]: what a handler sees of one HTTP request.
+//!
+//! A `Request` is a view: it borrows the connection's read buffer (method, target, headers and
+//! body are never copied) and the router (parameter names). Query strings and form bodies are
+//! decoded lazily, on first use. Its lifetime parameter is elided in handler signatures:
+//! `fn index(req: &Request) -> ...`.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use http::{Method, StatusCode, Version};
+use smallvec::SmallVec;
+
+use crate::app::App;
+use crate::error::HttpError;
+use crate::form::Form;
+use crate::parse::Head;
+use crate::response::Response;
+use crate::router::RouteInfo;
+
+/// Decoded path parameters: most routes have at most a few, so they live inline.
+type Params<'a> = SmallVec<[(&'a str, Cow<'a, str>); 4]>;
+
+/// One HTTP request, as a handler sees it.
+///
+/// ```
+/// use carafe::Request;
+///
+/// fn hello(req: &Request) -> String {
+///     let name = req.param("name").unwrap_or("you");
+///     let agent = req.header("user-agent").unwrap_or("an unknown client");
+///     format!("Hello, {name}! You are using {agent}.")
+/// }
+/// ```
+pub struct Request<'a> {
+    head: &'a Head<'a, 'a>,
+    body: &'a [u8],
+    peer: SocketAddr,
+    app: &'a App,
+    route: Option<&'a RouteInfo>,
+    params: Params<'a>,
+    args: OnceCell<Form<'a>>,
+    form: OnceCell<Form<'a>>,
+}
+
+impl<'a> Request<'a> {
+    pub(crate) fn new(
+        head: &'a Head<'a, 'a>,
+        body: &'a [u8],
+        peer: SocketAddr,
+        app: &'a App,
+    ) -> Self {
+        Self {
+            head,
+            body,
+            peer,
+            app,
+            route: None,
+            params: Params::new(),
+            args: OnceCell::new(),
+            form: OnceCell::new(),
+        }
+    }
+
+    /// Attaches the matched route and its parameters, percent-decoding the values (a value
+    /// with nothing to decode is borrowed, not copied).
+    pub(crate) fn set_route(&mut self, route: &'a RouteInfo, params: matchit::Params<'a, 'a>) {
+        self.route = Some(route);
+        self.params = params
+            .iter()
+            .map(|(key, value)| {
+                (
+                    key,
+                    percent_encoding::percent_decode_str(value).decode_utf8_lossy(),
+                )
+            })
+            .collect();
+    }
+
+    /// The request method. `HEAD` requests reach `GET` handlers with this still `HEAD`.
+    pub fn method(&self) -> &Method {
+        &self.head.method
+    }
+
+    /// The path as sent, still percent-encoded, without the query: `/hello/W%C3%B6rld`.
+    /// Use [`param`](Self::param) for decoded path segments.
+    pub fn path(&self) -> &str {
+        self.head.path
+    }
+
+    /// The request-target as sent: path and query, e.g. `/search?q=rust`.
+    pub fn target(&self) -> &str {
+        self.head.target
+    }
+
+    /// The raw query string without the `?`, if the target has one.
+    pub fn query_string(&self) -> Option<&str> {
+        self.head.query
+    }
+
+    /// The first decoded value of query parameter `key`: `?q=hello+world` gives `hello world`.
+    pub fn query(&self, key: &str) -> Option<&str> {
+        self.args().get(key)
+    }
+
+    /// The query parameter `key` parsed as `T`: `Ok(None)` when absent, 400 when invalid.
+    pub fn query_as<T: FromStr>(&self, key: &str) -> Result<Option<T>, HttpError> {
+        self.args().get_as(key)
+    }
+
+    /// All decoded query parameters (Flask's `request.args`), repeated keys kept.
+    pub fn args(&self) -> &Form<'a> {
+        self.args
+            .get_or_init(|| Form::parse(self.head.query.unwrap_or("").as_bytes()))
+    }
+
+    /// The HTTP version of the request.
+    pub fn version(&self) -> Version {
+        self.head.version
+    }
+
+    /// The first value of header `name` (case-insensitive), if it is valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_bytes(name)
+            .and_then(|value| std::str::from_utf8(value).ok())
+    }
+
+    /// The first value of header `name` (case-insensitive), as bytes.
+    pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Every value of header `name` (case-insensitive), in order, that is valid UTF-8.
+    pub fn header_all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.headers()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .filter_map(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    /// All header fields in the order received, names as sent.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.head
+            .headers
+            .iter()
+            .map(|header| (header.name, header.value))
+    }
+
+    /// The `Content-Type` header, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
+    }
+
+    /// The decoded value of path parameter `name`: for route `/hello/{name}` and path
+    /// `/hello/W%C3%B6rld`, `param("name")` is `Some("Wörld")`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.as_ref())
+    }
+
+    /// Path parameter `name` parsed as `T`. A value that does not parse is a 404 (no such
+    /// resource), so `let id: u32 = req.param_as("id")?;` is all a handler needs.
+    pub fn param_as<T: FromStr>(&self, name: &str) -> Result<T, HttpError> {
+        self.param(name)
+            .and_then(|value| value.parse().ok())
+            .ok_or_else(|| HttpError::new(StatusCode::NOT_FOUND, format!("no such {name}")))
+    }
+
+    /// All decoded path parameters, in pattern order.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params
+            .iter()
+            .map(|(key, value)| (*key, value.as_ref()))
+    }
+
+    /// The request body (chunked bodies arrive here already decoded).
+    pub fn body(&self) -> &[u8] {
+        self.body
+    }
+
+    /// The body as UTF-8 text; 400 if it is not UTF-8.
+    pub fn text(&self) -> Result<&str, HttpError> {
+        std::str::from_utf8(self.body).map_err(|_| HttpError::bad_request("body is not UTF-8"))
+    }
+
+    /// The urlencoded form fields of the body (Flask's `request.form`); empty unless the
+    /// `Content-Type` is `application/x-www-form-urlencoded`.
+    pub fn form(&self) -> &Form<'a> {
+        self.form.get_or_init(|| {
+            if self.has_content_type("application/x-www-form-urlencoded") {
+                Form::parse(self.body)
+            } else {
+                Form::default()
+            }
+        })
+    }
+
+    /// The body parsed as JSON into `T`: 415 unless the `Content-Type` is JSON, 400 (with
+    /// serde's reason) if it does not parse.
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct Note { text: String }
+    ///
+    /// fn add(req: &carafe::Request) -> Result<String, carafe::HttpError> {
+    ///     let note: Note = req.json()?;
+    ///     Ok(format!("added {}", note.text))
+    /// }
+    /// ```
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
+        let is_json = self.content_type().is_some_and(|value| {
+            let essence = value.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json")
+                || essence.to_ascii_lowercase().ends_with("+json")
+        });
+        if !is_json {
+            return Err(HttpError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected Content-Type: application/json",
+            ));
+        }
+        serde_json::from_slice(self.body)
+            .map_err(|error| HttpError::bad_request(format!("invalid JSON: {error}")))
+    }
+
+    /// The address of the TCP peer that sent the request.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The matched route's name (the handler's name unless `route!` gave one), if any.
+    pub fn route_name(&self) -> Option<&str> {
+        self.route.and_then(RouteInfo::name)
+    }
+
+    /// The matched route's pattern, e.g. `/hello/{name}`, if a route matched.
+    pub fn route_pattern(&self) -> Option<&str> {
+        self.route.map(RouteInfo::pattern)
+    }
+
+    /// Renders template `name` from the app's template folder with `context` (anything
+    /// serde can serialize, usually [`context!`](crate::context)) as an HTML response.
+    ///
+    /// A missing template or a render error is logged with its cause and answered with a
+    /// 500; the server carries on.
+    ///
+    /// ```no_run
+    /// use carafe::{context, Request, Response};
+    ///
+    /// fn index(req: &Request) -> Response {
+    ///     req.render("index.html", context! { title => "Home" })
+    /// }
+    /// ```
+    pub fn render<C: serde::Serialize>(&self, name: &str, context: C) -> Response {
+        match self.app.render_template(name, context) {
+            Ok(html) => Response::html(html),
+            Err(error) => {
+                log::error!(
+                    "cannot render template {name:?} for {} {}: {error:#}",
+                    self.head.method,
+                    self.head.path
+                );
+                HttpError::internal("template error").into()
+            }
+        }
+    }
+
+    fn has_content_type(&self, essence: &str) -> bool {
+        self.content_type().is_some_and(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case(essence)
+        })
+    }
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", self.method())
+            .field("target", &self.target())
+            .field("version", &self.version())
+            .field("peer", &self.peer)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}

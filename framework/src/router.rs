@@ -1,0 +1,436 @@
+//! The router: matchit finds the path, a small method table per path finds the handler.
+//!
+//! matchit knows nothing of methods, so each registered pattern maps to one [`PathEntry`]
+//! holding its methods and a precomputed `Allow` value; 405 and OPTIONS answers cost no
+//! allocation. HEAD falls back to the GET handler. Registration errors name both routes.
+
+use std::collections::HashMap;
+
+use http::Method;
+use http::header::HeaderValue;
+use smallvec::SmallVec;
+
+use crate::error::RouteError;
+use crate::handler::Handler;
+
+/// What [`App::routes`](crate::App::routes) lists about one route (`flask routes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    name: Option<String>,
+    methods: Vec<Method>,
+    pattern: String,
+    handler: String,
+}
+
+impl RouteInfo {
+    /// The route's name for `url_for`: given in `route!`, or the handler's function name.
+    /// Closures have none unless one is given.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// The methods it answers, as registered (HEAD and OPTIONS are implied, not listed).
+    pub fn methods(&self) -> &[Method] {
+        &self.methods
+    }
+    /// The pattern, e.g. `/hello/{name}`.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+    /// The handler as written in `route!`: `index`, `pages::about`, or `closure@src/main.rs:12`.
+    pub fn handler(&self) -> &str {
+        &self.handler
+    }
+}
+
+/// How to register a route: what [`route!`](crate::route) builds, with its options as methods.
+///
+/// ```
+/// use carafe::{App, Method, RouteSpec};
+///
+/// let mut app = App::new();
+/// let spec = RouteSpec::new(&[Method::GET], "/").name("home");
+/// app.route(spec, |_req| "home page").unwrap();
+/// assert_eq!(app.routes()[0].name(), Some("home"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    methods: Vec<Method>,
+    pattern: String,
+    handler: String,
+    name: Option<String>,
+}
+
+impl RouteSpec {
+    /// A route for `methods` on `pattern`.
+    pub fn new(methods: &[Method], pattern: impl Into<String>) -> Self {
+        Self {
+            methods: methods.to_vec(),
+            pattern: pattern.into(),
+            handler: "<handler>".into(),
+            name: None,
+        }
+    }
+
+    /// Names the route for `url_for`, overriding the handler's name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Records the handler's source text (what `route!` passes); a plain function name also
+    /// becomes the route's default name.
+    pub fn handler_name(mut self, handler: &str, location: &str) -> Self {
+        let compact: String = handler.split_whitespace().collect();
+        let is_path = !compact.is_empty()
+            && compact
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == ':');
+        if is_path {
+            if self.name.is_none() {
+                self.name = compact.rsplit("::").next().map(str::to_owned);
+            }
+            self.handler = compact;
+        } else {
+            self.handler = format!("closure@{location}");
+        }
+        self
+    }
+}
+
+/// A registered route: what it is and what runs it.
+pub(crate) struct Route {
+    pub info: RouteInfo,
+    pub handler: Handler,
+}
+
+/// One registered pattern and the methods it answers.
+struct PathEntry {
+    pattern: String,
+    methods: SmallVec<[(Method, usize); 4]>,
+    /// `Allow` for 405 and OPTIONS: the methods, plus HEAD if GET, plus OPTIONS.
+    allow: HeaderValue,
+}
+
+/// The result of looking up a method and a path.
+pub(crate) enum Lookup<'r, 'p> {
+    /// A handler answers it.
+    Found(&'r Route, matchit::Params<'r, 'p>),
+    /// The path exists but not for this method: 405 with this `Allow`.
+    MethodNotAllowed(&'r HeaderValue),
+    /// An OPTIONS request for a path with no OPTIONS handler: 204 with this `Allow`.
+    Options(&'r HeaderValue),
+    /// No route has this path.
+    NotFound,
+}
+
+/// The route table.
+#[derive(Default)]
+pub(crate) struct Router {
+    matcher: matchit::Router<usize>,
+    /// Pattern text to its index in `paths`, to add methods to a registered pattern.
+    by_pattern: HashMap<String, usize>,
+    paths: Vec<PathEntry>,
+    routes: Vec<Route>,
+}
+
+impl Router {
+    /// Registers a route, refusing duplicates and ambiguous overlaps with an error that names
+    /// both routes.
+    pub(crate) fn insert(&mut self, spec: RouteSpec, handler: Handler) -> Result<(), RouteError> {
+        let invalid = |reason: &str| RouteError::Invalid {
+            pattern: spec.pattern.clone(),
+            handler: spec.handler.clone(),
+            reason: reason.to_owned(),
+        };
+        if !spec.pattern.starts_with('/') {
+            return Err(invalid("a pattern must start with '/'"));
+        }
+        if spec.methods.is_empty() {
+            return Err(invalid("a route needs at least one method"));
+        }
+        if let Some(name) = &spec.name
+            && let Some(existing) = self.routes.iter().find(|route| {
+                route.info.name.as_ref() == Some(name) && route.info.handler != spec.handler
+            })
+        {
+            return Err(RouteError::DuplicateName {
+                name: name.clone(),
+                pattern: spec.pattern.clone(),
+                existing: existing.info.pattern.clone(),
+            });
+        }
+        let path_index = match self.by_pattern.get(&spec.pattern) {
+            Some(&index) => index,
+            None => self.insert_pattern(&spec)?,
+        };
+        let entry = &self.paths[path_index];
+        for method in &spec.methods {
+            if let Some((_, existing)) = entry.methods.iter().find(|(m, _)| m == method) {
+                return Err(RouteError::Duplicate {
+                    method: method.to_string(),
+                    pattern: spec.pattern.clone(),
+                    handler: spec.handler.clone(),
+                    existing: self.routes[*existing].info.handler.clone(),
+                });
+            }
+        }
+        let route_index = self.routes.len();
+        let entry = &mut self.paths[path_index];
+        entry
+            .methods
+            .extend(spec.methods.iter().map(|m| (m.clone(), route_index)));
+        entry.allow = allow_header(entry.methods.iter().map(|(m, _)| m));
+        self.routes.push(Route {
+            info: RouteInfo {
+                name: spec.name,
+                methods: spec.methods,
+                pattern: spec.pattern,
+                handler: spec.handler,
+            },
+            handler,
+        });
+        Ok(())
+    }
+
+    fn insert_pattern(&mut self, spec: &RouteSpec) -> Result<usize, RouteError> {
+        let index = self.paths.len();
+        self.matcher
+            .insert(spec.pattern.clone(), index)
+            .map_err(|error| match error {
+                matchit::InsertError::Conflict { with } => {
+                    let existing = self
+                        .paths
+                        .iter()
+                        .find(|entry| entry.pattern == with)
+                        .and_then(|entry| entry.methods.first())
+                        .map_or_else(
+                            || "?".to_owned(),
+                            |(_, i)| self.routes[*i].info.handler.clone(),
+                        );
+                    RouteError::Conflict {
+                        pattern: spec.pattern.clone(),
+                        handler: spec.handler.clone(),
+                        with,
+                        existing,
+                    }
+                }
+                other => RouteError::Invalid {
+                    pattern: spec.pattern.clone(),
+                    handler: spec.handler.clone(),
+                    reason: other.to_string(),
+                },
+            })?;
+        self.by_pattern.insert(spec.pattern.clone(), index);
+        self.paths.push(PathEntry {
+            pattern: spec.pattern.clone(),
+            methods: SmallVec::new(),
+            allow: HeaderValue::from_static("OPTIONS"),
+        });
+        Ok(index)
+    }
+
+    /// Finds the handler for `method` and `path` (the raw, still-encoded path).
+    pub(crate) fn lookup<'r, 'p>(&'r self, method: &Method, path: &'p str) -> Lookup<'r, 'p> {
+        let Ok(found) = self.matcher.at(path) else {
+            return Lookup::NotFound;
+        };
+        let entry = &self.paths[*found.value];
+        let handler = |wanted: &Method| entry.methods.iter().find(|(m, _)| m == wanted);
+        let matched = handler(method).or_else(|| {
+            // RFC 9110 §9.3.2: HEAD is GET without the body.
+            if method == Method::HEAD {
+                handler(&Method::GET)
+            } else {
+                None
+            }
+        });
+        match matched {
+            Some((_, route)) => Lookup::Found(&self.routes[*route], found.params),
+            None if method == Method::OPTIONS => Lookup::Options(&entry.allow),
+            None => Lookup::MethodNotAllowed(&entry.allow),
+        }
+    }
+
+    /// Every route, in registration order.
+    pub(crate) fn routes(&self) -> impl Iterator<Item = &RouteInfo> {
+        self.routes.iter().map(|route| &route.info)
+    }
+}
+
+/// Builds `Allow`: registered methods in order, HEAD after GET, OPTIONS last.
+fn allow_header<'m>(methods: impl Iterator<Item = &'m Method>) -> HeaderValue {
+    let mut names: Vec<&str> = Vec::new();
+    for method in methods {
+        if !names.contains(&method.as_str()) {
+            names.push(method.as_str());
+        }
+        if method == Method::GET && !names.contains(&"HEAD") {
+            names.push("HEAD");
+        }
+    }
+    if !names.contains(&"OPTIONS") {
+        names.push("OPTIONS");
+    }
+    // Method names are tokens, so the joined list is always a valid header value.
+    HeaderValue::from_str(&names.join(", ")).unwrap_or(HeaderValue::from_static("OPTIONS"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::response::IntoResponse;
+    use std::sync::Arc;
+
+    fn handler() -> Handler {
+        Arc::new(|_req: &crate::Request<'_>| "ok".into_response())
+    }
+
+    fn spec(methods: &[Method], pattern: &str, name: &str) -> RouteSpec {
+        RouteSpec::new(methods, pattern).handler_name(name, "test.rs:1")
+    }
+
+    fn router(routes: &[(&[Method], &str, &str)]) -> Router {
+        let mut router = Router::default();
+        for (methods, pattern, name) in routes {
+            router
+                .insert(spec(methods, pattern, name), handler())
+                .unwrap();
+        }
+        router
+    }
+
+    /// What a lookup found, reduced to comparable text.
+    fn lookup(router: &Router, method: Method, path: &str) -> String {
+        match router.lookup(&method, path) {
+            Lookup::Found(route, params) => {
+                let params: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{} {}", route.info.handler, params.join(","))
+            }
+            Lookup::MethodNotAllowed(allow) => format!("405 {}", allow.to_str().unwrap()),
+            Lookup::Options(allow) => format!("204 {}", allow.to_str().unwrap()),
+            Lookup::NotFound => "404".into(),
+        }
+    }
+
+    #[test]
+    fn lookup_table() {
+        let router = router(&[
+            (&[Method::GET], "/", "index"),
+            (&[Method::GET, Method::POST], "/contact", "contact"),
+            (&[Method::GET], "/hello/{name}", "hello"),
+            (&[Method::GET], "/static/{*path}", "files"),
+            (&[Method::GET], "/blog/{slug}", "post"),
+            (&[Method::GET], "/blog/feed", "feed"),
+            (&[Method::DELETE], "/blog/{slug}", "delete_post"),
+        ]);
+        let cases = [
+            (Method::GET, "/", "index "),
+            (Method::HEAD, "/", "index "),
+            (Method::POST, "/", "405 GET, HEAD, OPTIONS"),
+            (Method::OPTIONS, "/contact", "204 GET, HEAD, POST, OPTIONS"),
+            (Method::POST, "/contact", "contact "),
+            (Method::PUT, "/contact", "405 GET, HEAD, POST, OPTIONS"),
+            (Method::GET, "/hello/W%C3%B6rld", "hello name=W%C3%B6rld"),
+            (Method::GET, "/hello/", "404"),
+            (Method::GET, "/hello/a/b", "404"),
+            (
+                Method::GET,
+                "/static/css/site.css",
+                "files path=css/site.css",
+            ),
+            (Method::GET, "/static/", "404"),
+            (Method::GET, "/blog/feed", "feed "),
+            (Method::GET, "/blog/first", "post slug=first"),
+            (Method::DELETE, "/blog/first", "delete_post slug=first"),
+            (
+                Method::PATCH,
+                "/blog/first",
+                "405 GET, HEAD, DELETE, OPTIONS",
+            ),
+            (Method::GET, "/contact/", "404"),
+            (Method::GET, "/nope", "404"),
+        ];
+        for (method, path, expected) in cases {
+            assert_eq!(
+                lookup(&router, method.clone(), path),
+                expected,
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_method_names_both_handlers() {
+        let mut router = router(&[(&[Method::GET], "/a", "first")]);
+        let error = router
+            .insert(spec(&[Method::GET], "/a", "second"), handler())
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "route GET /a (handler `second`) is already registered by handler `first`"
+        );
+    }
+
+    #[test]
+    fn conflict_names_both_routes() {
+        let mut router = router(&[(&[Method::GET], "/user/{id}", "by_id")]);
+        let error = router
+            .insert(spec(&[Method::GET], "/user/{name}", "by_name"), handler())
+            .unwrap_err();
+        assert_eq!(
+            error,
+            RouteError::Conflict {
+                pattern: "/user/{name}".into(),
+                handler: "by_name".into(),
+                with: "/user/{id}".into(),
+                existing: "by_id".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn invalid_patterns_are_errors() {
+        let mut router = Router::default();
+        for pattern in ["no-slash", "/{*rest}/tail", "/{}", "/a/{b"] {
+            let error = router
+                .insert(spec(&[Method::GET], pattern, "h"), handler())
+                .unwrap_err();
+            assert!(
+                matches!(error, RouteError::Invalid { .. }),
+                "{pattern}: {error:?}"
+            );
+        }
+        let error = router.insert(spec(&[], "/x", "h"), handler()).unwrap_err();
+        assert!(matches!(error, RouteError::Invalid { .. }));
+    }
+
+    #[test]
+    fn names_default_to_the_function_and_must_be_unique() {
+        let mut router = router(&[(&[Method::GET], "/", "pages::index")]);
+        let info: Vec<_> = router.routes().cloned().collect();
+        assert_eq!(info[0].name(), Some("index"));
+        assert_eq!(info[0].handler(), "pages::index");
+        // The same handler on a second path is fine (url_for uses the first).
+        router
+            .insert(spec(&[Method::GET], "/index", "pages::index"), handler())
+            .unwrap();
+        let error = router
+            .insert(
+                spec(&[Method::GET], "/other", "other").name("index"),
+                handler(),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(error, RouteError::DuplicateName { .. }),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn closures_are_named_by_location() {
+        let spec = RouteSpec::new(&[Method::GET], "/")
+            .handler_name("|req| req.path().len()", "src/main.rs:7");
+        assert_eq!(spec.handler, "closure@src/main.rs:7");
+        assert_eq!(spec.name, None);
+    }
+}

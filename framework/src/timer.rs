@@ -1,0 +1,228 @@
+//! Connection timeouts in O(1): one FIFO list per kind of timeout.
+//!
+//! Every timeout of one kind has the same duration, so appending a connection at the tail
+//! with `now + duration` keeps each list sorted by deadline. Setting a timer unlinks the
+//! connection from wherever it was and appends it (O(1) with a doubly linked list kept in a
+//! vector indexed by connection key); expiry pops heads while they are due (O(1) each); the
+//! next wake-up is the earliest of the heads. No timer thread, no heap, and no wake-ups at
+//! all when there are no connections, so an idle server sleeps in `epoll_wait`.
+
+use std::time::{Duration, Instant};
+
+/// The kinds of timeout; each has one duration for the whole worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimerKind {
+    /// A request head started arriving and must finish (slowloris).
+    Header = 0,
+    /// A body is arriving; time allowed between reads.
+    Body = 1,
+    /// A keep-alive connection waiting for its next request.
+    Idle = 2,
+    /// Output is pending; time allowed between writes.
+    Write = 3,
+    /// After the last response of a closing connection, time to drain what the client still
+    /// sends before closing (so its unread bytes do not turn our close into a reset).
+    Linger = 4,
+}
+
+const KINDS: usize = 5;
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    kind: Option<TimerKind>,
+    deadline: Option<Instant>,
+    prev: u32,
+    next: u32,
+}
+
+const UNLINKED: Link = Link {
+    kind: None,
+    deadline: None,
+    prev: NIL,
+    next: NIL,
+};
+
+/// The timers of one worker, keyed by connection key.
+#[derive(Debug)]
+pub(crate) struct Timers {
+    durations: [Duration; KINDS],
+    links: Vec<Link>,
+    heads: [u32; KINDS],
+    tails: [u32; KINDS],
+}
+
+impl Timers {
+    /// Timers with one duration per kind, indexed as [`TimerKind`].
+    pub(crate) fn new(durations: [Duration; KINDS]) -> Self {
+        Self {
+            durations,
+            links: Vec::new(),
+            heads: [NIL; KINDS],
+            tails: [NIL; KINDS],
+        }
+    }
+
+    /// (Re)starts the timer of `key` as `kind`, due at `now` plus that kind's duration.
+    pub(crate) fn set(&mut self, key: usize, kind: TimerKind, now: Instant) {
+        let index = Self::index(key);
+        if self.links.len() <= key {
+            self.links.resize(key + 1, UNLINKED);
+        }
+        let deadline = now + self.durations[kind as usize];
+        if self.links[key].kind == Some(kind) && self.tails[kind as usize] == index {
+            // Already last in its list: a later deadline keeps the list sorted.
+            self.links[key].deadline = Some(deadline);
+            return;
+        }
+        self.cancel(key);
+        let tail = self.tails[kind as usize];
+        self.links[key] = Link {
+            kind: Some(kind),
+            deadline: Some(deadline),
+            prev: tail,
+            next: NIL,
+        };
+        if tail == NIL {
+            self.heads[kind as usize] = index;
+        } else {
+            self.links[tail as usize].next = index;
+        }
+        self.tails[kind as usize] = index;
+    }
+
+    /// Stops the timer of `key`, if any.
+    pub(crate) fn cancel(&mut self, key: usize) {
+        let Some(link) = self.links.get(key).copied() else {
+            return;
+        };
+        let Some(kind) = link.kind else {
+            return;
+        };
+        if link.prev == NIL {
+            self.heads[kind as usize] = link.next;
+        } else {
+            self.links[link.prev as usize].next = link.next;
+        }
+        if link.next == NIL {
+            self.tails[kind as usize] = link.prev;
+        } else {
+            self.links[link.next as usize].prev = link.prev;
+        }
+        self.links[key] = UNLINKED;
+    }
+
+    /// The earliest deadline of any timer.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.heads
+            .iter()
+            .filter(|&&head| head != NIL)
+            .filter_map(|&head| self.links[head as usize].deadline)
+            .min()
+    }
+
+    /// Removes and returns one timer that is due at `now`, if any.
+    pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<(usize, TimerKind)> {
+        for head in self.heads {
+            if head == NIL {
+                continue;
+            }
+            let link = self.links[head as usize];
+            if link.deadline.is_some_and(|deadline| deadline <= now) {
+                let key = head as usize;
+                self.cancel(key);
+                return link.kind.map(|kind| (key, kind));
+            }
+        }
+        None
+    }
+
+    fn index(key: usize) -> u32 {
+        // Connection keys are bounded by the connection limit, far below u32::MAX.
+        u32::try_from(key).expect("connection key fits in u32")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timers() -> Timers {
+        let second = Duration::from_secs(1);
+        Timers::new([second, 2 * second, 3 * second, 4 * second, 5 * second])
+    }
+
+    fn drain(timers: &mut Timers, now: Instant) -> Vec<(usize, TimerKind)> {
+        std::iter::from_fn(|| timers.pop_expired(now)).collect()
+    }
+
+    #[test]
+    fn expires_in_deadline_order_per_kind() {
+        let mut timers = timers();
+        let t0 = Instant::now();
+        timers.set(3, TimerKind::Idle, t0);
+        timers.set(1, TimerKind::Idle, t0 + Duration::from_millis(10));
+        timers.set(2, TimerKind::Header, t0);
+        assert_eq!(timers.next_deadline(), Some(t0 + Duration::from_secs(1)));
+        assert_eq!(
+            drain(&mut timers, t0 + Duration::from_millis(1500)),
+            [(2, TimerKind::Header)]
+        );
+        assert_eq!(
+            drain(&mut timers, t0 + Duration::from_secs(4)),
+            [(3, TimerKind::Idle), (1, TimerKind::Idle)]
+        );
+        assert_eq!(timers.next_deadline(), None);
+    }
+
+    #[test]
+    fn setting_again_moves_the_timer_back() {
+        let mut timers = timers();
+        let t0 = Instant::now();
+        timers.set(0, TimerKind::Idle, t0);
+        timers.set(1, TimerKind::Idle, t0);
+        timers.set(0, TimerKind::Idle, t0 + Duration::from_secs(2));
+        assert_eq!(
+            drain(&mut timers, t0 + Duration::from_secs(3)),
+            [(1, TimerKind::Idle)]
+        );
+        assert_eq!(
+            drain(&mut timers, t0 + Duration::from_secs(5)),
+            [(0, TimerKind::Idle)]
+        );
+    }
+
+    #[test]
+    fn changing_kind_and_cancelling_unlink_cleanly() {
+        let mut timers = timers();
+        let t0 = Instant::now();
+        for key in 0..5 {
+            timers.set(key, TimerKind::Write, t0);
+        }
+        timers.set(2, TimerKind::Header, t0);
+        timers.cancel(0);
+        timers.cancel(4);
+        timers.cancel(4);
+        assert_eq!(
+            drain(&mut timers, t0 + Duration::from_secs(10)),
+            [
+                (2, TimerKind::Header),
+                (1, TimerKind::Write),
+                (3, TimerKind::Write)
+            ]
+        );
+        assert_eq!(timers.next_deadline(), None);
+    }
+
+    #[test]
+    fn nothing_expires_early() {
+        let mut timers = timers();
+        let t0 = Instant::now();
+        timers.set(7, TimerKind::Linger, t0);
+        assert_eq!(timers.pop_expired(t0 + Duration::from_millis(4999)), None);
+        assert_eq!(
+            timers.pop_expired(t0 + Duration::from_secs(5)),
+            Some((7, TimerKind::Linger))
+        );
+    }
+}
