@@ -85,3 +85,8 @@ pub use minijinja::Value;
 pub mod __private {
     pub use minijinja;
 }
+
+/// The README's examples, compiled and run as doc-tests so the README cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -345,6 +345,9 @@ struct Connection {
     /// False until a read hits `WouldBlock` (or a short read), true after: with
     /// edge-triggered readiness there is nothing more to read until the next readable event.
     read_drained: bool,
+    /// The last event reported that the peer closed its side: read to EOF, not just until a
+    /// short read, because the FIN came with the data and no further edge will announce it.
+    peer_closed: bool,
     /// Closing: our write side is shut down and incoming bytes are discarded until EOF.
     lingering: Option<usize>,
     /// The phase and answered count when the timer was last set, to restart it only on change.
@@ -423,7 +426,8 @@ impl Connection {
                     self.conn.received(n, ctx);
                     // A short read means the socket's queue is empty; the kernel raises a new
                     // edge when more arrives, so the extra read to see WouldBlock is skipped.
-                    self.read_drained = n < space;
+                    // Unless the peer already closed: then only a read of 0 shows the EOF.
+                    self.read_drained = n < space && !self.peer_closed;
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.read_drained = true,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -590,7 +594,7 @@ impl Worker {
                     Token(key) => {
                         let readable =
                             event.is_readable() || event.is_read_closed() || event.is_error();
-                        self.on_ready(key, readable, now);
+                        self.on_ready(key, readable, event.is_read_closed(), now);
                     }
                 }
             }
@@ -676,6 +680,7 @@ impl Worker {
             conn: Conn::new(peer),
             interest: Interest::READABLE,
             read_drained: false,
+            peer_closed: false,
             lingering: None,
             timer_phase: Phase::Idle,
             timer_answered: 0,
@@ -684,13 +689,14 @@ impl Worker {
         log::debug!("worker {} accepted token={key} peer={peer}", self.index);
     }
 
-    fn on_ready(&mut self, key: usize, readable: bool, now: Instant) {
+    fn on_ready(&mut self, key: usize, readable: bool, peer_closed: bool, now: Instant) {
         let Some(connection) = self.conns.get_mut(key) else {
             return; // An event for a connection closed earlier in this batch.
         };
         if readable {
             connection.read_drained = false;
         }
+        connection.peer_closed |= peer_closed;
         let mut ctx = Ctx {
             app: &self.app,
             date: self.date.as_bytes(),
