@@ -182,6 +182,14 @@ impl HttpError {
     }
 }
 
+impl From<InvalidHeader> for HttpError {
+    /// Logs the refused header and becomes a 500 (the details stay in the log).
+    fn from(error: InvalidHeader) -> Self {
+        log::error!("a handler set a header carafe refuses to write: {error}");
+        HttpError::internal("Internal Server Error")
+    }
+}
+
 impl From<StatusCode> for HttpError {
     fn from(status: StatusCode) -> Self {
         abort(status)

@@ -447,6 +447,14 @@ impl IntoResponse for HttpError {
     }
 }
 
+impl IntoResponse for InvalidHeader {
+    /// A handler built a header carafe refused to write: a bug on the server side, so a 500,
+    /// logged with the offending header.
+    fn into_response(self) -> Response {
+        HttpError::from(self).into_response()
+    }
+}
+
 impl From<HttpError> for Response {
     fn from(error: HttpError) -> Self {
         error.into_response()

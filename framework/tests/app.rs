@@ -1,0 +1,282 @@
+//! The public API through the in-process test client: routing, handlers, errors, panics,
+//! request accessors and response conversions. No sockets: `TestClient` drives the same
+//! connection state machine and codec as the server.
+
+use carafe::testing::TestClient;
+use carafe::{App, HttpError, Json, Method, Request, Response, StatusCode, abort, route};
+
+fn client(configure: impl FnOnce(&mut App)) -> TestClient {
+    let mut app = App::new();
+    configure(&mut app);
+    TestClient::new(app)
+}
+
+#[test]
+fn macro_forms_register_and_answer() {
+    fn index(_req: &Request) -> &'static str {
+        "index"
+    }
+    fn contact(req: &Request) -> String {
+        format!("contact via {}", req.method())
+    }
+    let client = client(|app| {
+        route!(app, GET "/" => index).unwrap();
+        route!(app, [GET, POST] "/contact" => contact).unwrap();
+        route!(app, GET "/hello/{name}" => |req| format!("Hello, {}!", req.param("name").unwrap_or("you"))).unwrap();
+        route!(app, PUT "/named" => index, name = "custom").unwrap();
+    });
+    assert_eq!(client.get("/").send().text(), "index");
+    assert_eq!(client.get("/contact").send().text(), "contact via GET");
+    assert_eq!(client.post("/contact").send().text(), "contact via POST");
+    assert_eq!(client.get("/hello/Ada%20L").send().text(), "Hello, Ada L!");
+    assert_eq!(client.request(Method::PUT, "/named").send().text(), "index");
+}
+
+#[test]
+fn a_handler_panic_is_one_500_and_the_app_carries_on() {
+    let client = client(|app| {
+        route!(app, GET "/boom" => |_req| -> &'static str { panic!("handler exploded") }).unwrap();
+        route!(app, GET "/fine" => |_req| "fine").unwrap();
+    });
+    let response = client.get("/boom").send();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        !response.text().contains("exploded"),
+        "panic details must not reach the client"
+    );
+    assert_eq!(client.get("/fine").send().text(), "fine");
+    let pipelined = client
+        .send_raw(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET /fine HTTP/1.1\r\nHost: x\r\n\r\n");
+    let text = String::from_utf8_lossy(&pipelined);
+    assert!(
+        text.starts_with("HTTP/1.1 500 ") && text.ends_with("fine"),
+        "{text}"
+    );
+}
+
+#[test]
+fn error_handlers_render_404_405_and_500() {
+    let client = client(|app| {
+        route!(app, GET "/boom" => |_req| -> &'static str { panic!("no") }).unwrap();
+        route!(app, GET "/teapot" => |_req| Err::<&str, _>(abort(StatusCode::IM_A_TEAPOT)))
+            .unwrap();
+        app.error_handler(StatusCode::NOT_FOUND, |req: &Request, _: &HttpError| {
+            Response::html(format!("<h1>no {}</h1>", req.path()))
+        });
+        app.error_handler(
+            StatusCode::METHOD_NOT_ALLOWED,
+            |_: &Request, e: &HttpError| format!("custom {}", e.status().as_u16()),
+        );
+        app.error_handler(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            |_: &Request, _: &HttpError| "sorry",
+        );
+        app.error_handler(StatusCode::IM_A_TEAPOT, |_: &Request, _: &HttpError| {
+            (StatusCode::OK, "explicit")
+        });
+    });
+    let missing = client.get("/missing").send();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.text(), "<h1>no /missing</h1>");
+    assert_eq!(
+        missing.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let wrong = client.post("/boom").send();
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong.text(), "custom 405");
+    assert_eq!(
+        wrong.header("allow"),
+        Some("GET, HEAD, OPTIONS"),
+        "Allow survives the custom page"
+    );
+    let boom = client.get("/boom").send();
+    assert_eq!(
+        (boom.status(), boom.text().as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, "sorry")
+    );
+    // An explicit 200 from an error handler keeps the error's status (see App::error_handler).
+    assert_eq!(
+        client.get("/teapot").send().status(),
+        StatusCode::IM_A_TEAPOT
+    );
+}
+
+#[test]
+fn typed_params_are_404_and_typed_queries_are_400() {
+    let client = client(|app| {
+        route!(app, GET "/user/{id}" => |req| -> Result<String, HttpError> {
+            let id: u32 = req.param_as("id")?;
+            let page: u32 = req.query_as("page")?.unwrap_or(1);
+            Ok(format!("user {id} page {page}"))
+        })
+        .unwrap();
+    });
+    assert_eq!(client.get("/user/7").send().text(), "user 7 page 1");
+    assert_eq!(client.get("/user/7?page=3").send().text(), "user 7 page 3");
+    assert_eq!(
+        client.get("/user/seven").send().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        client.get("/user/99999999999").send().status(),
+        StatusCode::NOT_FOUND
+    );
+    let bad_query = client.get("/user/7?page=many").send();
+    assert_eq!(bad_query.status(), StatusCode::BAD_REQUEST);
+    assert!(bad_query.text().contains("page"), "{}", bad_query.text());
+}
+
+#[test]
+fn query_form_headers_and_body_accessors() {
+    let client = client(|app| {
+        route!(app, [GET, POST] "/inspect" => |req| {
+            format!(
+                "q={:?} tags={:?} name={:?} agent={:?} ct={:?} body={}",
+                req.query("q"),
+                req.args().get_all("tag"),
+                req.form().get("name"),
+                req.header("USER-AGENT"),
+                req.content_type(),
+                req.body().len()
+            )
+        })
+        .unwrap();
+    });
+    let response = client
+        .get("/inspect?q=a+b%26c&tag=x&tag=y")
+        .header("User-Agent", "test/1")
+        .send();
+    assert_eq!(
+        response.text(),
+        r#"q=Some("a b&c") tags=["x", "y"] name=None agent=Some("test/1") ct=None body=0"#
+    );
+    let response = client
+        .post("/inspect")
+        .form(&[("name", "Ada Lovelace")])
+        .send();
+    assert!(
+        response.text().contains(r#"name=Some("Ada Lovelace")"#),
+        "{}",
+        response.text()
+    );
+    let response = client
+        .post("/inspect")
+        .body("name=not-a-form")
+        .header("Content-Type", "text/plain")
+        .send();
+    assert!(
+        response.text().contains("name=None"),
+        "form() is empty for other content types"
+    );
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Note {
+    text: String,
+}
+
+#[test]
+fn json_in_and_out() {
+    let client = client(|app| {
+        route!(app, POST "/notes" => |req| -> Result<Json<Note>, HttpError> {
+            let note: Note = req.json()?;
+            Ok(Json(Note { text: note.text.to_uppercase() }))
+        })
+        .unwrap();
+    });
+    let response = client
+        .post("/notes")
+        .json(&serde_json::json!({"text": "hi"}))
+        .send();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    assert_eq!(
+        response.json::<serde_json::Value>(),
+        serde_json::json!({"text": "HI"})
+    );
+    let bad = client
+        .post("/notes")
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().contains("invalid JSON"));
+    let wrong_type = client
+        .post("/notes")
+        .header("Content-Type", "text/plain")
+        .body("{}")
+        .send();
+    assert_eq!(wrong_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[test]
+fn head_uses_the_get_handler_without_a_body() {
+    let client = client(|app| {
+        route!(app, GET "/page" => |req| format!("method seen: {}", req.method())).unwrap();
+    });
+    let head = client.request(Method::HEAD, "/page").send();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.header("content-length"), Some("17"));
+    assert!(head.body().is_empty());
+    let raw = client.send_raw(b"HEAD /page HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(raw.ends_with(b"\r\n\r\n"), "no body bytes after the head");
+}
+
+#[test]
+fn redirects_and_custom_headers() {
+    let client = client(|app| {
+        route!(app, POST "/form" => |_req| Response::redirect("/thanks")).unwrap();
+        route!(app, GET "/custom" => |_req| {
+            Response::text("ok").with_status(StatusCode::ACCEPTED).with_header("X-Trace", "abc")
+        })
+        .unwrap();
+        route!(app, GET "/inject" => |req| {
+            // A value taken from the client must not be able to add a header.
+            Response::text("ok").with_header("X-Echo", req.query("v").unwrap_or(""))
+        })
+        .unwrap();
+    });
+    let injected = client.get("/inject?v=a%0D%0ASet-Cookie:%20evil=1").send();
+    assert_eq!(injected.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(injected.header("set-cookie"), None);
+    let response = client.post("/form").send();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.header("location"), Some("/thanks"));
+    let response = client.get("/custom").send();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(response.header("x-trace"), Some("abc"));
+}
+
+#[test]
+fn templates_render_and_a_missing_one_is_a_500() {
+    let dir = std::env::temp_dir().join(format!("carafe-app-templates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("page.html"), "<p>{{ who }}</p>").unwrap();
+    let client = client(|app| {
+        app.templates(&dir).unwrap();
+        route!(app, GET "/page" => |req| req.render("page.html", carafe::context! { who => "<you>" })).unwrap();
+        route!(app, GET "/gone" => |req| req.render("missing.html", carafe::context! {})).unwrap();
+    });
+    assert_eq!(client.get("/page").send().text(), "<p>&lt;you&gt;</p>");
+    assert_eq!(
+        client.get("/gone").send().status(),
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn registration_errors_name_both_routes() {
+    let mut app = App::new();
+    route!(app, GET "/a" => |_req| "first").unwrap();
+    let error = route!(app, GET "/a" => |_req| "second").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("is already registered by handler `closure@"),
+        "{error}"
+    );
+    assert!(app.static_dir("/static", "/definitely/not/here").is_err());
+    assert!(app.templates("/definitely/not/here").is_err());
+}
