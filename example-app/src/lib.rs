@@ -104,10 +104,10 @@ pub const POSTS: &[Post] = &[
 ];
 
 fn index(req: &Request) -> Response {
-    req.render(
-        "index.html",
-        context! { posts => POSTS.iter().take(2).collect::<Vec<_>>() },
-    )
+    let latest: Vec<&Post> = POSTS.iter().take(2).collect();
+    // The address the browser used, for the curl hint on the page.
+    let host = req.header("host").unwrap_or("127.0.0.1:8080");
+    req.render("index.html", context! { posts => latest, host })
 }
 
 fn blog(req: &Request) -> Response {

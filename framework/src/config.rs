@@ -29,8 +29,9 @@ pub struct Config {
     /// Largest request body in bytes; larger is answered with 413 before the body is read.
     /// Default 8 MiB.
     pub max_body_size: u64,
-    /// Most open connections per worker; at the limit a worker stops accepting until one
-    /// closes. Default: derived from `RLIMIT_NOFILE`.
+    /// Most open connections for the whole server, shared evenly by the workers; at its
+    /// share a worker stops accepting until one of its connections closes. Default: the
+    /// `RLIMIT_NOFILE` soft limit less 64 descriptors kept for everything else.
     pub max_connections: usize,
     /// Unsent response bytes per connection above which carafe stops reading more pipelined
     /// requests from it until the client catches up. Default 1 MiB.

@@ -204,8 +204,9 @@ impl Server {
     }
 
     /// Serves until SIGINT or SIGTERM: the first starts a graceful shutdown, a second stops
-    /// at once.
-    pub(crate) fn run_until_signal(self) -> Result<(), Error> {
+    /// at once. [`App::run`](crate::App::run) is `bind` then this; call it yourself to learn
+    /// the bound address first.
+    pub fn run_until_signal(self) -> Result<(), Error> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let handle = self.handle();
         let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
@@ -538,6 +539,8 @@ struct Worker {
     timers: Timers,
     /// Set when a graceful shutdown starts: the time by which it must be over.
     shutdown_deadline: Option<Instant>,
+    /// This worker's share of `Config::max_connections`.
+    max_connections: usize,
 }
 
 impl Worker {
@@ -570,6 +573,12 @@ impl Worker {
             date: DateCache::new(),
             timers,
             shutdown_deadline: None,
+            // The kernel spreads SO_REUSEPORT connections evenly, so an even share of the
+            // process-wide limit keeps the total within it without a shared counter.
+            max_connections: config
+                .max_connections
+                .div_ceil(config.workers.max(1))
+                .max(1),
         }
     }
 
@@ -626,7 +635,7 @@ impl Worker {
 
     fn accept(&mut self, now: Instant) {
         while !self.accept_paused {
-            if self.conns.len() >= self.app.config.max_connections {
+            if self.conns.len() >= self.max_connections {
                 log::warn!(
                     "worker {}: {} connections open, the limit; pausing accept",
                     self.index,
