@@ -33,6 +33,9 @@ fn index_renders_the_layout_and_its_links() {
     ] {
         assert!(html.contains(link), "missing {link}");
     }
+    // The curl hint names the address the client actually used.
+    let hint = format!("curl --data-binary @file http://{}/echo", served.addr());
+    assert!(html.contains(&hint), "missing {hint:?}");
 }
 
 #[test]

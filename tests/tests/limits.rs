@@ -1,0 +1,141 @@
+//! Every size limit on the real server over a socket: the right status, the connection
+//! closed, and the server still serving others. Also the connection limit. (Backpressure
+//! against a client that does not read is measured on the server's memory in `process.rs`.)
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use carafe_e2e::{Served, assert_status, curl, raw_exchange, read_until_close};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// Sends `request`, expects a response starting with `status_line`, `Connection: close`,
+/// and the server closing the connection; then checks the server still serves.
+#[track_caller]
+fn assert_rejected(served: &Served, request: &[u8], status_line: &str) {
+    let received = raw_exchange(served.addr(), request, WAIT);
+    let text = String::from_utf8_lossy(&received);
+    assert!(
+        text.starts_with(status_line),
+        "expected {status_line:?}, got {text:?}"
+    );
+    assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
+    assert_status(&curl(&[&served.url("/hello/still-up")]), 200);
+}
+
+#[test]
+fn head_over_the_limit_is_431() {
+    let served = Served::example_app_with(|app| app.config.max_head_size = 1024);
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(2000)
+    );
+    assert_rejected(&served, request.as_bytes(), "HTTP/1.1 431 ");
+    // The limit also applies while the head is still arriving (no blank line yet).
+    let unfinished = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}", "a".repeat(2000));
+    assert_rejected(&served, unfinished.as_bytes(), "HTTP/1.1 431 ");
+}
+
+#[test]
+fn too_many_headers_is_431() {
+    let served = Served::example_app_with(|app| app.config.max_headers = 10);
+    let mut request = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
+    for n in 0..10 {
+        request.push_str(&format!("X-{n}: v\r\n"));
+    }
+    request.push_str("\r\n");
+    assert_rejected(&served, request.as_bytes(), "HTTP/1.1 431 ");
+}
+
+#[test]
+fn long_target_is_414() {
+    let served = Served::example_app_with(|app| app.config.max_target_len = 100);
+    let request = format!("GET /hello/{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(200));
+    assert_rejected(&served, request.as_bytes(), "HTTP/1.1 414 ");
+    // Decided before the request line ends, so a huge line is never buffered whole.
+    let unfinished = format!("GET /{}", "a".repeat(500));
+    assert_rejected(&served, unfinished.as_bytes(), "HTTP/1.1 414 ");
+}
+
+#[test]
+fn body_over_the_limit_is_413_before_it_is_sent() {
+    let served = Served::example_app_with(|app| app.config.max_body_size = 1000);
+    // The body never follows: the answer must come from the Content-Length alone.
+    assert_rejected(
+        &served,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n",
+        "HTTP/1.1 413 ",
+    );
+    let expecting =
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n";
+    let received = raw_exchange(served.addr(), expecting, WAIT);
+    let text = String::from_utf8_lossy(&received);
+    assert!(
+        text.starts_with("HTTP/1.1 413 "),
+        "413 instead of 100 Continue: {text}"
+    );
+    assert!(!text.contains("100 Continue"));
+    // At the limit exactly is fine.
+    let body = "b".repeat(1000);
+    let request = format!(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{body}"
+    );
+    let received = raw_exchange(served.addr(), request.as_bytes(), WAIT);
+    assert!(String::from_utf8_lossy(&received).starts_with("HTTP/1.1 200 "));
+}
+
+#[test]
+fn chunked_body_is_413_as_soon_as_it_passes_the_limit() {
+    let served = Served::example_app_with(|app| app.config.max_body_size = 1000);
+    let mut stream = TcpStream::connect(served.addr()).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    stream
+        .write_all(format!("200\r\n{}\r\n", "c".repeat(0x200)).as_bytes())
+        .unwrap();
+    // This chunk takes the body past 1000 bytes; its size line alone decides.
+    stream.write_all(b"200\r\n").unwrap();
+    let received = read_until_close(&mut stream);
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 413 "), "{text}");
+    assert_status(&curl(&[&served.url("/")]), 200);
+}
+
+#[test]
+fn at_the_connection_limit_accepting_pauses_and_resumes() {
+    let served = Served::example_app_with(|app| app.config.max_connections = 2);
+    let mut first = TcpStream::connect(served.addr()).unwrap();
+    let mut second = TcpStream::connect(served.addr()).unwrap();
+    for stream in [&mut first, &mut second] {
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream
+            .write_all(b"GET /hello/in HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buffer = [0u8; 4096];
+        assert!(stream.read(&mut buffer).unwrap() > 0);
+    }
+    // The kernel completes the third handshake, but carafe does not accept it yet.
+    let mut third = TcpStream::connect(served.addr()).unwrap();
+    third
+        .write_all(b"GET /hello/third HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buffer = [0u8; 4096];
+    let waited = third.read(&mut buffer);
+    assert!(
+        matches!(&waited, Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
+        "the third connection was served while two were open: {waited:?}"
+    );
+    drop(first);
+    third.set_read_timeout(Some(WAIT)).unwrap();
+    let received = read_until_close(&mut third);
+    assert!(
+        String::from_utf8_lossy(&received).contains("Hello, third!"),
+        "not served after a slot freed"
+    );
+}

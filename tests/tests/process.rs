@@ -1,0 +1,209 @@
+//! The server as its own process: signals and graceful shutdown, memory under a client that
+//! does not read, and running out of file descriptors.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use carafe_e2e::{ServerProcess, read_until_close};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_test-server");
+const WAIT: Duration = Duration::from_secs(5);
+
+fn start(args: &[&str]) -> ServerProcess {
+    ServerProcess::start(&[], SERVER, args)
+}
+
+#[test]
+fn a_client_that_does_not_read_cannot_grow_server_memory() {
+    let server = start(&["--max-pending-output", "262144"]);
+    let before = server.rss_kib();
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream.set_nonblocking(true).unwrap();
+    // Each 40-byte request asks for 16 KiB. Without backpressure 2 MiB of requests would
+    // make the server hold 800 MiB of responses; with it, it stops reading at 256 KiB.
+    let request = b"GET /chunk?kb=16 HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut sent = 0usize;
+    let mut blocked_since: Option<Instant> = None;
+    while sent < 2 * 1024 * 1024 {
+        match stream.write(request) {
+            Ok(n) => {
+                sent += n;
+                blocked_since = None;
+            }
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                if blocked_since.get_or_insert_with(Instant::now).elapsed()
+                    > Duration::from_millis(500)
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(error) => panic!("write failed: {error}"),
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let grown = server.rss_kib().saturating_sub(before);
+    assert!(
+        grown < 32 * 1024,
+        "server RSS grew by {grown} KiB after {} pipelined requests that nobody read",
+        sent / request.len()
+    );
+    // As the client reads, the server drains its output and reads requests again: a write
+    // goes through after some reading.
+    let mut buffer = vec![0u8; 1024 * 1024];
+    let mut read = 0usize;
+    loop {
+        stream.set_nonblocking(false).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let n = stream
+            .read(&mut buffer)
+            .expect("responses arrive as we read");
+        assert!(n > 0, "the server closed the connection");
+        read += n;
+        stream.set_nonblocking(true).unwrap();
+        if stream.write(request).is_ok() {
+            break;
+        }
+        assert!(
+            read < 1024 * 1024 * 1024,
+            "read {read} bytes and the server never resumed reading"
+        );
+    }
+    // And it still serves others.
+    let mut other = TcpStream::connect(server.addr()).unwrap();
+    other.set_read_timeout(Some(WAIT)).unwrap();
+    other
+        .write_all(b"GET /hello/other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&read_until_close(&mut other)).contains("Hello, other!"));
+}
+
+#[test]
+fn sigterm_finishes_the_request_in_flight_then_exits() {
+    let mut server = start(&[]);
+    let mut idle = TcpStream::connect(server.addr()).unwrap();
+    idle.set_read_timeout(Some(WAIT)).unwrap();
+    idle.write_all(b"GET /hello/idle HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buffer = [0u8; 4096];
+    assert!(idle.read(&mut buffer).unwrap() > 0);
+
+    let mut upload = TcpStream::connect(server.addr()).unwrap();
+    upload.set_read_timeout(Some(WAIT)).unwrap();
+    upload
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nfirst")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    server.signal("TERM");
+    std::thread::sleep(Duration::from_millis(200));
+
+    // The idle keep-alive connection is closed; new connections are refused.
+    assert_eq!(
+        idle.read(&mut buffer).unwrap(),
+        0,
+        "the idle connection should be closed"
+    );
+    assert!(
+        TcpStream::connect(server.addr()).is_err(),
+        "the listener should be closed"
+    );
+    assert!(
+        server.wait_exit(Duration::from_millis(10)).is_none(),
+        "exited with a request in flight"
+    );
+
+    // The in-flight request completes, answered with Connection: close.
+    upload.write_all(b"-last").unwrap();
+    let response = String::from_utf8_lossy(&read_until_close(&mut upload)).into_owned();
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains("\r\nConnection: close\r\n"), "{response}");
+    assert!(response.ends_with("\r\n\r\nfirst-last"), "{response}");
+    let status = server
+        .wait_exit(WAIT)
+        .expect("the server exits once the request is done");
+    assert!(status.success(), "exit status {status}");
+}
+
+#[test]
+fn the_grace_period_cuts_a_stuck_request() {
+    let mut server = start(&["--grace-ms", "300"]);
+    let mut stuck = TcpStream::connect(server.addr()).unwrap();
+    stuck
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nnever")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let signalled = Instant::now();
+    server.signal("TERM");
+    let status = server
+        .wait_exit(WAIT)
+        .expect("the server exits after the grace period");
+    let took = signalled.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "exited after {took:?}"
+    );
+    assert!(
+        server.stderr().contains("grace period over"),
+        "what was cut is logged: {}",
+        server.stderr()
+    );
+}
+
+#[test]
+fn a_second_signal_stops_at_once() {
+    let mut server = start(&["--grace-ms", "60000"]);
+    let mut stuck = TcpStream::connect(server.addr()).unwrap();
+    stuck
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nnever")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    server.signal("INT");
+    std::thread::sleep(Duration::from_millis(100));
+    server.signal("INT");
+    assert!(
+        server.wait_exit(Duration::from_secs(2)).is_some(),
+        "the second signal did not stop it"
+    );
+}
+
+#[test]
+fn running_out_of_descriptors_does_not_spin_the_loop() {
+    // 48 descriptors in all; the connection limit is set far above, so accept() itself fails.
+    let server = ServerProcess::start(
+        &["prlimit", "--nofile=48"],
+        SERVER,
+        &["--max-connections", "100000"],
+    );
+    let mut held = Vec::new();
+    for _ in 0..80 {
+        held.push(TcpStream::connect(server.addr()).expect("the kernel queues connections"));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let cpu_before = server.cpu_seconds();
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu_used = server.cpu_seconds() - cpu_before;
+    assert!(
+        cpu_used < 0.2,
+        "the server used {cpu_used} s of CPU in 1 s while out of descriptors"
+    );
+    let warnings = server.stderr().matches("accept failed").count();
+    assert_eq!(
+        warnings,
+        1,
+        "one warning, not one per retry: {}",
+        server.stderr()
+    );
+
+    // Once descriptors are free again, queued connections are served.
+    held.truncate(10);
+    let mut fresh = TcpStream::connect(server.addr()).unwrap();
+    fresh.set_read_timeout(Some(WAIT)).unwrap();
+    fresh
+        .write_all(b"GET /hello/again HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    drop(held);
+    let response = String::from_utf8_lossy(&read_until_close(&mut fresh)).into_owned();
+    assert!(response.contains("Hello, again!"), "{response}");
+}
