@@ -376,14 +376,11 @@ impl ChromeDriver {
 
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
-        // The group id is chromedriver's pid (`process_group(0)`).
-        let group = libc::pid_t::try_from(self.process.id()).expect("a pid fits in pid_t");
-        // SAFETY: kill(2) takes plain integers and touches no memory of ours. The group is
-        // chromedriver's own, which is alive (or a zombie we have not reaped) until `wait`
-        // below, so its id cannot have been reused by an unrelated group.
-        unsafe {
-            libc::kill(-group, libc::SIGKILL);
-        }
+        // The group id is chromedriver's pid (`process_group(0)`); kill(1) signals a whole
+        // group when given its id negated, with no `unsafe` call of our own. The group stays
+        // ours until `wait` below reaps chromedriver, so the id cannot have been reused.
+        let group = format!("-{}", self.process.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.process.wait();
     }
 }
