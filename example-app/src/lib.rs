@@ -49,6 +49,7 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
     route!(app, POST "/echo" => echo)?;
     route!(app, [GET, POST] "/contact" => contact)?;
     route!(app, GET "/api/time" => time)?;
+    route!(app, GET "/api/whoami" => whoami)?;
     app.error_handler(StatusCode::NOT_FOUND, not_found);
     app.error_handler(StatusCode::INTERNAL_SERVER_ERROR, server_error);
     Ok(app)
@@ -169,6 +170,25 @@ fn time(_req: &Request) -> Json<Time> {
     Json(Time {
         unix,
         http_date: httpdate::fmt_http_date(now),
+    })
+}
+
+#[derive(Serialize)]
+struct WhoAmI {
+    client: String,
+    scheme: String,
+    peer: String,
+    pid: u32,
+}
+
+/// Who the server thinks the client is (through trusted proxies), and which process answered:
+/// handy behind a load balancer.
+fn whoami(req: &Request) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        client: req.remote_addr().to_string(),
+        scheme: req.scheme().to_owned(),
+        peer: req.peer_addr().to_string(),
+        pid: std::process::id(),
     })
 }
 

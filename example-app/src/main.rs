@@ -22,6 +22,16 @@ struct Args {
     /// Event-loop threads [default: one per CPU]
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
+    /// Trust X-Forwarded-For/-Proto from this proxy address or network (repeatable),
+    /// e.g. 127.0.0.1 or 10.0.0.0/8
+    #[arg(long = "trusted-proxy", value_name = "NET", value_parser = parse_network)]
+    trusted_proxies: Vec<carafe::IpNet>,
+    /// Share the port with another process (SO_REUSEPORT), for rolling restarts
+    #[arg(long)]
+    reuse_port: bool,
+    /// Seconds that in-flight requests get to finish after SIGTERM [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    shutdown_grace: Option<u64>,
     /// Print the route table (methods, pattern, handler) and exit, like `flask routes`
     #[arg(long)]
     routes: bool,
@@ -60,8 +70,20 @@ fn serve(args: Args) -> Result<(), carafe::Error> {
     if let Some(workers) = args.workers {
         app.config.workers = workers.max(1);
     }
+    app.config.reuse_port = args.reuse_port;
+    if let Some(seconds) = args.shutdown_grace {
+        app.config.shutdown_grace = std::time::Duration::from_secs(seconds);
+    }
+    app.config.trusted_proxies = args.trusted_proxies;
     let addr = args.addr.unwrap_or_else(default_addr);
     app.run(addr)
+}
+
+/// `10.0.0.0/8`, or a single address meaning just that host.
+fn parse_network(text: &str) -> Result<carafe::IpNet, String> {
+    text.parse::<carafe::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(carafe::IpNet::from))
+        .map_err(|_| "expected an IP address (127.0.0.1) or network (10.0.0.0/8)".to_owned())
 }
 
 fn default_addr() -> SocketAddr {

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use ipnet::IpNet;
+
 /// Server limits and timeouts. Change fields on [`App::config`](crate::App::config) before
 /// binding:
 ///
@@ -51,6 +53,14 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Length of the listen queue (`listen(2)` backlog). Default 1024.
     pub backlog: u32,
+    /// Set `SO_REUSEPORT` even with one worker, so a new process can bind the same port
+    /// while the old one still serves (a rolling restart). Always on with several workers.
+    /// Default false: a second server on the same port is then an error, not a silent share.
+    pub reuse_port: bool,
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed, for
+    /// [`Request::remote_addr`](crate::Request::remote_addr) and
+    /// [`Request::scheme`](crate::Request::scheme). Default: none (headers ignored).
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for Config {
@@ -69,6 +79,8 @@ impl Default for Config {
             write_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             backlog: 1024,
+            reuse_port: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -54,6 +54,7 @@ mod form;
 mod handler;
 mod macros;
 mod parse;
+mod proxy;
 mod request;
 mod response;
 mod router;
@@ -77,6 +78,8 @@ pub use server::{RunningServer, Server, ServerHandle};
 /// The `http` crate, whose types carafe uses for methods, status codes and headers.
 pub use http;
 pub use http::{Method, StatusCode, Version};
+/// Networks for [`Config::trusted_proxies`]: `"10.0.0.0/8".parse::<IpNet>()`.
+pub use ipnet::IpNet;
 
 /// Template values, for contexts built by hand.
 pub use minijinja::Value;

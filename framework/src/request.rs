@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use http::{Method, StatusCode, Version};
@@ -17,6 +17,7 @@ use crate::app::App;
 use crate::error::HttpError;
 use crate::form::Form;
 use crate::parse::Head;
+use crate::proxy;
 use crate::response::Response;
 use crate::router::RouteInfo;
 
@@ -229,9 +230,27 @@ impl<'a> Request<'a> {
             .map_err(|error| HttpError::bad_request(format!("invalid JSON: {error}")))
     }
 
-    /// The address of the TCP peer that sent the request.
+    /// The address of the TCP peer that sent the request (a proxy, if there is one).
     pub fn peer_addr(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// The client's IP address: the TCP peer, or, when the peer is one of
+    /// [`Config::trusted_proxies`](crate::Config::trusted_proxies), the client it names in
+    /// `X-Forwarded-For` (read right to left, so a client cannot spoof it).
+    pub fn remote_addr(&self) -> IpAddr {
+        let trusted = &self.app.config.trusted_proxies;
+        if trusted.is_empty() {
+            return self.peer.ip();
+        }
+        let forwarded: Vec<&str> = self.header_all("x-forwarded-for").collect();
+        proxy::client_ip(self.peer, forwarded.into_iter(), trusted)
+    }
+
+    /// `"https"` when a trusted proxy says so in `X-Forwarded-Proto`, else `"http"` (carafe
+    /// itself speaks plain HTTP; TLS ends at the proxy).
+    pub fn scheme(&self) -> &str {
+        proxy::scheme(self.peer, self.header("x-forwarded-proto"), &self.app.config.trusted_proxies)
     }
 
     /// The matched route's name (the handler's name unless `route!` gave one), if any.

@@ -119,7 +119,8 @@ impl Server {
             addr: requested.to_string(),
             source,
         };
-        let first = listen(requested, count > 1, app.config.backlog).map_err(bind_error)?;
+        let reuse_port = count > 1 || app.config.reuse_port;
+        let first = listen(requested, reuse_port, app.config.backlog).map_err(bind_error)?;
         let addr = first.local_addr().map_err(bind_error)?;
         let mut listeners = vec![first];
         for _ in 1..count {

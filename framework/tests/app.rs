@@ -280,3 +280,29 @@ fn registration_errors_name_both_routes() {
     assert!(app.static_dir("/static", "/definitely/not/here").is_err());
     assert!(app.templates("/definitely/not/here").is_err());
 }
+
+#[test]
+fn forwarded_headers_count_only_from_trusted_proxies() {
+    let whoami = |app: &mut App| {
+        route!(app, GET "/whoami" => |req| format!("{} {}", req.remote_addr(), req.scheme())).unwrap();
+    };
+    let untrusting = client(whoami);
+    let spoofed = untrusting
+        .get("/whoami")
+        .header("X-Forwarded-For", "6.6.6.6")
+        .header("X-Forwarded-Proto", "https")
+        .send();
+    assert_eq!(spoofed.text(), "127.0.0.1 http", "headers from an untrusted peer are ignored");
+
+    // TestClient requests come from 127.0.0.1, here the trusted proxy.
+    let behind_proxy = client(|app| {
+        app.config.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        whoami(app);
+    });
+    let forwarded = behind_proxy
+        .get("/whoami")
+        .header("X-Forwarded-For", "6.6.6.6, 198.51.100.7")
+        .header("X-Forwarded-Proto", "https")
+        .send();
+    assert_eq!(forwarded.text(), "198.51.100.7 https", "the rightmost untrusted hop is the client");
+}
