@@ -27,6 +27,14 @@ const MAX_CHUNK_LINE: usize = 4096;
 /// The most trailer fields accepted after the last chunk; they are parsed, then dropped.
 const MAX_TRAILERS: usize = 32;
 
+/// The largest trailer section accepted, fields and final CRLF included.
+pub(crate) const MAX_TRAILER_SECTION: usize = MAX_CHUNK_LINE * 4;
+
+/// The most undecoded bytes the decoder may need in the buffer at once before it can go on or
+/// reject them: a whole trailer section and one byte more (a chunk-size line is shorter).
+/// The connection's read buffer must hold this much beyond the head and the decoded body.
+pub(crate) const MAX_UNDECODED: usize = MAX_TRAILER_SECTION + 1;
+
 /// Where the decoder is inside the chunked body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Chunked {
@@ -146,8 +154,8 @@ impl ChunkedDecoder {
                             self.read += len;
                             self.state = Chunked::Done;
                         }
-                        Ok(httparse::Status::Partial) if available.len() > MAX_CHUNK_LINE * 4 => {
-                            return Err(ParseError::HeadTooLarge(MAX_CHUNK_LINE * 4));
+                        Ok(httparse::Status::Partial) if available.len() > MAX_TRAILER_SECTION => {
+                            return Err(ParseError::HeadTooLarge(MAX_TRAILER_SECTION));
                         }
                         Ok(httparse::Status::Partial) => return Ok(false),
                         Err(httparse::Error::TooManyHeaders) => {
