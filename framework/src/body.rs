@@ -150,6 +150,10 @@ impl ChunkedDecoder {
                 Chunked::Trailers => {
                     let mut fields = [httparse::EMPTY_HEADER; MAX_TRAILERS];
                     match httparse::parse_headers(available, &mut fields) {
+                        // The cap holds whether the section arrives whole or in pieces.
+                        Ok(httparse::Status::Complete((len, _))) if len > MAX_TRAILER_SECTION => {
+                            return Err(ParseError::HeadTooLarge(MAX_TRAILER_SECTION));
+                        }
                         Ok(httparse::Status::Complete((len, _))) => {
                             self.read += len;
                             self.state = Chunked::Done;
@@ -344,6 +348,21 @@ mod tests {
     fn huge_size_fits_and_hits_the_limit() {
         let result = decode_split(b"ffffffffffffffff\r\n", &[], 1 << 20);
         assert_eq!(result, Err(ParseError::BodyTooLarge(1 << 20)));
+    }
+
+    #[test]
+    fn a_trailer_section_over_its_cap_is_rejected_even_when_complete() {
+        // One byte over the cap: rejected when it arrived in pieces, but accepted when it
+        // arrived whole, so the answer depended on how TCP cut the request.
+        let mut raw = b"0\r\nX: ".to_vec();
+        raw.extend(std::iter::repeat_n(b'a', MAX_TRAILER_SECTION - 6));
+        raw.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(raw.len() - 3, MAX_TRAILER_SECTION + 1);
+        let too_large = Err(ParseError::HeadTooLarge(MAX_TRAILER_SECTION));
+        assert_eq!(decode(&raw), too_large);
+        assert_eq!(decode_split(&raw, &[raw.len() - 1], u64::MAX), too_large);
+        let at_the_cap = [&raw[..6], &raw[7..]].concat();
+        assert_eq!(decode(&at_the_cap).map(|(body, _)| body), Ok(Vec::new()));
     }
 
     #[test]
