@@ -186,10 +186,10 @@ fn parse_size_line(input: &[u8]) -> Result<Option<(usize, u64)>, ParseError> {
         if input.len() > MAX_CHUNK_LINE {
             return Err(ParseError::Malformed("chunk-size line too long"));
         }
-        // Fail early on a line that can never become valid, rather than waiting for its end.
-        if let Some(&bad) = input.iter().find(|&&b| !is_size_line_byte(b))
-            && (bad != b'\r' || input.last() != Some(&b'\r'))
-        {
+        // Fail early on a line that can never become valid, rather than waiting for its end:
+        // only a final CR (the start of the CRLF) may be outside the line's alphabet.
+        let line = input.strip_suffix(b"\r").unwrap_or(input);
+        if line.iter().any(|&b| !is_size_line_byte(b)) {
             return Err(ParseError::Malformed("invalid chunk-size line"));
         }
         return Ok(None);
@@ -348,6 +348,27 @@ mod tests {
     fn huge_size_fits_and_hits_the_limit() {
         let result = decode_split(b"ffffffffffffffff\r\n", &[], 1 << 20);
         assert_eq!(result, Err(ParseError::BodyTooLarge(1 << 20)));
+    }
+
+    #[test]
+    fn an_unfinished_size_line_with_a_cr_inside_is_rejected_at_once() {
+        // Only the first byte outside the alphabet was checked, and a CR passed when the
+        // input also ended in CR: `010\r10\r` waited for more while `010\r1` was rejected.
+        for raw in [&b"010\r10\r"[..], b"010\r1", b"5;a\rb\r"] {
+            let mut buf = raw.to_vec();
+            let mut decoder = ChunkedDecoder::new(0, u64::MAX);
+            assert_eq!(
+                decoder.decode(&mut buf, raw.len()),
+                Err(ParseError::Malformed("invalid chunk-size line")),
+                "{:?}",
+                raw.escape_ascii().to_string()
+            );
+        }
+        let mut buf = b"5;a=b\r".to_vec();
+        assert_eq!(
+            ChunkedDecoder::new(0, u64::MAX).decode(&mut buf, 6),
+            Ok(false)
+        );
     }
 
     #[test]
