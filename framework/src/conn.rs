@@ -380,6 +380,12 @@ impl Conn {
         self.closing
     }
 
+    /// Received bytes not yet consumed by an answered request, for tests that bound them.
+    #[cfg(test)]
+    pub(crate) fn buffered_input(&self) -> usize {
+        self.input.filled().len()
+    }
+
     /// What the connection is doing, for timers.
     pub(crate) fn phase(&self) -> Phase {
         if !self.output.pending().is_empty() {
