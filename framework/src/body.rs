@@ -27,6 +27,14 @@ const MAX_CHUNK_LINE: usize = 4096;
 /// The most trailer fields accepted after the last chunk; they are parsed, then dropped.
 const MAX_TRAILERS: usize = 32;
 
+/// The largest trailer section accepted, fields and final CRLF included.
+pub(crate) const MAX_TRAILER_SECTION: usize = MAX_CHUNK_LINE * 4;
+
+/// The most undecoded bytes the decoder may need in the buffer at once before it can go on or
+/// reject them: a whole trailer section and one byte more (a chunk-size line is shorter).
+/// The connection's read buffer must hold this much beyond the head and the decoded body.
+pub(crate) const MAX_UNDECODED: usize = MAX_TRAILER_SECTION + 1;
+
 /// Where the decoder is inside the chunked body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Chunked {
@@ -142,12 +150,16 @@ impl ChunkedDecoder {
                 Chunked::Trailers => {
                     let mut fields = [httparse::EMPTY_HEADER; MAX_TRAILERS];
                     match httparse::parse_headers(available, &mut fields) {
+                        // The cap holds whether the section arrives whole or in pieces.
+                        Ok(httparse::Status::Complete((len, _))) if len > MAX_TRAILER_SECTION => {
+                            return Err(ParseError::HeadTooLarge(MAX_TRAILER_SECTION));
+                        }
                         Ok(httparse::Status::Complete((len, _))) => {
                             self.read += len;
                             self.state = Chunked::Done;
                         }
-                        Ok(httparse::Status::Partial) if available.len() > MAX_CHUNK_LINE * 4 => {
-                            return Err(ParseError::HeadTooLarge(MAX_CHUNK_LINE * 4));
+                        Ok(httparse::Status::Partial) if available.len() > MAX_TRAILER_SECTION => {
+                            return Err(ParseError::HeadTooLarge(MAX_TRAILER_SECTION));
                         }
                         Ok(httparse::Status::Partial) => return Ok(false),
                         Err(httparse::Error::TooManyHeaders) => {
@@ -174,10 +186,10 @@ fn parse_size_line(input: &[u8]) -> Result<Option<(usize, u64)>, ParseError> {
         if input.len() > MAX_CHUNK_LINE {
             return Err(ParseError::Malformed("chunk-size line too long"));
         }
-        // Fail early on a line that can never become valid, rather than waiting for its end.
-        if let Some(&bad) = input.iter().find(|&&b| !is_size_line_byte(b))
-            && (bad != b'\r' || input.last() != Some(&b'\r'))
-        {
+        // Fail early on a line that can never become valid, rather than waiting for its end:
+        // only a final CR (the start of the CRLF) may be outside the line's alphabet.
+        let line = input.strip_suffix(b"\r").unwrap_or(input);
+        if line.iter().any(|&b| !is_size_line_byte(b)) {
             return Err(ParseError::Malformed("invalid chunk-size line"));
         }
         return Ok(None);
@@ -336,6 +348,42 @@ mod tests {
     fn huge_size_fits_and_hits_the_limit() {
         let result = decode_split(b"ffffffffffffffff\r\n", &[], 1 << 20);
         assert_eq!(result, Err(ParseError::BodyTooLarge(1 << 20)));
+    }
+
+    #[test]
+    fn an_unfinished_size_line_with_a_cr_inside_is_rejected_at_once() {
+        // Only the first byte outside the alphabet was checked, and a CR passed when the
+        // input also ended in CR: `010\r10\r` waited for more while `010\r1` was rejected.
+        for raw in [&b"010\r10\r"[..], b"010\r1", b"5;a\rb\r"] {
+            let mut buf = raw.to_vec();
+            let mut decoder = ChunkedDecoder::new(0, u64::MAX);
+            assert_eq!(
+                decoder.decode(&mut buf, raw.len()),
+                Err(ParseError::Malformed("invalid chunk-size line")),
+                "{:?}",
+                raw.escape_ascii().to_string()
+            );
+        }
+        let mut buf = b"5;a=b\r".to_vec();
+        assert_eq!(
+            ChunkedDecoder::new(0, u64::MAX).decode(&mut buf, 6),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn a_trailer_section_over_its_cap_is_rejected_even_when_complete() {
+        // One byte over the cap: rejected when it arrived in pieces, but accepted when it
+        // arrived whole, so the answer depended on how TCP cut the request.
+        let mut raw = b"0\r\nX: ".to_vec();
+        raw.extend(std::iter::repeat_n(b'a', MAX_TRAILER_SECTION - 6));
+        raw.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(raw.len() - 3, MAX_TRAILER_SECTION + 1);
+        let too_large = Err(ParseError::HeadTooLarge(MAX_TRAILER_SECTION));
+        assert_eq!(decode(&raw), too_large);
+        assert_eq!(decode_split(&raw, &[raw.len() - 1], u64::MAX), too_large);
+        let at_the_cap = [&raw[..6], &raw[7..]].concat();
+        assert_eq!(decode(&at_the_cap).map(|(body, _)| body), Ok(Vec::new()));
     }
 
     #[test]

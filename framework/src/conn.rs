@@ -20,7 +20,7 @@ use std::time::Instant;
 use http::{Method, StatusCode, Version};
 
 use crate::app::App;
-use crate::body::{BodyKind, ChunkedDecoder};
+use crate::body::{BodyKind, ChunkedDecoder, MAX_UNDECODED};
 use crate::buffer::{BUFFER_SIZE, BufferPool, InputBuffer, OutputBuffer};
 use crate::error::ParseError;
 use crate::parse::{self, Head, HeadLimits, parse_head};
@@ -144,8 +144,13 @@ impl Conn {
                     let kept = decoder.compact(self.input.filled_mut(), filled);
                     self.input.truncate(kept);
                 }
-                let limit = config.max_head_size
-                    + usize::try_from(config.max_body_size).unwrap_or(usize::MAX);
+                // Room for the head, the decoded body and the raw bytes the decoder may still
+                // wait on (a whole trailer section), so it never runs out of space before it
+                // can finish or reject the body.
+                let limit = config
+                    .max_head_size
+                    .saturating_add(usize::try_from(config.max_body_size).unwrap_or(usize::MAX))
+                    .saturating_add(MAX_UNDECODED);
                 (self.input.filled().len() + BUFFER_SIZE).min(limit.saturating_add(BUFFER_SIZE))
             }
         };
@@ -375,6 +380,12 @@ impl Conn {
         self.closing
     }
 
+    /// Received bytes not yet consumed by an answered request, for tests that bound them.
+    #[cfg(test)]
+    pub(crate) fn buffered_input(&self) -> usize {
+        self.input.filled().len()
+    }
+
     /// What the connection is doing, for timers.
     pub(crate) fn phase(&self) -> Phase {
         if !self.output.pending().is_empty() {
@@ -487,6 +498,10 @@ mod tests {
         for &end in splits.iter().chain(std::iter::once(&input.len())) {
             while fed < end && conn.wants_read(&ctx) {
                 let buffer = conn.read_buffer(&mut ctx);
+                assert!(
+                    !buffer.is_empty(),
+                    "the connection wants input but offers no space for it after {fed} bytes"
+                );
                 let n = buffer.len().min(end - fed);
                 buffer[..n].copy_from_slice(&input[fed..fed + n]);
                 fed += n;
@@ -611,6 +626,23 @@ mod tests {
             "{}",
             text(&output)
         );
+    }
+
+    #[test]
+    fn a_trailer_section_within_its_cap_fits_in_the_read_buffer() {
+        // Head, body and a trailer section of up to 16 KiB must fit together: with the read
+        // buffer capped at head and body limits plus one 8 KiB read, the connection stopped
+        // offering space 8 KiB into the trailers and hung until its timeout.
+        let mut app = app();
+        app.config.max_head_size = 1024;
+        app.config.max_body_size = 4;
+        let trailer = format!("X-Long: {}\r\n", "a".repeat(12 * 1024));
+        let input = format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+             4\r\nWiki\r\n0\r\n{trailer}\r\n"
+        );
+        let (output, _) = run(&app, input.as_bytes(), &[]);
+        assert_eq!(text(&output), response("200 OK", BYTES, "Wiki", ""));
     }
 
     #[test]

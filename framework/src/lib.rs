@@ -54,6 +54,8 @@ mod form;
 mod handler;
 mod macros;
 mod parse;
+#[cfg(test)]
+mod proptests;
 mod proxy;
 mod request;
 mod response;

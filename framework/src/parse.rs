@@ -16,10 +16,6 @@ use crate::error::ParseError;
 /// The most header fields any configuration may allow; the header array lives on the stack.
 pub(crate) const MAX_HEADERS_CAP: usize = 256;
 
-/// Room left for the method and version around the request-target when deciding that an
-/// unfinished request line is "too long" (414) rather than merely incomplete.
-const REQUEST_LINE_SLACK: usize = 64;
-
 /// Limits applied while reading a head.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HeadLimits {
@@ -126,13 +122,24 @@ pub(crate) fn parse_head<'h, 'b>(
 /// Decides whether an incomplete head has already broken a limit.
 pub(crate) fn check_partial(buf: &[u8], limits: &HeadLimits) -> Result<(), ParseError> {
     let line_end = memchr::memchr(b'\n', buf);
-    if line_end.is_none() && buf.len() > limits.max_target + REQUEST_LINE_SLACK {
+    if line_end.is_none() && unfinished_target_len(buf) > limits.max_target {
         return Err(ParseError::UriTooLong(limits.max_target));
     }
     if buf.len() >= limits.max_head {
         return Err(ParseError::HeadTooLarge(limits.max_head));
     }
     Ok(())
+}
+
+/// Length of the request-target seen so far in an unfinished request line: the bytes after
+/// the method's space, up to the next space. It only grows as the line arrives, so a target
+/// too long here is too long in the complete line; the method's length does not count.
+fn unfinished_target_len(line: &[u8]) -> usize {
+    let Some(method_end) = memchr::memchr(b' ', line) else {
+        return 0;
+    };
+    let target = &line[method_end + 1..];
+    memchr::memchr(b' ', target).unwrap_or(target.len())
 }
 
 fn map_httparse_error(error: httparse::Error, buf: &[u8], limits: &HeadLimits) -> ParseError {
@@ -603,6 +610,32 @@ mod tests {
         assert_eq!(
             parse_with(big_complete.as_bytes(), &limits),
             Err(ParseError::HeadTooLarge(64))
+        );
+    }
+
+    #[test]
+    fn a_long_method_does_not_make_an_unfinished_line_414() {
+        // The unfinished-line check used to measure the whole line against the target limit
+        // plus 64 bytes, so a long extension method with a short target was refused with 414
+        // when the line arrived in pieces but answered when it arrived whole.
+        let limits = HeadLimits {
+            max_head: 1024,
+            max_headers: 8,
+            max_target: 16,
+        };
+        let input = format!("{} /a HTTP/1.1\r\nHost: x\r\n\r\n", "M".repeat(100));
+        assert!(matches!(parse_with(input.as_bytes(), &limits), Ok(Some(_))));
+        for end in 0..input.len() {
+            assert_eq!(
+                parse_with(&input.as_bytes()[..end], &limits),
+                Ok(None),
+                "prefix of {end} bytes"
+            );
+        }
+        let long_target = format!("{} /{}", "M".repeat(100), "a".repeat(16));
+        assert_eq!(
+            parse_with(long_target.as_bytes(), &limits),
+            Err(ParseError::UriTooLong(16))
         );
     }
 
