@@ -44,12 +44,19 @@ pub(crate) fn client_ip<'v>(
 
 /// The scheme the client used: `X-Forwarded-Proto` from a trusted proxy (`https` or `http`),
 /// else `http`, which is what carafe itself speaks.
-pub(crate) fn scheme<'v>(peer: SocketAddr, forwarded_proto: Option<&'v str>, trusted: &[IpNet]) -> &'v str {
+pub(crate) fn scheme<'v>(
+    peer: SocketAddr,
+    forwarded_proto: Option<&'v str>,
+    trusted: &[IpNet],
+) -> &'v str {
     if !is_trusted(peer.ip(), trusted) {
         return "http";
     }
     // A chain of proxies may list several; the first is what the client used.
-    match forwarded_proto.and_then(|value| value.split(',').next()).map(str::trim) {
+    match forwarded_proto
+        .and_then(|value| value.split(',').next())
+        .map(str::trim)
+    {
         Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     }
@@ -100,14 +107,22 @@ mod tests {
         ];
         for (from, headers, expected) in cases {
             let got = client_ip(peer(from), headers.iter().copied(), &trusted);
-            assert_eq!(got, expected.parse::<IpAddr>().unwrap(), "peer {from}, headers {headers:?}");
+            assert_eq!(
+                got,
+                expected.parse::<IpAddr>().unwrap(),
+                "peer {from}, headers {headers:?}"
+            );
         }
     }
 
     #[test]
     fn ipv4_mapped_peers_match_ipv4_networks() {
         let trusted = nets(&["127.0.0.1/32"]);
-        let got = client_ip(peer("::ffff:127.0.0.1"), ["198.51.100.7"].into_iter(), &trusted);
+        let got = client_ip(
+            peer("::ffff:127.0.0.1"),
+            ["198.51.100.7"].into_iter(),
+            &trusted,
+        );
         assert_eq!(got, "198.51.100.7".parse::<IpAddr>().unwrap());
     }
 
@@ -115,7 +130,10 @@ mod tests {
     fn scheme_is_believed_only_from_trusted_proxies() {
         let trusted = nets(&["127.0.0.1/32"]);
         assert_eq!(scheme(peer("127.0.0.1"), Some("https"), &trusted), "https");
-        assert_eq!(scheme(peer("127.0.0.1"), Some("HTTPS, http"), &trusted), "https");
+        assert_eq!(
+            scheme(peer("127.0.0.1"), Some("HTTPS, http"), &trusted),
+            "https"
+        );
         assert_eq!(scheme(peer("127.0.0.1"), Some("http"), &trusted), "http");
         assert_eq!(scheme(peer("127.0.0.1"), None, &trusted), "http");
         assert_eq!(scheme(peer("203.0.113.9"), Some("https"), &trusted), "http");

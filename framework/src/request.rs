@@ -250,7 +250,11 @@ impl<'a> Request<'a> {
     /// `"https"` when a trusted proxy says so in `X-Forwarded-Proto`, else `"http"` (carafe
     /// itself speaks plain HTTP; TLS ends at the proxy).
     pub fn scheme(&self) -> &str {
-        proxy::scheme(self.peer, self.header("x-forwarded-proto"), &self.app.config.trusted_proxies)
+        proxy::scheme(
+            self.peer,
+            self.header("x-forwarded-proto"),
+            &self.app.config.trusted_proxies,
+        )
     }
 
     /// The matched route's name (the handler's name unless `route!` gave one), if any.

@@ -284,7 +284,8 @@ fn registration_errors_name_both_routes() {
 #[test]
 fn forwarded_headers_count_only_from_trusted_proxies() {
     let whoami = |app: &mut App| {
-        route!(app, GET "/whoami" => |req| format!("{} {}", req.remote_addr(), req.scheme())).unwrap();
+        route!(app, GET "/whoami" => |req| format!("{} {}", req.remote_addr(), req.scheme()))
+            .unwrap();
     };
     let untrusting = client(whoami);
     let spoofed = untrusting
@@ -292,7 +293,11 @@ fn forwarded_headers_count_only_from_trusted_proxies() {
         .header("X-Forwarded-For", "6.6.6.6")
         .header("X-Forwarded-Proto", "https")
         .send();
-    assert_eq!(spoofed.text(), "127.0.0.1 http", "headers from an untrusted peer are ignored");
+    assert_eq!(
+        spoofed.text(),
+        "127.0.0.1 http",
+        "headers from an untrusted peer are ignored"
+    );
 
     // TestClient requests come from 127.0.0.1, here the trusted proxy.
     let behind_proxy = client(|app| {
@@ -304,5 +309,9 @@ fn forwarded_headers_count_only_from_trusted_proxies() {
         .header("X-Forwarded-For", "6.6.6.6, 198.51.100.7")
         .header("X-Forwarded-Proto", "https")
         .send();
-    assert_eq!(forwarded.text(), "198.51.100.7 https", "the rightmost untrusted hop is the client");
+    assert_eq!(
+        forwarded.text(),
+        "198.51.100.7 https",
+        "the rightmost untrusted hop is the client"
+    );
 }
