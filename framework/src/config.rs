@@ -53,9 +53,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Length of the listen queue (`listen(2)` backlog). Default 1024.
     pub backlog: u32,
-    /// Set `SO_REUSEPORT` even with one worker, so a new process can bind the same port
-    /// while the old one still serves (a rolling restart). Always on with several workers.
-    /// Default false: a second server on the same port is then an error, not a silent share.
+    /// Let other processes bind the same port (`SO_REUSEPORT`), so a new process can start
+    /// while the old one still serves: a rolling restart. Default false: binding a port that
+    /// another server holds is then an "address in use" error, not a silent share. (Several
+    /// workers always share their port among themselves.)
     pub reuse_port: bool,
     /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed, for
     /// [`Request::remote_addr`](crate::Request::remote_addr) and

@@ -235,11 +235,16 @@ impl Response {
     }
 
     /// Adds a value for header `name`, keeping earlier values (e.g. several `Set-Cookie`).
+    /// `Content-Type` has one value, so for it this replaces, as [`set_header`](Self::set_header).
     pub fn append_header(&mut self, name: &str, value: &str) -> Result<&mut Self, InvalidHeader> {
         let header_name =
             HeaderName::from_bytes(name.as_bytes()).map_err(|_| InvalidHeader::name(name))?;
         let header_value = HeaderValue::from_str(value).map_err(|_| InvalidHeader::value(value))?;
-        self.headers.append(header_name, header_value);
+        if header_name == http::header::CONTENT_TYPE {
+            self.content_type = Some(header_value);
+        } else {
+            self.headers.append(header_name, header_value);
+        }
         Ok(self)
     }
 
@@ -563,6 +568,18 @@ mod tests {
         assert!(!encoded.contains("999"));
         assert!(!encoded.contains("chunked"));
         assert!(encoded.contains("X-Custom: yes\r\n"));
+    }
+
+    #[test]
+    fn content_type_is_written_once_however_it_is_set() {
+        let mut response = Response::text("x");
+        response.append_header("content-type", "text/css").unwrap();
+        response.append_header("set-cookie", "a=1").unwrap();
+        response.append_header("set-cookie", "b=2").unwrap();
+        let encoded = encode(&response);
+        assert_eq!(encoded.matches("Content-Type").count(), 1, "{encoded}");
+        assert!(encoded.contains("Content-Type: text/css\r\n"));
+        assert_eq!(encoded.matches("Set-Cookie").count(), 2, "{encoded}");
     }
 
     #[test]

@@ -119,6 +119,16 @@ impl Server {
             addr: requested.to_string(),
             source,
         };
+        let requested = if count > 1 && !app.config.reuse_port {
+            // Several workers need SO_REUSEPORT, which would also let this server quietly
+            // share a port another server holds. Claim the port alone first: a bind without
+            // SO_REUSEPORT fails with "address in use" if anyone has it. (It is free again
+            // for the instant between this probe and the real bind below.)
+            let probe = std::net::TcpListener::bind(requested).map_err(bind_error)?;
+            probe.local_addr().map_err(bind_error)?
+        } else {
+            requested
+        };
         let reuse_port = count > 1 || app.config.reuse_port;
         let first = listen(requested, reuse_port, app.config.backlog).map_err(bind_error)?;
         let addr = first.local_addr().map_err(bind_error)?;
