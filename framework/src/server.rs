@@ -35,6 +35,9 @@ const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 1024 * 1024;
 /// Pause before accepting again after running out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// At shutdown, how long a connection that has sent nothing yet may take to send its first
+/// request (it was accepted, so its client expects an answer).
+const FIRST_REQUEST_WINDOW: Duration = Duration::from_secs(1);
 
 const RUNNING: u8 = 0;
 const GRACEFUL: u8 = 1;
@@ -550,6 +553,8 @@ struct Worker {
     timers: Timers,
     /// Set when a graceful shutdown starts: the time by which it must be over.
     shutdown_deadline: Option<Instant>,
+    /// During shutdown, until when connections that have sent nothing are kept open.
+    first_request_cutoff: Option<Instant>,
     /// This worker's share of `Config::max_connections`.
     max_connections: usize,
 }
@@ -584,6 +589,7 @@ impl Worker {
             date: DateCache::new(),
             timers,
             shutdown_deadline: None,
+            first_request_cutoff: None,
             // The kernel spreads SO_REUSEPORT connections evenly, so an even share of the
             // process-wide limit keeps the total within it without a shared counter.
             max_connections: config
@@ -635,6 +641,7 @@ impl Worker {
         [
             self.timers.next_deadline(),
             self.shutdown_deadline,
+            self.first_request_cutoff,
             self.accept_retry_at,
         ]
         .into_iter()
@@ -785,7 +792,10 @@ impl Worker {
             connection.timer_phase = phase;
             connection.timer_answered = answered;
         }
-        if self.shutdown_deadline.is_some() && phase == Phase::Idle {
+        if self.shutdown_deadline.is_some()
+            && phase == Phase::Idle
+            && (answered > 0 || self.first_request_cutoff.is_none())
+        {
             self.close(key);
         }
     }
@@ -844,6 +854,13 @@ impl Worker {
                 if self.shutdown_deadline.is_none() {
                     self.begin_shutdown(now);
                 }
+                if self
+                    .first_request_cutoff
+                    .is_some_and(|cutoff| now >= cutoff)
+                {
+                    self.first_request_cutoff = None;
+                    self.close_idle(|_| true);
+                }
                 if self.conns.is_empty() {
                     return true;
                 }
@@ -865,25 +882,40 @@ impl Worker {
     }
 
     fn begin_shutdown(&mut self, now: Instant) {
-        self.shutdown_deadline = Some(now + self.app.config.shutdown_grace);
+        let deadline = now + self.app.config.shutdown_grace;
+        self.shutdown_deadline = Some(deadline);
+        // Take the connections already queued on the listener before closing it: closing
+        // resets them, which in a rolling restart would fail requests the new process could
+        // have served.
+        self.accept(now);
         if let Some(mut listener) = self.listener.take() {
             deregister(self.poll.registry(), &mut listener);
         }
+        self.first_request_cutoff = Some((now + FIRST_REQUEST_WINDOW).min(deadline));
+        // Keep-alive connections between requests close now; connections that have sent
+        // nothing yet get a moment to send their first request.
+        let closed = self.close_idle(|conn| conn.answered() > 0);
+        log::debug!(
+            "worker {}: shutting down, closed {closed} idle connections, {} remain",
+            self.index,
+            self.conns.len()
+        );
+    }
+
+    /// Closes connections with nothing in progress that `select` picks; returns how many.
+    fn close_idle(&mut self, select: impl Fn(&Conn) -> bool) -> usize {
         let idle: Vec<usize> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.lingering.is_none() && c.conn.phase() == Phase::Idle)
+            .filter(|(_, c)| {
+                c.lingering.is_none() && c.conn.phase() == Phase::Idle && select(&c.conn)
+            })
             .map(|(key, _)| key)
             .collect();
-        log::debug!(
-            "worker {}: shutting down, closing {} idle of {} connections",
-            self.index,
-            idle.len(),
-            self.conns.len()
-        );
-        for key in idle {
+        for &key in &idle {
             self.close(key);
         }
+        idle.len()
     }
 }
 

@@ -94,9 +94,20 @@ fn sigterm_finishes_the_request_in_flight_then_exits() {
     upload
         .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nfirst")
         .unwrap();
+    // Connected, but its request is sent only after the signal: it is still answered.
+    let mut late = TcpStream::connect(server.addr()).unwrap();
+    late.set_read_timeout(Some(WAIT)).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     server.signal("TERM");
     std::thread::sleep(Duration::from_millis(200));
+    late.write_all(b"GET /hello/late HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let late_response = String::from_utf8_lossy(&read_until_close(&mut late)).into_owned();
+    assert!(late_response.contains("Hello, late!"), "{late_response}");
+    assert!(
+        late_response.contains("\r\nConnection: close\r\n"),
+        "{late_response}"
+    );
 
     // The idle keep-alive connection is closed; new connections are refused.
     assert_eq!(
