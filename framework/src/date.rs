@@ -2,11 +2,15 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Length of an IMF-fixdate: always 29 bytes (for years 1000 to 9999).
+pub(crate) const HTTP_DATE_LEN: usize = 29;
+
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7) for the current second.
+/// A fixed-size array, so that copying it into a response is a few inlined moves.
 #[derive(Debug, Clone)]
 pub(crate) struct DateCache {
     second: u64,
-    text: String,
+    text: [u8; HTTP_DATE_LEN],
 }
 
 impl DateCache {
@@ -14,7 +18,7 @@ impl DateCache {
         let now = SystemTime::now();
         Self {
             second: unix_second(now),
-            text: httpdate::fmt_http_date(now),
+            text: format(now),
         }
     }
 
@@ -23,13 +27,22 @@ impl DateCache {
         let second = unix_second(now);
         if second != self.second {
             self.second = second;
-            self.text = httpdate::fmt_http_date(now);
+            self.text = format(now);
         }
     }
 
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        self.text.as_bytes()
+    pub(crate) fn as_bytes(&self) -> &[u8; HTTP_DATE_LEN] {
+        &self.text
     }
+}
+
+fn format(time: SystemTime) -> [u8; HTTP_DATE_LEN] {
+    // httpdate always writes 29 bytes for the years a clock can show; the epoch stands in
+    // for a clock set outside them.
+    httpdate::fmt_http_date(time)
+        .as_bytes()
+        .try_into()
+        .unwrap_or(*b"Thu, 01 Jan 1970 00:00:00 GMT")
 }
 
 fn unix_second(time: SystemTime) -> u64 {

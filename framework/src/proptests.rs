@@ -80,7 +80,7 @@ const BYTE_AT_A_TIME_MAX: usize = 1024;
 /// Chunked bodies up to this size are also decoded split at every single offset.
 const SINGLE_SPLITS_MAX: usize = 256;
 
-const DATE: &[u8] = b"Sun, 06 Nov 1994 08:49:37 GMT";
+const DATE: &[u8; 29] = b"Sun, 06 Nov 1994 08:49:37 GMT";
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
@@ -1427,7 +1427,7 @@ impl GeneratedResponse {
     }
 
     /// What the encoded header section must hold: handler fields as `set_header` (replace)
-    /// and `append_header` (add) leave them, minus the framing fields carafe writes itself,
+    /// and `append_header` (add; replace for the single-valued Content-Type) leave them, minus the framing fields carafe writes itself,
     /// plus `Server`, `Date`, `Content-Length` and `Connection` where carafe adds them.
     fn expected_fields(&self) -> FieldModel {
         let mut fields = FieldModel::new();
@@ -1440,7 +1440,10 @@ impl GeneratedResponse {
         let mut content_type = content_type.map(<[u8]>::to_vec);
         for op in &self.ops {
             match op {
-                HeaderOp::Set(name, value) if name.eq_ignore_ascii_case("content-type") => {
+                // Content-Type has one value: appending it replaces, as setting does.
+                HeaderOp::Set(name, value) | HeaderOp::Append(name, value)
+                    if name.eq_ignore_ascii_case("content-type") =>
+                {
                     content_type = Some(value.as_bytes().to_vec());
                 }
                 HeaderOp::Set(name, value) => {

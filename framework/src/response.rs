@@ -5,17 +5,69 @@
 //! for a static body.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 
+use crate::date::HTTP_DATE_LEN;
 use crate::error::{HttpError, InvalidHeader};
 
-const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
-const TEXT_HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
-const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
-#[cfg(feature = "json")]
-const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+/// What [`Response::headers`] returns for a response without extra headers.
+static NO_HEADERS: LazyLock<HeaderMap> = LazyLock::new(HeaderMap::new);
+
+/// A response's Content-Type. The common ones are variants, written as literal lines; a
+/// handler's own value is boxed so that `Response` stays small (it is moved several times
+/// per request).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum ContentType {
+    #[default]
+    None,
+    TextPlain,
+    TextHtml,
+    OctetStream,
+    #[cfg(feature = "json")]
+    Json,
+    Other(Box<HeaderValue>),
+}
+
+impl ContentType {
+    fn value(&self) -> Option<&[u8]> {
+        Some(match self {
+            ContentType::None => return None,
+            ContentType::TextPlain => b"text/plain; charset=utf-8",
+            ContentType::TextHtml => b"text/html; charset=utf-8",
+            ContentType::OctetStream => b"application/octet-stream",
+            #[cfg(feature = "json")]
+            ContentType::Json => b"application/json",
+            ContentType::Other(value) => value.as_bytes(),
+        })
+    }
+
+    /// Writes the header line. Each literal has a length known at compile time, so the copy
+    /// is inlined rather than a call to `memcpy`.
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            ContentType::None => {}
+            ContentType::TextPlain => {
+                out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n")
+            }
+            ContentType::TextHtml => {
+                out.extend_from_slice(b"Content-Type: text/html; charset=utf-8\r\n")
+            }
+            ContentType::OctetStream => {
+                out.extend_from_slice(b"Content-Type: application/octet-stream\r\n")
+            }
+            #[cfg(feature = "json")]
+            ContentType::Json => out.extend_from_slice(b"Content-Type: application/json\r\n"),
+            ContentType::Other(value) => {
+                out.extend_from_slice(b"Content-Type: ");
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+}
 
 /// The body of a response.
 #[non_exhaustive]
@@ -100,11 +152,12 @@ impl From<Vec<u8>> for Body {
 #[derive(Debug, Clone, Default)]
 pub struct Response {
     status: StatusCode,
-    content_type: Option<HeaderValue>,
-    headers: HeaderMap,
+    content_type: ContentType,
+    /// Headers other than Content-Type, allocated only when a response has some.
+    headers: Option<Box<HeaderMap>>,
     body: Body,
     /// Set when the response stands for an error that an app error handler may replace.
-    error: Option<HttpError>,
+    error: Option<Box<HttpError>>,
 }
 
 impl Response {
@@ -118,17 +171,17 @@ impl Response {
 
     /// 200 with a `text/plain; charset=utf-8` body.
     pub fn text(body: impl Into<Body>) -> Self {
-        Self::with_type(TEXT_PLAIN, body.into())
+        Self::with_type(ContentType::TextPlain, body.into())
     }
 
     /// 200 with a `text/html; charset=utf-8` body.
     pub fn html(body: impl Into<Body>) -> Self {
-        Self::with_type(TEXT_HTML, body.into())
+        Self::with_type(ContentType::TextHtml, body.into())
     }
 
     /// 200 with an `application/octet-stream` body.
     pub fn bytes(body: impl Into<Body>) -> Self {
-        Self::with_type(OCTET_STREAM, body.into())
+        Self::with_type(ContentType::OctetStream, body.into())
     }
 
     /// 200 with `value` serialized as JSON; a value that cannot be serialized is logged and
@@ -136,7 +189,7 @@ impl Response {
     #[cfg(feature = "json")]
     pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Self {
         match serde_json::to_vec(value) {
-            Ok(json) => Self::with_type(APPLICATION_JSON, Body::Bytes(json)),
+            Ok(json) => Self::with_type(ContentType::Json, Body::Bytes(json)),
             Err(error) => {
                 log::error!("cannot serialize a JSON response: {error}");
                 HttpError::internal("cannot serialize the response").into()
@@ -159,14 +212,14 @@ impl Response {
         let mut response = Self::new(status);
         // Every byte that `HeaderValue` refuses was percent-encoded just above.
         if let Ok(value) = HeaderValue::from_str(&encoded) {
-            response.headers.insert(http::header::LOCATION, value);
+            response.headers_mut().insert(http::header::LOCATION, value);
         }
         response
     }
 
-    fn with_type(content_type: HeaderValue, body: Body) -> Self {
+    fn with_type(content_type: ContentType, body: Body) -> Self {
         Self {
-            content_type: Some(content_type),
+            content_type,
             body,
             ..Self::default()
         }
@@ -203,21 +256,23 @@ impl Response {
         if name.eq_ignore_ascii_case("content-type") {
             return self
                 .content_type
-                .as_ref()
-                .and_then(|value| value.to_str().ok());
+                .value()
+                .and_then(|value| std::str::from_utf8(value).ok());
         }
-        self.headers.get(name).and_then(|value| value.to_str().ok())
+        self.headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
     }
 
     /// The headers other than `Content-Type` (see [`header`](Self::header)).
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.headers.as_deref().unwrap_or(&NO_HEADERS)
     }
 
     /// The headers other than `Content-Type`, to change them with the `http` crate's typed
     /// names and values (which cannot hold control characters either).
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.headers
+        self.headers.get_or_insert_with(Box::default)
     }
 
     /// Sets header `name` to `value`, replacing earlier values, after checking that neither
@@ -227,9 +282,9 @@ impl Response {
             HeaderName::from_bytes(name.as_bytes()).map_err(|_| InvalidHeader::name(name))?;
         let header_value = HeaderValue::from_str(value).map_err(|_| InvalidHeader::value(value))?;
         if header_name == http::header::CONTENT_TYPE {
-            self.content_type = Some(header_value);
+            self.content_type = ContentType::Other(Box::new(header_value));
         } else {
-            self.headers.insert(header_name, header_value);
+            self.headers_mut().insert(header_name, header_value);
         }
         Ok(self)
     }
@@ -241,9 +296,9 @@ impl Response {
             HeaderName::from_bytes(name.as_bytes()).map_err(|_| InvalidHeader::name(name))?;
         let header_value = HeaderValue::from_str(value).map_err(|_| InvalidHeader::value(value))?;
         if header_name == http::header::CONTENT_TYPE {
-            self.content_type = Some(header_value);
+            self.content_type = ContentType::Other(Box::new(header_value));
         } else {
-            self.headers.append(header_name, header_value);
+            self.headers_mut().append(header_name, header_value);
         }
         Ok(self)
     }
@@ -256,15 +311,17 @@ impl Response {
 
     /// The error this response stands for, if it was made from an [`HttpError`].
     pub fn error(&self) -> Option<&HttpError> {
-        self.error.as_ref()
+        self.error.as_deref()
     }
 
     /// Whether the response asks to close the connection (`Connection: close`).
     pub(crate) fn wants_close(&self) -> bool {
-        self.headers
-            .get_all(http::header::CONNECTION)
-            .iter()
-            .any(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
+        self.headers.as_ref().is_some_and(|headers| {
+            headers
+                .get_all(http::header::CONNECTION)
+                .iter()
+                .any(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
+        })
     }
 
     /// Writes the response as HTTP/1.1 bytes into `out`.
@@ -274,33 +331,33 @@ impl Response {
     /// `Connection` are skipped because the framing must match what is actually sent. Bodies
     /// are omitted for HEAD (with the GET length kept, RFC 9110 §9.3.2) and for 1xx, 204 and 304.
     pub(crate) fn encode(&self, options: &EncodeOptions<'_>, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"HTTP/1.1 ");
-        out.extend_from_slice(self.status.as_str().as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(self.status.canonical_reason().unwrap_or("").as_bytes());
-        out.extend_from_slice(b"\r\n");
-        if !self.headers.contains_key(http::header::SERVER) {
+        let bodiless = self.status.is_informational()
+            || self.status == StatusCode::NO_CONTENT
+            || self.status == StatusCode::NOT_MODIFIED;
+        let body = if bodiless || options.head_only {
+            &[][..]
+        } else {
+            self.body.as_bytes()
+        };
+        out.reserve(256 + body.len());
+        encode_status_line(self.status, out);
+        let headers = self.headers.as_deref();
+        let has = |name| headers.is_some_and(|headers| headers.contains_key(name));
+        if !has(http::header::SERVER) {
             out.extend_from_slice(b"Server: carafe\r\n");
         }
-        if !self.headers.contains_key(http::header::DATE) {
+        if !has(http::header::DATE) {
             out.extend_from_slice(b"Date: ");
             out.extend_from_slice(options.date);
             out.extend_from_slice(b"\r\n");
         }
-        if let Some(content_type) = &self.content_type {
-            out.extend_from_slice(b"Content-Type: ");
-            out.extend_from_slice(content_type.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        let bodiless = self.status.is_informational()
-            || self.status == StatusCode::NO_CONTENT
-            || self.status == StatusCode::NOT_MODIFIED;
+        self.content_type.encode(out);
         if !bodiless {
             out.extend_from_slice(b"Content-Length: ");
             out.extend_from_slice(itoa::Buffer::new().format(self.body.len()).as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        for (name, value) in &self.headers {
+        for (name, value) in headers.into_iter().flatten() {
             if is_framing_header(name) {
                 continue;
             }
@@ -315,10 +372,27 @@ impl Response {
             out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        if !bodiless && !options.head_only {
-            out.extend_from_slice(self.body.as_bytes());
-        }
+        out.extend_from_slice(body);
     }
+}
+
+/// Writes `HTTP/1.1 <code> <reason>\r\n`; the common statuses as one literal each.
+fn encode_status_line(status: StatusCode, out: &mut Vec<u8>) {
+    let line: &[u8] = match status.as_u16() {
+        200 => b"HTTP/1.1 200 OK\r\n",
+        204 => b"HTTP/1.1 204 No Content\r\n",
+        304 => b"HTTP/1.1 304 Not Modified\r\n",
+        404 => b"HTTP/1.1 404 Not Found\r\n",
+        _ => {
+            out.extend_from_slice(b"HTTP/1.1 ");
+            out.extend_from_slice(status.as_str().as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+            out.extend_from_slice(b"\r\n");
+            return;
+        }
+    };
+    out.extend_from_slice(line);
 }
 
 /// How to encode one response on its connection.
@@ -331,7 +405,7 @@ pub(crate) struct EncodeOptions<'d> {
     /// A HEAD request: headers only.
     pub head_only: bool,
     /// The current `Date` value.
-    pub date: &'d [u8],
+    pub date: &'d [u8; HTTP_DATE_LEN],
 }
 
 /// Writes a header name as `Title-Case` (`x-request-id` → `X-Request-Id`), as most servers do.
@@ -447,7 +521,7 @@ impl IntoResponse for HttpError {
         let mut response =
             Response::text(format!("{} {}\n", self.status().as_u16(), self.message()));
         response.status = self.status();
-        response.error = Some(self);
+        response.error = Some(Box::new(self));
         response
     }
 }
@@ -493,7 +567,7 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
 mod tests {
     use super::*;
 
-    const DATE: &[u8] = b"Sun, 06 Nov 1994 08:49:37 GMT";
+    const DATE: &[u8; 29] = b"Sun, 06 Nov 1994 08:49:37 GMT";
 
     fn encode_with(
         response: &Response,

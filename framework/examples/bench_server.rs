@@ -1,0 +1,49 @@
+//! The benchmark server: `/plaintext`, `/json` and `/user/{id}` written with carafe's public
+//! API exactly as an application would, for the side-by-side runs in `BENCHMARKS.md`.
+//!
+//! ```sh
+//! cargo run --release -p carafe --example bench_server -- --addr 127.0.0.1:8080 [--workers N]
+//! ```
+
+use carafe::{App, Json, Request, route};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Message {
+    message: &'static str,
+}
+
+fn plaintext(_req: &Request) -> &'static str {
+    "Hello, World!"
+}
+
+fn json(_req: &Request) -> Json<Message> {
+    Json(Message {
+        message: "Hello, World!",
+    })
+}
+
+fn user(req: &Request) -> String {
+    req.param("id").unwrap_or_default().to_owned()
+}
+
+fn main() -> Result<(), carafe::Error> {
+    let mut addr = String::from("127.0.0.1:8080");
+    let mut app = App::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().unwrap_or_default();
+        match flag.as_str() {
+            "--addr" => addr = value,
+            "--workers" => app.config.workers = value.parse().unwrap_or(1),
+            _ => {
+                eprintln!("usage: bench_server --addr HOST:PORT [--workers N]");
+                std::process::exit(2);
+            }
+        }
+    }
+    route!(app, GET "/plaintext" => plaintext)?;
+    route!(app, GET "/json" => json)?;
+    route!(app, GET "/user/{id}" => user)?;
+    app.run(addr.as_str())
+}
