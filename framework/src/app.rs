@@ -166,28 +166,38 @@ impl App {
     /// Answers one parsed request: route, call the handler behind the panic boundary, then
     /// apply the app's error handler if the response is an error.
     pub(crate) fn respond(&self, head: &Head<'_, '_>, body: &[u8], peer: SocketAddr) -> Response {
-        let mut request = Request::new(head, body, peer, self);
-        let response = match self.router.lookup(&head.method, head.path) {
-            Lookup::Found(route, params) => {
-                request.set_route(&route.info, params);
-                match call_guarded(|| (route.handler)(&request)) {
-                    Ok(response) => response,
-                    Err(panic) => {
-                        log::error!(
-                            "handler `{}` for {} {} panicked: {panic}",
-                            route.info.handler(),
-                            head.method,
-                            head.target
-                        );
-                        HttpError::internal("Internal Server Error").into()
-                    }
+        let (route, params, unrouted) = match self.router.lookup(&head.method, head.path) {
+            Lookup::Found(route, params) => (Some(route), params, None),
+            other => (None, matchit::Params::new(), Some(other)),
+        };
+        let request = Request::new(
+            head,
+            body,
+            peer,
+            self,
+            route.map(|route| &route.info),
+            params,
+        );
+        let response = match (route, unrouted) {
+            (Some(route), _) => match call_guarded(|| (route.handler)(&request)) {
+                Ok(response) => response,
+                Err(panic) => {
+                    log::error!(
+                        "handler `{}` for {} {} panicked: {panic}",
+                        route.info.handler(),
+                        head.method,
+                        head.target
+                    );
+                    HttpError::internal("Internal Server Error").into()
                 }
-            }
-            Lookup::MethodNotAllowed(allow) => {
+            },
+            (None, Some(Lookup::MethodNotAllowed(allow))) => {
                 with_allow(abort(StatusCode::METHOD_NOT_ALLOWED).into(), allow)
             }
-            Lookup::Options(allow) => with_allow(Response::new(StatusCode::NO_CONTENT), allow),
-            Lookup::NotFound => abort(StatusCode::NOT_FOUND).into(),
+            (None, Some(Lookup::Options(allow))) => {
+                with_allow(Response::new(StatusCode::NO_CONTENT), allow)
+            }
+            _ => abort(StatusCode::NOT_FOUND).into(),
         };
         self.handle_error(&request, response)
     }

@@ -10,9 +10,6 @@ use std::cell::OnceCell;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
-use http::{Method, StatusCode, Version};
-use smallvec::SmallVec;
-
 use crate::app::App;
 use crate::error::HttpError;
 use crate::form::Form;
@@ -20,9 +17,7 @@ use crate::parse::Head;
 use crate::proxy;
 use crate::response::Response;
 use crate::router::RouteInfo;
-
-/// Decoded path parameters: most routes have at most a few, so they live inline.
-type Params<'a> = SmallVec<[(&'a str, Cow<'a, str>); 4]>;
+use http::{Method, StatusCode, Version};
 
 /// One HTTP request, as a handler sees it.
 ///
@@ -41,43 +36,35 @@ pub struct Request<'a> {
     peer: SocketAddr,
     app: &'a App,
     route: Option<&'a RouteInfo>,
-    params: Params<'a>,
+    /// Path parameters as matched (matchit keeps up to three inline, no allocation).
+    params: matchit::Params<'a, 'a>,
+    /// Every parameter value percent-decoded, built on first use only if a value has a `%`.
+    decoded_params: OnceCell<Vec<Cow<'a, str>>>,
     args: OnceCell<Form<'a>>,
     form: OnceCell<Form<'a>>,
 }
 
 impl<'a> Request<'a> {
+    /// A request for `head` and `body`, routed to `route` with `params` (or to no route).
     pub(crate) fn new(
         head: &'a Head<'a, 'a>,
         body: &'a [u8],
         peer: SocketAddr,
         app: &'a App,
+        route: Option<&'a RouteInfo>,
+        params: matchit::Params<'a, 'a>,
     ) -> Self {
         Self {
             head,
             body,
             peer,
             app,
-            route: None,
-            params: Params::new(),
+            route,
+            params,
+            decoded_params: OnceCell::new(),
             args: OnceCell::new(),
             form: OnceCell::new(),
         }
-    }
-
-    /// Attaches the matched route and its parameters, percent-decoding the values (a value
-    /// with nothing to decode is borrowed, not copied).
-    pub(crate) fn set_route(&mut self, route: &'a RouteInfo, params: matchit::Params<'a, 'a>) {
-        self.route = Some(route);
-        self.params = params
-            .iter()
-            .map(|(key, value)| {
-                (
-                    key,
-                    percent_encoding::percent_decode_str(value).decode_utf8_lossy(),
-                )
-            })
-            .collect();
     }
 
     /// The request method. `HEAD` requests reach `GET` handlers with this still `HEAD`.
@@ -158,10 +145,24 @@ impl<'a> Request<'a> {
     /// The decoded value of path parameter `name`: for route `/hello/{name}` and path
     /// `/hello/W%C3%B6rld`, `param("name")` is `Some("Wörld")`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.as_ref())
+        let index = self.params.iter().position(|(key, _)| key == name)?;
+        self.param_at(index)
+    }
+
+    /// The decoded value of the parameter at `index`: borrowed as matched unless it holds a
+    /// `%` escape (the common case costs nothing).
+    fn param_at(&self, index: usize) -> Option<&str> {
+        let (_, raw) = self.params.iter().nth(index)?;
+        if !raw.contains('%') {
+            return Some(raw);
+        }
+        let decoded = self.decoded_params.get_or_init(|| {
+            self.params
+                .iter()
+                .map(|(_, value)| percent_encoding::percent_decode_str(value).decode_utf8_lossy())
+                .collect()
+        });
+        decoded.get(index).map(AsRef::as_ref)
     }
 
     /// Path parameter `name` parsed as `T`. A value that does not parse is a 404 (no such
@@ -176,7 +177,8 @@ impl<'a> Request<'a> {
     pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
         self.params
             .iter()
-            .map(|(key, value)| (*key, value.as_ref()))
+            .enumerate()
+            .map(|(index, (key, raw))| (key, self.param_at(index).unwrap_or(raw)))
     }
 
     /// The request body (chunked bodies arrive here already decoded).

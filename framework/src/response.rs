@@ -340,8 +340,67 @@ impl Response {
             self.body.as_bytes()
         };
         out.reserve(256 + body.len());
+        match self.headers.as_deref() {
+            None if !bodiless => self.encode_common_head(options, out),
+            headers => self.encode_any_head(headers, bodiless, options, out),
+        }
+        out.extend_from_slice(body);
+    }
+
+    /// The head of most responses (a status with a body, no headers of the handler's own),
+    /// in a few appends whose sizes are known at compile time, so they compile to plain
+    /// moves. It writes exactly what [`encode_any_head`](Self::encode_any_head) would.
+    fn encode_common_head(&self, options: &EncodeOptions<'_>, out: &mut Vec<u8>) {
+        match self.status.as_u16() {
+            200 => out.extend_from_slice(b"HTTP/1.1 200 OK\r\nServer: carafe\r\nDate: "),
+            404 => out.extend_from_slice(b"HTTP/1.1 404 Not Found\r\nServer: carafe\r\nDate: "),
+            _ => {
+                encode_status_line(self.status, out);
+                out.extend_from_slice(b"Server: carafe\r\nDate: ");
+            }
+        }
+        out.extend_from_slice(options.date);
+        match &self.content_type {
+            ContentType::None => out.extend_from_slice(b"\r\nContent-Length: "),
+            ContentType::TextPlain => out.extend_from_slice(
+                b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ",
+            ),
+            ContentType::TextHtml => out.extend_from_slice(
+                b"\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ",
+            ),
+            ContentType::OctetStream => out.extend_from_slice(
+                b"\r\nContent-Type: application/octet-stream\r\nContent-Length: ",
+            ),
+            #[cfg(feature = "json")]
+            ContentType::Json => {
+                out.extend_from_slice(b"\r\nContent-Type: application/json\r\nContent-Length: ");
+            }
+            ContentType::Other(value) => {
+                out.extend_from_slice(b"\r\nContent-Type: ");
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b"\r\nContent-Length: ");
+            }
+        }
+        write_decimal(self.body.len(), out);
+        match (options.keep_alive, options.version) {
+            (false, _) => out.extend_from_slice(b"\r\nConnection: close\r\n\r\n"),
+            (true, Version::HTTP_10) => {
+                out.extend_from_slice(b"\r\nConnection: keep-alive\r\n\r\n")
+            }
+            (true, _) => out.extend_from_slice(b"\r\n\r\n"),
+        }
+    }
+
+    /// The head of any response: handler headers (minus the framing ones carafe owns),
+    /// bodiless statuses.
+    fn encode_any_head(
+        &self,
+        headers: Option<&HeaderMap>,
+        bodiless: bool,
+        options: &EncodeOptions<'_>,
+        out: &mut Vec<u8>,
+    ) {
         encode_status_line(self.status, out);
-        let headers = self.headers.as_deref();
         let has = |name| headers.is_some_and(|headers| headers.contains_key(name));
         if !has(http::header::SERVER) {
             out.extend_from_slice(b"Server: carafe\r\n");
@@ -354,7 +413,7 @@ impl Response {
         self.content_type.encode(out);
         if !bodiless {
             out.extend_from_slice(b"Content-Length: ");
-            out.extend_from_slice(itoa::Buffer::new().format(self.body.len()).as_bytes());
+            write_decimal(self.body.len(), out);
             out.extend_from_slice(b"\r\n");
         }
         for (name, value) in headers.into_iter().flatten() {
@@ -372,7 +431,21 @@ impl Response {
             out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(body);
+    }
+}
+
+/// Writes `n` in decimal. Lengths under 10,000 (most bodies) take one fixed-size append;
+/// longer ones go through itoa.
+fn write_decimal(n: usize, out: &mut Vec<u8>) {
+    let digit = |value: usize| b'0' + (value % 10) as u8;
+    match n {
+        0..=9 => out.push(digit(n)),
+        10..=99 => out.extend_from_slice(&[digit(n / 10), digit(n)]),
+        100..=999 => out.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]),
+        1000..=9999 => {
+            out.extend_from_slice(&[digit(n / 1000), digit(n / 100), digit(n / 10), digit(n)])
+        }
+        _ => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
     }
 }
 
@@ -604,6 +677,74 @@ mod tests {
         let encoded = encode_with(&Response::html("<p>hi</p>"), Version::HTTP_11, true, true);
         assert!(encoded.contains("Content-Length: 9\r\n"));
         assert!(encoded.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn the_common_and_the_general_head_are_the_same_bytes() {
+        let options = [
+            (Version::HTTP_11, true),
+            (Version::HTTP_11, false),
+            (Version::HTTP_10, true),
+        ];
+        let bodies = [
+            "",
+            "x",
+            "0123456789",
+            &"y".repeat(999),
+            &"z".repeat(10_000),
+            &"w".repeat(123_456),
+        ];
+        let mut responses = vec![Response::new(StatusCode::OK)];
+        for body in bodies {
+            responses.push(Response::text(body.to_owned()));
+            responses.push(Response::html(body.to_owned()).with_status(StatusCode::NOT_FOUND));
+            responses
+                .push(Response::bytes(body.as_bytes().to_vec()).with_status(StatusCode::CREATED));
+            responses.push(
+                Response::text(body.to_owned())
+                    .with_header("content-type", "text/x-own")
+                    .unwrap(),
+            );
+        }
+        for response in &responses {
+            for (version, keep_alive) in options {
+                let options = EncodeOptions {
+                    version,
+                    keep_alive,
+                    head_only: false,
+                    date: DATE,
+                };
+                let mut common = Vec::new();
+                response.encode_common_head(&options, &mut common);
+                let mut general = Vec::new();
+                response.encode_any_head(None, false, &options, &mut general);
+                assert_eq!(
+                    String::from_utf8(common).unwrap(),
+                    String::from_utf8(general).unwrap()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn decimals_are_written_exactly() {
+        for n in [
+            0,
+            7,
+            10,
+            99,
+            100,
+            999,
+            1000,
+            9999,
+            10_000,
+            123_456_789,
+            usize::MAX,
+        ] {
+            let mut out = Vec::new();
+            write_decimal(n, &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
     }
 
     #[test]
