@@ -1440,7 +1440,10 @@ impl GeneratedResponse {
         let mut content_type = content_type.map(<[u8]>::to_vec);
         for op in &self.ops {
             match op {
-                HeaderOp::Set(name, value) if name.eq_ignore_ascii_case("content-type") => {
+                // Content-Type has one value: appending replaces it, as setting does.
+                HeaderOp::Set(name, value) | HeaderOp::Append(name, value)
+                    if name.eq_ignore_ascii_case("content-type") =>
+                {
                     content_type = Some(value.as_bytes().to_vec());
                 }
                 HeaderOp::Set(name, value) => {
