@@ -62,6 +62,10 @@ pub struct Config {
     /// [`Request::remote_addr`](crate::Request::remote_addr) and
     /// [`Request::scheme`](crate::Request::scheme). Default: none (headers ignored).
     pub trusted_proxies: Vec<IpNet>,
+    /// Name of the cookie that holds [`Request::session`](crate::Request::session). Give apps
+    /// on one host different names: browsers share cookies across ports. Default `session`.
+    #[cfg(feature = "sessions")]
+    pub session_cookie_name: String,
 }
 
 impl Default for Config {
@@ -82,6 +86,8 @@ impl Default for Config {
             backlog: 1024,
             reuse_port: false,
             trusted_proxies: Vec::new(),
+            #[cfg(feature = "sessions")]
+            session_cookie_name: "session".to_owned(),
         }
     }
 }
