@@ -68,6 +68,18 @@ pub enum Error {
 /// for a value with no JSON form; the others arise when carafe writes the session cookie after
 /// the handler, and are then logged and answered with a 500. With `?` in a handler, it
 /// becomes a logged 500 too.
+///
+/// ```
+/// use std::collections::HashMap;
+///
+/// fn store(req: &carafe::Request) -> Result<&'static str, carafe::HttpError> {
+///     let by_pair = HashMap::from([((1, 2), "JSON object keys must be strings")]);
+///     if let Err(error @ carafe::SessionError::Serialize { .. }) = req.session().insert("pairs", &by_pair) {
+///         return Err(error.into()); // a logged 500
+///     }
+///     Ok("stored")
+/// }
+/// ```
 #[cfg(feature = "sessions")]
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]

@@ -291,6 +291,16 @@ impl<'a> Request<'a> {
     ///
     /// The session cookie is read and verified on the first call, so a request whose handler
     /// never calls this pays nothing for sessions.
+    ///
+    /// ```
+    /// use carafe::{HttpError, Request, Response};
+    ///
+    /// fn login(req: &Request) -> Result<Response, HttpError> {
+    ///     let user = req.form().get("user").unwrap_or("guest");
+    ///     req.session().insert("user", user)?;
+    ///     Ok(Response::redirect("/"))
+    /// }
+    /// ```
     #[cfg(feature = "sessions")]
     pub fn session(&self) -> &Session {
         self.session.get_or_init(|| {

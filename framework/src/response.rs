@@ -282,6 +282,11 @@ impl Response {
     }
 
     /// [`set_cookie`](Self::set_cookie), by value, for building a response in one expression.
+    ///
+    /// ```
+    /// let response = carafe::Response::text("hi").with_cookie(("lang", "en")).unwrap();
+    /// assert_eq!(response.header("set-cookie"), Some("lang=en; Path=/"));
+    /// ```
     pub fn with_cookie<'c>(
         mut self,
         cookie: impl Into<::cookie::Cookie<'c>>,

@@ -191,16 +191,40 @@ impl Session {
     }
 
     /// Whether `key` is set.
+    ///
+    /// ```
+    /// fn admin(req: &carafe::Request) -> Result<&'static str, carafe::HttpError> {
+    ///     if !req.session().contains_key("user") {
+    ///         return Err(carafe::abort(carafe::StatusCode::UNAUTHORIZED));
+    ///     }
+    ///     Ok("welcome")
+    /// }
+    /// ```
     pub fn contains_key(&self, key: &str) -> bool {
         self.values.borrow().contains_key(key)
     }
 
     /// Whether the session holds nothing.
+    ///
+    /// ```
+    /// fn status(req: &carafe::Request) -> &'static str {
+    ///     if req.session().is_empty() { "new visitor" } else { "welcome back" }
+    /// }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.values.borrow().is_empty()
     }
 
     /// Whether this request changed the session, so that it will be written back.
+    ///
+    /// ```
+    /// fn touch(req: &carafe::Request) -> String {
+    ///     let session = req.session();
+    ///     let before = session.is_modified(); // false: nothing changed yet
+    ///     session.remove("draft"); // changes the session only if "draft" was there
+    ///     format!("{before} {}", session.is_modified())
+    /// }
+    /// ```
     pub fn is_modified(&self) -> bool {
         self.modified.get()
     }

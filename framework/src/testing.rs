@@ -85,16 +85,41 @@ impl TestClient {
     }
 
     /// Puts a cookie in the jar, as if a response had set it, e.g. to send a forged session.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App};
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/" => |req| req.cookie("theme").unwrap_or("none").to_owned()).unwrap();
+    /// let client = TestClient::new(app);
+    /// client.set_cookie("theme", "dark");
+    /// assert_eq!(client.get("/").send().text(), "dark");
+    /// ```
     pub fn set_cookie(&self, name: &str, value: &str) {
         self.jar().insert(name.to_owned(), value.to_owned());
     }
 
     /// Forgets cookie `name`.
+    ///
+    /// ```
+    /// let client = carafe::testing::TestClient::new(carafe::App::new());
+    /// client.set_cookie("theme", "dark");
+    /// client.remove_cookie("theme");
+    /// assert_eq!(client.cookie("theme"), None);
+    /// ```
     pub fn remove_cookie(&self, name: &str) {
         self.jar().remove(name);
     }
 
     /// Empties the jar, like a fresh browser profile.
+    ///
+    /// ```
+    /// let client = carafe::testing::TestClient::new(carafe::App::new());
+    /// client.set_cookie("a", "1");
+    /// client.set_cookie("b", "2");
+    /// client.clear_cookies();
+    /// assert_eq!(client.cookie("a"), None);
+    /// ```
     pub fn clear_cookies(&self) {
         self.jar().clear();
     }
@@ -322,6 +347,16 @@ impl TestResponse {
     }
 
     /// Every value of header `name` (case-insensitive), in order.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App, Response};
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/" => |_req| Response::text("").with_cookie(("a", "1"))?.with_cookie(("b", "2"))).unwrap();
+    /// let response = TestClient::new(app).get("/").send();
+    /// let cookies: Vec<&str> = response.header_all("set-cookie").collect();
+    /// assert_eq!(cookies, ["a=1; Path=/", "b=2; Path=/"]);
+    /// ```
     pub fn header_all<'r>(&'r self, name: &'r str) -> impl Iterator<Item = &'r str> {
         self.headers
             .iter()
