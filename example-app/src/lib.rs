@@ -2,7 +2,8 @@
 //! from HTML templates) done properly on carafe.
 //!
 //! [`build`] returns the configured [`App`]; `main.rs` parses flags and serves it, and the
-//! end-to-end tests in `tests/` serve it on port 0.
+//! end-to-end tests in `tests/` serve it on port 0. Sessions (`/counter`) are signed with
+//! `CARAFE_SECRET_KEY` when it is set, which carafe reads when the app starts serving.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -48,6 +49,8 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
     route!(app, GET "/hello/{name}" => hello)?;
     route!(app, POST "/echo" => echo)?;
     route!(app, [GET, POST] "/contact" => contact)?;
+    route!(app, GET "/counter" => counter)?;
+    route!(app, POST "/counter/reset" => reset_counter)?;
     route!(app, GET "/api/time" => time)?;
     route!(app, GET "/api/whoami" => whoami)?;
     app.error_handler(StatusCode::NOT_FOUND, not_found);
@@ -154,6 +157,20 @@ fn contact(req: &Request) -> Response {
         return req.render("contact.html", context! { submitted => submitted });
     }
     req.render("contact.html", context! {})
+}
+
+/// Counts the visitor's visits in the session and shows the count.
+fn counter(req: &Request) -> Result<Response, HttpError> {
+    let session = req.session();
+    let visits = session.get::<u64>("visits").unwrap_or(0).saturating_add(1);
+    session.insert("visits", visits)?;
+    Ok(req.render("counter.html", context! { visits }))
+}
+
+/// Forgets the count (the session cookie is deleted) and goes back to the counter.
+fn reset_counter(req: &Request) -> Response {
+    req.session().clear();
+    Response::redirect("/counter")
 }
 
 #[derive(Serialize)]

@@ -6,9 +6,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// The carafe example web-app: pages from templates, a blog, a form, JSON and static files.
+/// The carafe example web-app: pages from templates, a blog, a form, a session counter, JSON
+/// and static files.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(
+    version,
+    about,
+    after_help = "Environment:\n  CARAFE_SECRET_KEY  secret (32+ bytes) that signs session cookies; without it a random \
+                  key is used and sessions end when the server restarts"
+)]
 struct Args {
     /// Address to listen on [default: 127.0.0.1:8080, or 127.0.0.1:$PORT when PORT is set]
     #[arg(long)]

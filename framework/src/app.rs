@@ -10,6 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use http::header::{ALLOW, HeaderValue};
+#[cfg(feature = "sessions")]
+use http::header::{SET_COOKIE, VARY};
 use http::{Method, StatusCode};
 
 use crate::config::Config;
@@ -50,6 +52,9 @@ pub struct App {
     router: Router,
     templates: Option<Templates>,
     error_handlers: HashMap<StatusCode, ErrorHandler>,
+    /// Signs sessions; set by [`App::secret_key`], else when serving starts.
+    #[cfg(feature = "sessions")]
+    session_key: Option<cookie::Key>,
 }
 
 impl std::fmt::Debug for App {
@@ -80,6 +85,8 @@ impl App {
             router: Router::default(),
             templates: None,
             error_handlers: HashMap::new(),
+            #[cfg(feature = "sessions")]
+            session_key: None,
         }
     }
 
@@ -139,6 +146,64 @@ impl App {
         self
     }
 
+    /// Sets the secret that signs [sessions](crate::Session), like Flask's `SECRET_KEY`: at
+    /// least 32 bytes, random, and kept out of the source (read it from a file or the
+    /// environment). The signing key is derived from it with HKDF.
+    ///
+    /// Without this call, serving reads the secret from the `CARAFE_SECRET_KEY` environment
+    /// variable; without that either, it makes a random key and logs a warning, since
+    /// sessions then end when the server restarts (and are not shared by processes serving
+    /// the same site). An error if the secret is shorter than 32 bytes.
+    ///
+    /// ```
+    /// let mut app = carafe::App::new();
+    /// app.secret_key("at least 32 bytes of randomness, e.g. openssl rand -base64 48")?;
+    /// assert!(app.secret_key("too short").is_err());
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    #[cfg(feature = "sessions")]
+    pub fn secret_key(&mut self, secret: impl AsRef<[u8]>) -> Result<&mut Self, Error> {
+        self.session_key = Some(crate::session::key_from_secret(
+            secret.as_ref(),
+            "App::secret_key",
+        )?);
+        Ok(self)
+    }
+
+    /// The key that signs sessions, once [`ensure_session_key`](Self::ensure_session_key) ran.
+    #[cfg(feature = "sessions")]
+    pub(crate) fn session_key(&self) -> Option<&cookie::Key> {
+        self.session_key.as_ref()
+    }
+
+    /// Makes sure sessions have a key before serving: the one set with [`App::secret_key`],
+    /// else (when `from_environment`) `CARAFE_SECRET_KEY`, else a random one.
+    #[cfg(feature = "sessions")]
+    pub(crate) fn ensure_session_key(&mut self, from_environment: bool) -> Result<(), Error> {
+        const VARIABLE: &str = "CARAFE_SECRET_KEY";
+        if self.session_key.is_some() {
+            return Ok(());
+        }
+        if from_environment && let Some(secret) = std::env::var_os(VARIABLE) {
+            self.session_key = Some(crate::session::key_from_secret(
+                secret.as_encoded_bytes(),
+                VARIABLE,
+            )?);
+            return Ok(());
+        }
+        let key = cookie::Key::try_generate().ok_or_else(|| {
+            std::io::Error::other("the operating system gave no randomness for a session key")
+        })?;
+        if from_environment {
+            log::warn!(
+                "no secret key (App::secret_key or {VARIABLE}): sessions are signed with a \
+                 random key and will not survive a restart"
+            );
+        }
+        self.session_key = Some(key);
+        Ok(())
+    }
+
     /// Every route, in registration order (what `--routes` prints).
     pub fn routes(&self) -> Vec<&RouteInfo> {
         self.router.routes().collect()
@@ -146,7 +211,10 @@ impl App {
 
     /// Binds the listening socket(s) without serving yet, so the caller can read the bound
     /// address (bind port 0 for any free port) and take a shutdown handle first.
-    pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+    #[cfg_attr(not(feature = "sessions"), allow(unused_mut))]
+    pub fn bind(mut self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        #[cfg(feature = "sessions")]
+        self.ensure_session_key(true)?;
         Server::bind(Arc::new(self), addr)
     }
 
@@ -163,8 +231,8 @@ impl App {
         self.bind(addr)?.spawn()
     }
 
-    /// Answers one parsed request: route, call the handler behind the panic boundary, then
-    /// apply the app's error handler if the response is an error.
+    /// Answers one parsed request: route, call the handler behind the panic boundary, apply
+    /// the app's error handler if the response is an error, then store a changed session.
     pub(crate) fn respond(&self, head: &Head<'_, '_>, body: &[u8], peer: SocketAddr) -> Response {
         let (route, params, unrouted) = match self.router.lookup(&head.method, head.path) {
             Lookup::Found(route, params) => (Some(route), params, None),
@@ -178,10 +246,12 @@ impl App {
             route.map(|route| &route.info),
             params,
         );
+        let mut handler_panicked = false;
         let response = match (route, unrouted) {
             (Some(route), _) => match call_guarded(|| (route.handler)(&request)) {
                 Ok(response) => response,
                 Err(panic) => {
+                    handler_panicked = true;
                     log::error!(
                         "handler `{}` for {} {} panicked: {panic}",
                         route.info.handler(),
@@ -199,7 +269,63 @@ impl App {
             }
             _ => abort(StatusCode::NOT_FOUND).into(),
         };
-        self.handle_error(&request, response)
+        let response = self.handle_error(&request, response);
+        #[cfg(feature = "sessions")]
+        let response = self.save_session(&request, response, handler_panicked);
+        #[cfg(not(feature = "sessions"))]
+        let _ = handler_panicked;
+        response
+    }
+
+    /// Adds the `Set-Cookie` of a session the request changed, and `Vary: Cookie` to any
+    /// response that read the session (a shared cache must not hand it to someone else). A
+    /// session that cannot be stored turns the response into a logged 500. Costs one branch
+    /// when the handler did not use the session.
+    #[cfg(feature = "sessions")]
+    fn save_session(
+        &self,
+        request: &Request<'_>,
+        mut response: Response,
+        discard: bool,
+    ) -> Response {
+        let Some(session) = request.session_if_used() else {
+            return response;
+        };
+        let varies_by_cookie = response.headers().get_all(VARY).iter().any(|value| {
+            value.to_str().is_ok_and(|names| {
+                names
+                    .split(',')
+                    .map(str::trim)
+                    .any(|name| name == "*" || name.eq_ignore_ascii_case("cookie"))
+            })
+        });
+        if !varies_by_cookie {
+            response
+                .headers_mut()
+                .append(VARY, HeaderValue::from_static("Cookie"));
+        }
+        if discard {
+            return response;
+        }
+        let secure = request.scheme() == "https";
+        match session.set_cookie_value(&self.config.session_cookie_name, self.session_key(), secure)
+        {
+            Ok(Some(cookie)) => {
+                response.headers_mut().append(SET_COOKIE, cookie);
+                response
+            }
+            Ok(None) => response,
+            Err(error) => {
+                log::error!(
+                    "cannot store the session for {} {}: {}",
+                    request.method(),
+                    request.target(),
+                    crate::error::chain(&error)
+                );
+                // The app's 500 page; its own session changes are not stored again.
+                self.handle_error(request, HttpError::internal("Internal Server Error").into())
+            }
+        }
     }
 
     /// Replaces an error response with the app's page for its status, if one is registered.

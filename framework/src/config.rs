@@ -14,6 +14,7 @@ use ipnet::IpNet;
 /// app.config.max_body_size = 64 * 1024 * 1024;
 /// app.config.keep_alive_timeout = Duration::from_secs(5);
 /// app.config.workers = 1;
+/// app.config.session_cookie_name = "shop_session".to_owned();
 /// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +63,10 @@ pub struct Config {
     /// [`Request::remote_addr`](crate::Request::remote_addr) and
     /// [`Request::scheme`](crate::Request::scheme). Default: none (headers ignored).
     pub trusted_proxies: Vec<IpNet>,
+    /// Name of the cookie that holds [`Request::session`](crate::Request::session). Give apps
+    /// on one host different names: browsers share cookies across ports. Default `session`.
+    #[cfg(feature = "sessions")]
+    pub session_cookie_name: String,
 }
 
 impl Default for Config {
@@ -82,6 +87,8 @@ impl Default for Config {
             backlog: 1024,
             reuse_port: false,
             trusted_proxies: Vec::new(),
+            #[cfg(feature = "sessions")]
+            session_cookie_name: "session".to_owned(),
         }
     }
 }

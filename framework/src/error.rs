@@ -3,6 +3,7 @@
 //! - [`Error`]: what the public API returns (binding, registering routes, templates, headers).
 //! - [`RouteError`]: a route that cannot be registered, naming both routes of a conflict.
 //! - [`HttpError`]: what a handler returns to stop early with a status (`Err(HttpError::not_found())?`).
+//! - [`SessionError`]: a session that cannot be stored; converts into a logged 500.
 //! - `ParseError` (internal): why a request could not be read, mapped to its 4xx/5xx status in
 //!   [`ParseError::status`], the one place that decides it.
 
@@ -47,6 +48,90 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A secret key for signing sessions is too short to be safe.
+    #[cfg(feature = "sessions")]
+    #[error(
+        "the secret key from {origin} is {len} bytes; sessions need at least {min} random bytes \
+         (e.g. `openssl rand -base64 48`)"
+    )]
+    SecretKey {
+        /// Where the key came from: `App::secret_key` or `CARAFE_SECRET_KEY`.
+        origin: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The shortest length accepted.
+        min: usize,
+    },
+}
+
+/// A session that cannot be stored. [`Session::insert`](crate::Session::insert) returns it
+/// for a value with no JSON form; the others arise when carafe writes the session cookie after
+/// the handler, and are then logged and answered with a 500. With `?` in a handler, it
+/// becomes a logged 500 too.
+///
+/// ```
+/// use std::collections::HashMap;
+///
+/// fn store(req: &carafe::Request) -> Result<&'static str, carafe::HttpError> {
+///     let by_pair = HashMap::from([((1, 2), "JSON object keys must be strings")]);
+///     if let Err(error @ carafe::SessionError::Serialize { .. }) = req.session().insert("pairs", &by_pair) {
+///         return Err(error.into()); // a logged 500
+///     }
+///     Ok("stored")
+/// }
+/// ```
+#[cfg(feature = "sessions")]
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// A value cannot be represented as JSON (e.g. a map whose keys are not strings).
+    #[error("session value {key:?} cannot be stored as JSON")]
+    Serialize {
+        /// The session key it was stored under.
+        key: String,
+        /// serde_json's reason.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The session's cookie would be larger than browsers keep.
+    #[error(
+        "the session cookie would be {size} bytes, over the {limit} bytes browsers keep; \
+         store less in the session"
+    )]
+    TooLarge {
+        /// The `Set-Cookie` value's size in bytes.
+        size: usize,
+        /// The largest size written.
+        limit: usize,
+    },
+    /// The app has no key to sign with (an app served without `bind` or `TestClient`).
+    #[error("no secret key to sign the session with")]
+    NoKey,
+    /// The session cookie name cannot be written in a header.
+    #[error(transparent)]
+    InvalidHeader(#[from] InvalidHeader),
+}
+
+#[cfg(feature = "sessions")]
+impl From<SessionError> for HttpError {
+    /// Logs the error and becomes a 500 (the details stay in the log).
+    fn from(error: SessionError) -> Self {
+        log::error!("{}", crate::error::chain(&error));
+        HttpError::internal("Internal Server Error")
+    }
+}
+
+/// `error: cause: cause`, for a log line that says everything.
+#[cfg(feature = "sessions")]
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// A header name or value that carafe refuses to write: it contains CR, LF, NUL or another

@@ -48,6 +48,7 @@ mod body;
 mod buffer;
 mod config;
 mod conn;
+mod cookies;
 mod date;
 mod error;
 mod form;
@@ -61,6 +62,8 @@ mod request;
 mod response;
 mod router;
 mod server;
+#[cfg(feature = "sessions")]
+mod session;
 mod static_files;
 mod template;
 pub mod testing;
@@ -68,6 +71,8 @@ mod timer;
 
 pub use app::App;
 pub use config::Config;
+#[cfg(feature = "sessions")]
+pub use error::SessionError;
 pub use error::{Error, HttpError, InvalidHeader, RouteError, abort};
 pub use form::Form;
 pub use request::Request;
@@ -76,6 +81,29 @@ pub use response::Json;
 pub use response::{Body, Html, IntoResponse, Response};
 pub use router::{RouteInfo, RouteSpec};
 pub use server::{RunningServer, Server, ServerHandle};
+#[cfg(feature = "sessions")]
+pub use session::Session;
+
+/// Cookie types for [`Response::set_cookie`] and [`Response::remove_cookie`], from the
+/// [`cookie`](https://docs.rs/cookie) crate.
+///
+/// ```
+/// use carafe::cookie::{Cookie, SameSite, time::Duration};
+///
+/// let cookie = Cookie::build(("theme", "dark"))
+///     .max_age(Duration::days(30))
+///     .same_site(SameSite::Lax)
+///     .http_only(true);
+/// let mut response = carafe::Response::text("saved");
+/// response.set_cookie(cookie).unwrap();
+/// assert_eq!(
+///     response.header("set-cookie"),
+///     Some("theme=dark; HttpOnly; SameSite=Lax; Path=/; Max-Age=2592000")
+/// );
+/// ```
+pub mod cookie {
+    pub use ::cookie::{Cookie, CookieBuilder, Expiration, SameSite, time};
+}
 
 /// The `http` crate, whose types carafe uses for methods, status codes and headers.
 pub use http;

@@ -11,12 +11,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use crate::app::App;
+use crate::cookies::{self, CookiePairs};
 use crate::error::HttpError;
 use crate::form::Form;
 use crate::parse::Head;
 use crate::proxy;
 use crate::response::Response;
 use crate::router::RouteInfo;
+#[cfg(feature = "sessions")]
+use crate::session::Session;
 use http::{Method, StatusCode, Version};
 
 /// One HTTP request, as a handler sees it.
@@ -42,6 +45,9 @@ pub struct Request<'a> {
     decoded_params: OnceCell<Vec<Cow<'a, str>>>,
     args: OnceCell<Form<'a>>,
     form: OnceCell<Form<'a>>,
+    cookies: OnceCell<CookiePairs<'a>>,
+    #[cfg(feature = "sessions")]
+    session: OnceCell<Session>,
 }
 
 impl<'a> Request<'a> {
@@ -64,6 +70,9 @@ impl<'a> Request<'a> {
             decoded_params: OnceCell::new(),
             args: OnceCell::new(),
             form: OnceCell::new(),
+            cookies: OnceCell::new(),
+            #[cfg(feature = "sessions")]
+            session: OnceCell::new(),
         }
     }
 
@@ -230,6 +239,85 @@ impl<'a> Request<'a> {
         }
         serde_json::from_slice(self.body)
             .map_err(|error| HttpError::bad_request(format!("invalid JSON: {error}")))
+    }
+
+    /// The decoded value of cookie `name` (Flask's `request.cookies.get(name)`), or `None`.
+    /// If the client sent the name twice, the first wins (browsers send the cookie with the
+    /// most specific path first).
+    ///
+    /// The `Cookie` headers are parsed on the first call, never for a request that does not
+    /// ask; pairs that do not parse are skipped.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App};
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/" => |req| format!("theme: {}", req.cookie("theme").unwrap_or("light")))
+    ///     .unwrap();
+    /// let client = TestClient::new(app);
+    /// let response = client.get("/").header("Cookie", "lang=en; theme=dark").send();
+    /// assert_eq!(response.text(), "theme: dark");
+    /// ```
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies()
+            .find(|(cookie_name, _)| *cookie_name == name)
+            .map(|(_, value)| value)
+    }
+
+    /// Every cookie the client sent, as decoded `(name, value)` pairs in the order sent,
+    /// across all `Cookie` headers.
+    ///
+    /// ```
+    /// fn list(req: &carafe::Request) -> String {
+    ///     req.cookies().map(|(name, _)| name).collect::<Vec<_>>().join(", ")
+    /// }
+    /// ```
+    pub fn cookies(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.cookies
+            .get_or_init(|| {
+                let values = self
+                    .head
+                    .headers
+                    .iter()
+                    .filter(|header| header.name.eq_ignore_ascii_case("cookie"))
+                    .filter_map(|header| std::str::from_utf8(header.value).ok());
+                cookies::parse_cookie_headers(values)
+            })
+            .iter()
+            .map(|(name, value)| (name.as_ref(), value.as_ref()))
+    }
+
+    /// The session: a map of JSON values kept in a signed cookie, like Flask's `session`.
+    /// Changes made through it are sent back as a `Set-Cookie` once the handler has returned.
+    /// See [`Session`] for what it holds, how it is signed and its limits.
+    ///
+    /// The session cookie is read and verified on the first call, so a request whose handler
+    /// never calls this pays nothing for sessions.
+    ///
+    /// ```
+    /// use carafe::{HttpError, Request, Response};
+    ///
+    /// fn login(req: &Request) -> Result<Response, HttpError> {
+    ///     let user = req.form().get("user").unwrap_or("guest");
+    ///     req.session().insert("user", user)?;
+    ///     Ok(Response::redirect("/"))
+    /// }
+    /// ```
+    #[cfg(feature = "sessions")]
+    pub fn session(&self) -> &Session {
+        self.session.get_or_init(|| {
+            let config = &self.app.config;
+            Session::load(
+                self.cookie(&config.session_cookie_name),
+                self.app.session_key(),
+            )
+        })
+    }
+
+    /// The session if the handler (or an error handler) used it.
+    #[cfg(feature = "sessions")]
+    pub(crate) fn session_if_used(&self) -> Option<&Session> {
+        self.session.get()
     }
 
     /// The address of the TCP peer that sent the request (a proxy, if there is one).

@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 
+use crate::cookies;
 use crate::date::HTTP_DATE_LEN;
 use crate::error::{HttpError, InvalidHeader};
 
@@ -306,6 +307,71 @@ impl Response {
     /// [`set_header`](Self::set_header), by value, for building a response in one expression.
     pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, InvalidHeader> {
         self.set_header(name, value)?;
+        Ok(self)
+    }
+
+    /// Adds a `Set-Cookie` header for `cookie`, keeping earlier ones, so several cookies can
+    /// be set. Takes a [`Cookie`](crate::cookie::Cookie), its builder, or a `(name, value)`
+    /// pair. The name and value are percent-encoded (any string is safe and reads back the
+    /// same through [`Request::cookie`](crate::Request::cookie)); `Path` defaults to `/`, as in
+    /// Flask. Fails if `Path` or `Domain` holds a control character or `;`.
+    ///
+    /// ```
+    /// use carafe::cookie::{Cookie, SameSite};
+    /// use carafe::{HttpError, Request, Response};
+    ///
+    /// fn remember(req: &Request) -> Result<Response, HttpError> {
+    ///     let mut response = Response::text("remembered");
+    ///     response.set_cookie(("theme", req.query("theme").unwrap_or("light")))?;
+    ///     response.set_cookie(Cookie::build(("seen", "yes")).http_only(true).same_site(SameSite::Strict))?;
+    ///     Ok(response)
+    /// }
+    /// ```
+    pub fn set_cookie<'c>(
+        &mut self,
+        cookie: impl Into<::cookie::Cookie<'c>>,
+    ) -> Result<&mut Self, InvalidHeader> {
+        let value = cookies::set_cookie_value(cookie.into())?;
+        self.headers_mut().append(http::header::SET_COOKIE, value);
+        Ok(self)
+    }
+
+    /// [`set_cookie`](Self::set_cookie), by value, for building a response in one expression.
+    ///
+    /// ```
+    /// let response = carafe::Response::text("hi").with_cookie(("lang", "en")).unwrap();
+    /// assert_eq!(response.header("set-cookie"), Some("lang=en; Path=/"));
+    /// ```
+    pub fn with_cookie<'c>(
+        mut self,
+        cookie: impl Into<::cookie::Cookie<'c>>,
+    ) -> Result<Self, InvalidHeader> {
+        self.set_cookie(cookie)?;
+        Ok(self)
+    }
+
+    /// Deletes a cookie in the browser: adds a `Set-Cookie` with an empty value, `Max-Age=0`
+    /// and an `Expires` in the past. Takes a name, or a [`Cookie`](crate::cookie::Cookie) whose
+    /// `Path` and `Domain` match the ones the cookie was set with (`Path` defaults to `/`, as
+    /// in [`set_cookie`](Self::set_cookie)); the browser keeps a cookie whose path differs.
+    ///
+    /// ```
+    /// use carafe::cookie::Cookie;
+    /// use carafe::Response;
+    ///
+    /// let mut response = Response::redirect("/");
+    /// response.remove_cookie("theme").unwrap();
+    /// response.remove_cookie(Cookie::build("token").path("/admin")).unwrap();
+    /// let removals: Vec<_> = response.headers().get_all("set-cookie").iter().collect();
+    /// assert!(removals[0].to_str().unwrap().starts_with("theme=; Path=/; Max-Age=0; Expires="));
+    /// assert!(removals[1].to_str().unwrap().starts_with("token=; Path=/admin; Max-Age=0"));
+    /// ```
+    pub fn remove_cookie<'c>(
+        &mut self,
+        cookie: impl Into<::cookie::Cookie<'c>>,
+    ) -> Result<&mut Self, InvalidHeader> {
+        let value = cookies::removal_cookie_value(cookie.into())?;
+        self.headers_mut().append(http::header::SET_COOKIE, value);
         Ok(self)
     }
 

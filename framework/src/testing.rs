@@ -18,9 +18,15 @@
 //! assert_eq!(response.body(), b"ping");
 //! assert_eq!(client.get("/missing").send().status(), StatusCode::NOT_FOUND);
 //! ```
+//!
+//! Like a browser, a `TestClient` keeps the cookies its responses set (its cookie jar) and
+//! sends them back with later requests, so sessions carry over from one request to the next.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use cookie::Cookie;
 
 use http::{Method, StatusCode};
 
@@ -33,14 +39,126 @@ use crate::date::DateCache;
 pub struct TestClient {
     app: Arc<App>,
     peer: SocketAddr,
+    /// Cookies set by responses, by name. One site, every path: `Domain` and `Path` are not
+    /// matched, which is all an in-memory client of one app needs.
+    cookies: Mutex<BTreeMap<String, String>>,
 }
 
 impl TestClient {
     /// A client for `app`. Requests appear to come from `127.0.0.1:40000`.
-    pub fn new(app: App) -> Self {
+    ///
+    /// An app without [`App::secret_key`] gets a random session key here, without reading
+    /// `CARAFE_SECRET_KEY`, so tests do not depend on the environment.
+    #[cfg_attr(not(feature = "sessions"), allow(unused_mut))]
+    pub fn new(mut app: App) -> Self {
+        #[cfg(feature = "sessions")]
+        app.ensure_session_key(false)
+            .expect("the operating system provides randomness for a session key");
         Self {
             app: Arc::new(app),
             peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
+            cookies: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The value of cookie `name` in the client's jar, as set by an earlier response.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App, Response};
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/login" => |_req| Response::text("hi").with_cookie(("user", "ada")))?;
+    /// route!(app, GET "/logout" => |_req| {
+    ///     let mut response = Response::text("bye");
+    ///     response.remove_cookie("user")?;
+    ///     Ok::<_, carafe::HttpError>(response)
+    /// })?;
+    /// let client = TestClient::new(app);
+    /// client.get("/login").send();
+    /// assert_eq!(client.cookie("user").as_deref(), Some("ada"));
+    /// client.get("/logout").send();
+    /// assert_eq!(client.cookie("user"), None);
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar().get(name).cloned()
+    }
+
+    /// Puts a cookie in the jar, as if a response had set it, e.g. to send a forged session.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App};
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/" => |req| req.cookie("theme").unwrap_or("none").to_owned()).unwrap();
+    /// let client = TestClient::new(app);
+    /// client.set_cookie("theme", "dark");
+    /// assert_eq!(client.get("/").send().text(), "dark");
+    /// ```
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.jar().insert(name.to_owned(), value.to_owned());
+    }
+
+    /// Forgets cookie `name`.
+    ///
+    /// ```
+    /// let client = carafe::testing::TestClient::new(carafe::App::new());
+    /// client.set_cookie("theme", "dark");
+    /// client.remove_cookie("theme");
+    /// assert_eq!(client.cookie("theme"), None);
+    /// ```
+    pub fn remove_cookie(&self, name: &str) {
+        self.jar().remove(name);
+    }
+
+    /// Empties the jar, like a fresh browser profile.
+    ///
+    /// ```
+    /// let client = carafe::testing::TestClient::new(carafe::App::new());
+    /// client.set_cookie("a", "1");
+    /// client.set_cookie("b", "2");
+    /// client.clear_cookies();
+    /// assert_eq!(client.cookie("a"), None);
+    /// ```
+    pub fn clear_cookies(&self) {
+        self.jar().clear();
+    }
+
+    fn jar(&self) -> MutexGuard<'_, BTreeMap<String, String>> {
+        // The map stays consistent even if a test panicked while holding the lock.
+        self.cookies.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The `Cookie` header for the jar's cookies, if it holds any.
+    fn cookie_header(&self) -> Option<String> {
+        let jar = self.jar();
+        if jar.is_empty() {
+            return None;
+        }
+        let pairs: Vec<String> = jar
+            .iter()
+            .map(|(name, value)| {
+                Cookie::new(name.as_str(), value.as_str())
+                    .encoded()
+                    .to_string()
+            })
+            .collect();
+        Some(pairs.join("; "))
+    }
+
+    /// Stores or deletes the cookies a response sets, as a browser would.
+    fn store_cookies(&self, response: &TestResponse) {
+        let mut jar = self.jar();
+        for cookie in response.set_cookies() {
+            let expired = cookie.max_age().is_some_and(|age| age.is_zero())
+                || cookie
+                    .expires_datetime()
+                    .is_some_and(|at| at <= cookie::time::OffsetDateTime::now_utc());
+            if expired {
+                jar.remove(cookie.name());
+            } else {
+                jar.insert(cookie.name().to_owned(), cookie.value().to_owned());
+            }
         }
     }
 
@@ -142,11 +260,15 @@ impl TestRequest<'_> {
         self.header("Content-Type", "application/json").body(body)
     }
 
-    /// Sends the request and returns the parsed response.
+    /// Sends the request, with the client's cookies, and returns the parsed response; the
+    /// cookies it sets go into the client's jar.
     pub fn send(self) -> TestResponse {
         let mut raw = format!("{} {} HTTP/1.1\r\n", self.method, self.target).into_bytes();
         for (name, value) in &self.headers {
             raw.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        if let Some(cookies) = self.client.cookie_header() {
+            raw.extend_from_slice(format!("Cookie: {cookies}\r\n").as_bytes());
         }
         if !self.body.is_empty() {
             raw.extend_from_slice(format!("Content-Length: {}\r\n", self.body.len()).as_bytes());
@@ -154,7 +276,9 @@ impl TestRequest<'_> {
         raw.extend_from_slice(b"\r\n");
         raw.extend_from_slice(&self.body);
         let answer = self.client.send_raw(&raw);
-        TestResponse::parse(&answer, self.method == Method::HEAD)
+        let response = TestResponse::parse(&answer, self.method == Method::HEAD);
+        self.client.store_cookies(&response);
+        response
     }
 }
 
@@ -222,9 +346,57 @@ impl TestResponse {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of header `name` (case-insensitive), in order.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App, Response};
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/" => |_req| Response::text("").with_cookie(("a", "1"))?.with_cookie(("b", "2"))).unwrap();
+    /// let response = TestClient::new(app).get("/").send();
+    /// let cookies: Vec<&str> = response.header_all("set-cookie").collect();
+    /// assert_eq!(cookies, ["a=1; Path=/", "b=2; Path=/"]);
+    /// ```
+    pub fn header_all<'r>(&'r self, name: &'r str) -> impl Iterator<Item = &'r str> {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Every header, in order.
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers
+    }
+
+    /// The cookie named `name` that this response sets, with its attributes, from its
+    /// `Set-Cookie` header (the last one, if several set the name).
+    ///
+    /// ```
+    /// use carafe::cookie::{Cookie, SameSite};
+    /// use carafe::{route, testing::TestClient, App, Response};
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/" => |_req| {
+    ///     Response::text("").with_cookie(Cookie::build(("id", "7")).http_only(true).same_site(SameSite::Lax))
+    /// })?;
+    /// let id = TestClient::new(app).get("/").send().cookie("id").unwrap();
+    /// assert_eq!(id.value(), "7");
+    /// assert_eq!(id.http_only(), Some(true));
+    /// assert_eq!(id.same_site(), Some(SameSite::Lax));
+    /// assert_eq!(id.path(), Some("/"));
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn cookie(&self, name: &str) -> Option<Cookie<'static>> {
+        self.set_cookies()
+            .filter(|cookie| cookie.name() == name)
+            .last()
+    }
+
+    /// The cookies this response sets, in order; a `Set-Cookie` that does not parse is skipped.
+    fn set_cookies(&self) -> impl Iterator<Item = Cookie<'static>> {
+        self.header_all("set-cookie")
+            .filter_map(|value| Cookie::parse_encoded(value.to_owned()).ok())
     }
 
     /// The body bytes.

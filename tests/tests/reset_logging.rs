@@ -34,6 +34,9 @@ fn resets_mid_request_and_mid_response_log_at_debug_only() {
     log::set_logger(&Capture).unwrap();
     log::set_max_level(log::LevelFilter::Debug);
     let served = Served::example_app_with(|app| {
+        // A deployed app has a secret; without one, start-up warns about sessions.
+        app.secret_key("a secret key of at least thirty-two bytes")
+            .unwrap();
         route!(app, GET "/big" => |_req| vec![b'b'; 8 * 1024 * 1024]).unwrap();
     });
     for _ in 0..10 {
