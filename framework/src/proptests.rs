@@ -1427,7 +1427,8 @@ impl GeneratedResponse {
     }
 
     /// What the encoded header section must hold: handler fields as `set_header` (replace)
-    /// and `append_header` (add) leave them, minus the framing fields carafe writes itself,
+    /// and `append_header` (add; replace for Content-Type) leave them, minus the framing
+    /// fields carafe writes itself,
     /// plus `Server`, `Date`, `Content-Length` and `Connection` where carafe adds them.
     fn expected_fields(&self) -> FieldModel {
         let mut fields = FieldModel::new();
@@ -1440,7 +1441,10 @@ impl GeneratedResponse {
         let mut content_type = content_type.map(<[u8]>::to_vec);
         for op in &self.ops {
             match op {
-                HeaderOp::Set(name, value) if name.eq_ignore_ascii_case("content-type") => {
+                // Content-Type has one value: appending it replaces, as setting does.
+                HeaderOp::Set(name, value) | HeaderOp::Append(name, value)
+                    if name.eq_ignore_ascii_case("content-type") =>
+                {
                     content_type = Some(value.as_bytes().to_vec());
                 }
                 HeaderOp::Set(name, value) => {
