@@ -3,6 +3,10 @@
 //!
 //! Every server is a [`Served`] guard: it binds `127.0.0.1:0` and shuts the server down when
 //! dropped, so no test uses a fixed port or leaks a server.
+//!
+//! For the deployment tests (a proxy in front, a successor process on the same port):
+//! [`http_client`] is a keep-alive client that can pick its source address, and [`load`]
+//! runs a steady stream of requests and records who answered each.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -12,6 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use carafe::{App, RunningServer};
+
+pub mod http_client;
+pub mod load;
 
 /// A server on a free loopback port, stopped when dropped.
 pub struct Served {
@@ -400,4 +407,14 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A loopback port that was free a moment ago, for programs like nginx that cannot bind
+/// port 0 and report the port they got. Another process may take it first: callers that
+/// start such a program retry with a new port when the bind fails.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
 }
