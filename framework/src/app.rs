@@ -55,6 +55,10 @@ pub struct App {
     /// Signs sessions; set by [`App::secret_key`], else when serving starts.
     #[cfg(feature = "sessions")]
     session_key: Option<cookie::Key>,
+    /// The session key was made up at start (no secret configured): warn when a session is
+    /// first stored with it, not at start, so apps without sessions are not told about them.
+    #[cfg(feature = "sessions")]
+    warn_random_session_key: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for App {
@@ -87,6 +91,8 @@ impl App {
             error_handlers: HashMap::new(),
             #[cfg(feature = "sessions")]
             session_key: None,
+            #[cfg(feature = "sessions")]
+            warn_random_session_key: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -194,12 +200,7 @@ impl App {
         let key = cookie::Key::try_generate().ok_or_else(|| {
             std::io::Error::other("the operating system gave no randomness for a session key")
         })?;
-        if from_environment {
-            log::warn!(
-                "no secret key (App::secret_key or {VARIABLE}): sessions are signed with a \
-                 random key and will not survive a restart"
-            );
-        }
+        self.warn_random_session_key = std::sync::atomic::AtomicBool::new(from_environment);
         self.session_key = Some(key);
         Ok(())
     }
@@ -311,6 +312,15 @@ impl App {
         match session.set_cookie_value(&self.config.session_cookie_name, self.session_key(), secure)
         {
             Ok(Some(cookie)) => {
+                if self
+                    .warn_random_session_key
+                    .swap(false, std::sync::atomic::Ordering::Relaxed)
+                {
+                    log::warn!(
+                        "no secret key (App::secret_key or CARAFE_SECRET_KEY): sessions are signed \
+                         with a random key and will not survive a restart"
+                    );
+                }
                 response.headers_mut().append(SET_COOKIE, cookie);
                 response
             }

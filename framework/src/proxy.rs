@@ -43,7 +43,7 @@ pub(crate) fn client_ip<'v>(
 }
 
 /// The scheme the client used: `X-Forwarded-Proto` from a trusted proxy (`https` or `http`),
-/// else `http`, which is what carafe itself speaks.
+/// else `http`, which is what carafe itself speaks. `forwarded_proto` is the last such header.
 pub(crate) fn scheme<'v>(
     peer: SocketAddr,
     forwarded_proto: Option<&'v str>,
@@ -52,9 +52,10 @@ pub(crate) fn scheme<'v>(
     if !is_trusted(peer.ip(), trusted) {
         return "http";
     }
-    // A chain of proxies may list several; the first is what the client used.
+    // The rightmost entry is the one our trusted proxy wrote. (Entries to its left came from
+    // further away, possibly from the client itself through a proxy that appends.)
     match forwarded_proto
-        .and_then(|value| value.split(',').next())
+        .and_then(|value| value.rsplit(',').next())
         .map(str::trim)
     {
         Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
@@ -131,8 +132,13 @@ mod tests {
         let trusted = nets(&["127.0.0.1/32"]);
         assert_eq!(scheme(peer("127.0.0.1"), Some("https"), &trusted), "https");
         assert_eq!(
-            scheme(peer("127.0.0.1"), Some("HTTPS, http"), &trusted),
+            scheme(peer("127.0.0.1"), Some("http, HTTPS"), &trusted),
             "https"
+        );
+        // A client-supplied value to the left of the proxy's own is not believed.
+        assert_eq!(
+            scheme(peer("127.0.0.1"), Some("https, http"), &trusted),
+            "http"
         );
         assert_eq!(scheme(peer("127.0.0.1"), Some("http"), &trusted), "http");
         assert_eq!(scheme(peer("127.0.0.1"), None, &trusted), "http");

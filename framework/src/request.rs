@@ -331,7 +331,8 @@ impl<'a> Request<'a> {
     pub fn remote_addr(&self) -> IpAddr {
         let trusted = &self.app.config.trusted_proxies;
         if trusted.is_empty() {
-            return self.peer.ip();
+            // The same form either way: an IPv4 peer of a dual-stack socket as plain IPv4.
+            return self.peer.ip().to_canonical();
         }
         let forwarded: Vec<&str> = self.header_all("x-forwarded-for").collect();
         proxy::client_ip(self.peer, forwarded.into_iter(), trusted)
@@ -342,7 +343,7 @@ impl<'a> Request<'a> {
     pub fn scheme(&self) -> &str {
         proxy::scheme(
             self.peer,
-            self.header("x-forwarded-proto"),
+            self.header_all("x-forwarded-proto").last(),
             &self.app.config.trusted_proxies,
         )
     }

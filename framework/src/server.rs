@@ -892,9 +892,23 @@ impl Worker {
             deregister(self.poll.registry(), &mut listener);
         }
         self.first_request_cutoff = Some((now + FIRST_REQUEST_WINDOW).min(deadline));
-        // Keep-alive connections between requests close now; connections that have sent
-        // nothing yet get a moment to send their first request.
-        let closed = self.close_idle(|conn| conn.answered() > 0);
+        // Keep-alive connections between requests close now, but a request may already be
+        // waiting in the socket (its event not handled yet): read once first, so it is
+        // answered (with Connection: close) rather than lost to the close. Driving an idle
+        // connection during shutdown closes it if nothing arrived. Connections that have
+        // sent nothing at all get a moment to send their first request.
+        let idle: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.lingering.is_none() && c.conn.phase() == Phase::Idle && c.conn.answered() > 0
+            })
+            .map(|(key, _)| key)
+            .collect();
+        let closed = idle.len();
+        for key in idle {
+            self.on_ready(key, true, false, now);
+        }
         log::debug!(
             "worker {}: shutting down, closed {closed} idle connections, {} remain",
             self.index,

@@ -171,7 +171,17 @@ fn a_second_signal_stops_at_once() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     server.signal("INT");
-    std::thread::sleep(Duration::from_millis(100));
+    // Signals are flags, not a queue: two sent before the first is handled count as one. A
+    // person's second Ctrl-C comes long after the first; here, wait until the first has
+    // visibly started the shutdown (the listener is closed).
+    let deadline = Instant::now() + WAIT;
+    while TcpStream::connect(server.addr()).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the first signal did not start a shutdown"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     server.signal("INT");
     assert!(
         server.wait_exit(Duration::from_secs(2)).is_some(),

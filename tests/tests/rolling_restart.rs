@@ -11,8 +11,10 @@
 //! When the old process closes its listener, Linux resets the connections still queued on it
 //! unless `net.ipv4.tcp_migrate_req` is 1 (Linux 5.14+), which hands them to another listener
 //! on the same port. Without it a handover under load loses a request now and then (measured
-//! on a 2-core VM: 4 of 260 runs of this test saw one reset), so the test requires the
-//! setting rather than pass or fail by chance; `.ci/run` sets it when run as root.
+//! on a 2-core VM: 4 of 260 runs of this test saw one reset). So with the setting on (as
+//! `.ci/run` makes it when run as root) the test demands that every request succeeds; with it
+//! off it says so loudly and demands everything but those few resets at the instant the old
+//! listener closes, which is all the kernel allows.
 
 use std::time::{Duration, Instant};
 
@@ -27,7 +29,7 @@ const MIGRATE_REQ: &str = "/proc/sys/net/ipv4/tcp_migrate_req";
 
 #[test]
 fn a_successor_on_the_same_port_takes_over_without_losing_a_request() {
-    require_request_migration();
+    let migration = request_migration();
     let mut old = ServerProcess::start(&[], SERVER, &["--reuse-port", "--workers", "2"]);
     let addr = old.addr();
     let old_pid = old.pid();
@@ -68,7 +70,18 @@ fn a_successor_on_the_same_port_takes_over_without_losing_a_request() {
         report.retries(),
         exited - stopping,
     );
-    report.assert_all_ok();
+    match &migration {
+        Ok(()) => report.assert_all_ok(),
+        Err(problem) => {
+            eprintln!(
+                "NOTE: {problem}, so the kernel resets connections still queued on the old \
+                 listener when it closes; a rolling restart can lose those. Enable it as root with \
+                 `sysctl -w net.ipv4.tcp_migrate_req=1` (.ci/run does; README, Deploying). \
+                 Checking everything else."
+            );
+            assert_only_queued_resets(&report, stopping, exited);
+        }
+    }
     assert!(status.success(), "the old process exited with {status}");
     assert!(
         report.served_by(old_pid) > 0,
@@ -93,18 +106,49 @@ fn a_successor_on_the_same_port_takes_over_without_losing_a_request() {
     );
 }
 
-/// Fails, saying why and what to do, unless the kernel hands queued connections over.
-fn require_request_migration() {
-    let setting = std::fs::read_to_string(MIGRATE_REQ);
-    let problem = match setting.as_deref().map(str::trim) {
-        Ok("1") => return,
-        Ok(value) => format!("net.ipv4.tcp_migrate_req is {value}"),
-        Err(error) => format!("cannot read {MIGRATE_REQ} ({error}; it needs Linux 5.14+)"),
-    };
-    panic!(
-        "{problem}: when the old process closes its listener the kernel resets the connections \
-         queued on it instead of handing them to the new process, so a rolling restart can \
-         lose requests. Enable it as root with `sysctl -w net.ipv4.tcp_migrate_req=1` \
-         (.ci/run does; README, Deploying)"
+/// Whether the kernel hands connections queued on a closing listener to another listener
+/// of the same port; if not, why not.
+fn request_migration() -> Result<(), String> {
+    match std::fs::read_to_string(MIGRATE_REQ)
+        .as_deref()
+        .map(str::trim)
+    {
+        Ok("1") => Ok(()),
+        Ok(value) => Err(format!("net.ipv4.tcp_migrate_req is {value}")),
+        Err(error) => Err(format!(
+            "cannot read {MIGRATE_REQ} ({error}; it needs Linux 5.14+)"
+        )),
+    }
+}
+
+/// Without request migration: every failure must be a connection reset that ended while the
+/// old process was closing its listener (a connection the kernel had queued on it), and there
+/// can only be a few. Anything else (a request cut mid-flight, an error at another time) fails.
+fn assert_only_queued_resets(
+    report: &carafe_e2e::load::Report,
+    stopping: Instant,
+    exited: Instant,
+) {
+    let failures = report.failures();
+    let window_end = exited + Duration::from_millis(50);
+    let unexplained: Vec<_> = failures
+        .iter()
+        .filter(|outcome| {
+            let reset = outcome
+                .result
+                .as_ref()
+                .err()
+                .is_some_and(|error| error.to_lowercase().contains("reset"));
+            !(reset && outcome.finished >= stopping && outcome.finished <= window_end)
+        })
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "failures other than queued-connection resets: {unexplained:#?}"
+    );
+    assert!(
+        failures.len() <= 4,
+        "{} resets; a closing listener's queue is a handful at most",
+        failures.len()
     );
 }
