@@ -339,7 +339,17 @@ impl App {
     }
 
     /// Replaces an error response with the app's page for its status, if one is registered.
+    /// The check is inline; most responses are not errors and never make the call.
+    #[inline]
     fn handle_error(&self, request: &Request<'_>, response: Response) -> Response {
+        if response.error().is_none() {
+            return response;
+        }
+        self.render_error_page(request, response)
+    }
+
+    #[cold]
+    fn render_error_page(&self, request: &Request<'_>, response: Response) -> Response {
         let Some(error) = response.error() else {
             return response;
         };

@@ -211,22 +211,20 @@ impl FramingFields {
     fn read(headers: &[Header<'_>]) -> Result<Self, ParseError> {
         let mut fields = FramingFields::default();
         for header in headers {
-            let name = header.name;
-            // Compare lengths first: most fields are none of these, and this keeps the common
-            // case to one integer comparison per header.
+            let name = header.name.as_bytes();
+            // Dispatch on length first: most fields are none of these, and this keeps the
+            // common case to one integer comparison per header.
             match name.len() {
-                4 if name.eq_ignore_ascii_case("host") => {
+                4 if is_name(name, b"host") => {
                     fields.hosts += 1;
                     check_host(header.value)?;
                 }
-                6 if name.eq_ignore_ascii_case("expect") => fields.read_expect(header.value)?,
-                10 if name.eq_ignore_ascii_case("connection") => {
-                    fields.read_connection(header.value)
-                }
-                14 if name.eq_ignore_ascii_case("content-length") => {
+                6 if is_name(name, b"expect") => fields.read_expect(header.value)?,
+                10 if is_name(name, b"connection") => fields.read_connection(header.value),
+                14 if is_name(name, b"content-length") => {
                     fields.read_content_length(header.value)?;
                 }
-                17 if name.eq_ignore_ascii_case("transfer-encoding") => {
+                17 if is_name(name, b"transfer-encoding") => {
                     fields.read_transfer_encoding(header.value)?;
                 }
                 _ => {}
@@ -329,14 +327,33 @@ impl FramingFields {
     }
 }
 
+/// Whether header `name` is `lower` (lowercase letters and `-`), ignoring case. Setting bit
+/// 0x20 lowercases a letter and keeps `-`; among the token characters httparse lets through
+/// in a name, only letters map onto letters or `-` that way, so the comparison is exact, and
+/// for a constant `lower` it compiles to a few word compares.
+fn is_name<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
+    name.len() == N
+        && name
+            .iter()
+            .zip(lower)
+            .fold(true, |same, (a, b)| same & (a | 0x20 == *b))
+}
+
 /// RFC 9110 §7.2: `Host = uri-host [ ":" port ]`. Rejecting other bytes keeps odd values
 /// (spaces, `/`, `@`) out of anything that later builds a URL from the header.
 fn check_host(value: &[u8]) -> Result<(), ParseError> {
-    // Branch-free over the bytes: one table load and an AND each.
-    if value
+    // Eight bytes per step, branch-free: this runs on every request.
+    let allowed = |b: &u8| HOST_BYTES[usize::from(*b)];
+    let mut chunks = value.chunks_exact(8);
+    let mut valid = true;
+    for chunk in &mut chunks {
+        valid &= chunk.iter().fold(true, |all, b| all & allowed(b));
+    }
+    valid &= chunks
+        .remainder()
         .iter()
-        .fold(true, |valid, &b| valid & HOST_BYTES[usize::from(b)])
-    {
+        .fold(true, |all, b| all & allowed(b));
+    if valid {
         Ok(())
     } else {
         Err(ParseError::Malformed("invalid Host header"))

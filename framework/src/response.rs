@@ -447,13 +447,30 @@ impl Response {
                 out.extend_from_slice(b"\r\nContent-Length: ");
             }
         }
-        write_decimal(self.body.len(), out);
+        let length = self.body.len();
         match (options.keep_alive, options.version) {
-            (false, _) => out.extend_from_slice(b"\r\nConnection: close\r\n\r\n"),
-            (true, Version::HTTP_10) => {
-                out.extend_from_slice(b"\r\nConnection: keep-alive\r\n\r\n")
+            // The usual case, a short body on a kept-alive HTTP/1.1 connection: the digits and
+            // the end of the head in one fixed-size append.
+            (true, Version::HTTP_11) if length < 100 => {
+                let (tens, ones) = ((length / 10) as u8, (length % 10) as u8);
+                if tens == 0 {
+                    out.extend_from_slice(&[b'0' + ones, b'\r', b'\n', b'\r', b'\n']);
+                } else {
+                    out.extend_from_slice(&[b'0' + tens, b'0' + ones, b'\r', b'\n', b'\r', b'\n']);
+                }
             }
-            (true, _) => out.extend_from_slice(b"\r\n\r\n"),
+            (false, _) => {
+                write_decimal(length, out);
+                out.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+            }
+            (true, Version::HTTP_10) => {
+                write_decimal(length, out);
+                out.extend_from_slice(b"\r\nConnection: keep-alive\r\n\r\n");
+            }
+            (true, _) => {
+                write_decimal(length, out);
+                out.extend_from_slice(b"\r\n\r\n");
+            }
         }
     }
 
