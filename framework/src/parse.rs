@@ -208,6 +208,8 @@ struct FramingFields {
 }
 
 impl FramingFields {
+    /// Inlined into `parse_head`: built in place rather than returned through a `Result`.
+    #[inline(always)]
     fn read(headers: &[Header<'_>]) -> Result<Self, ParseError> {
         let mut fields = FramingFields::default();
         for header in headers {
