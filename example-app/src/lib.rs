@@ -53,6 +53,7 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
     route!(app, POST "/counter/reset" => reset_counter)?;
     route!(app, GET "/api/time" => time)?;
     route!(app, GET "/api/whoami" => whoami)?;
+    route!(app, GET "/slow" => slow, blocking)?;
     app.error_handler(StatusCode::NOT_FOUND, not_found);
     app.error_handler(StatusCode::INTERNAL_SERVER_ERROR, server_error);
     Ok(app)
@@ -188,6 +189,14 @@ fn time(_req: &Request) -> Json<Time> {
         unix,
         http_date: httpdate::fmt_http_date(now),
     })
+}
+
+/// Sleeps `?ms=` milliseconds (default 500, at most 10 s) on the blocking pool: the notes'
+/// original problem, a handler that waits, without stalling anyone else.
+fn slow(req: &Request) -> Result<String, HttpError> {
+    let ms: u64 = req.query_as("ms")?.unwrap_or(500).min(10_000);
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    Ok(format!("slept {ms} ms on a blocking thread\n"))
 }
 
 #[derive(Serialize)]

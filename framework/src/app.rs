@@ -205,6 +205,11 @@ impl App {
         Ok(())
     }
 
+    /// Whether any route runs on the blocking pool (which then gets started).
+    pub(crate) fn has_blocking_routes(&self) -> bool {
+        self.router.routes().any(RouteInfo::is_blocking)
+    }
+
     /// Every route, in registration order (what `--routes` prints).
     pub fn routes(&self) -> Vec<&RouteInfo> {
         self.router.routes().collect()
@@ -234,11 +239,25 @@ impl App {
 
     /// Answers one parsed request: route, call the handler behind the panic boundary, apply
     /// the app's error handler if the response is an error, then store a changed session.
-    pub(crate) fn respond(&self, head: &Head<'_, '_>, body: &[u8], peer: SocketAddr) -> Response {
+    ///
+    /// When the route is `blocking` and `run_blocking` is false, runs nothing and returns
+    /// [`Response::deferred`]: an event loop hands such requests to the blocking pool, whose
+    /// threads call this again with `run_blocking` set. (A flag in the response rather than an
+    /// `Option` around it: this runs for every request, and the wrapper cost a move.)
+    pub(crate) fn respond(
+        &self,
+        head: &Head<'_, '_>,
+        body: &[u8],
+        peer: SocketAddr,
+        run_blocking: bool,
+    ) -> Response {
         let (route, params, unrouted) = match self.router.lookup(&head.method, head.path) {
             Lookup::Found(route, params) => (Some(route), params, None),
             other => (None, matchit::Params::new(), Some(other)),
         };
+        if !run_blocking && route.is_some_and(|route| route.info.is_blocking()) {
+            return Response::deferred();
+        }
         let request = Request::new(
             head,
             body,

@@ -52,6 +52,12 @@ pub struct Config {
     /// On shutdown, how long in-flight requests may take before their connections are cut.
     /// Default 10 s.
     pub shutdown_grace: Duration,
+    /// Threads running `blocking` handlers, shared by all workers; started only if some
+    /// route is blocking. Default 16.
+    pub blocking_threads: usize,
+    /// Requests for `blocking` handlers that may wait for a free thread; beyond that they are
+    /// answered with 503 and `Retry-After`. Default 256.
+    pub blocking_queue: usize,
     /// Length of the listen queue (`listen(2)` backlog). Default 1024.
     pub backlog: u32,
     /// Let other processes bind the same port (`SO_REUSEPORT`), so a new process can start
@@ -84,6 +90,8 @@ impl Default for Config {
             keep_alive_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            blocking_threads: 16,
+            blocking_queue: 256,
             backlog: 1024,
             reuse_port: false,
             trusted_proxies: Vec::new(),

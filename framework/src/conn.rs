@@ -25,6 +25,7 @@ use crate::buffer::{BUFFER_SIZE, BufferPool, InputBuffer, OutputBuffer};
 use crate::date::HTTP_DATE_LEN;
 use crate::error::ParseError;
 use crate::parse::{self, Head, HeadLimits, parse_head};
+use crate::pool::OwnedRequest;
 use crate::response::{EncodeOptions, Response};
 
 /// What a connection needs from the worker driving it.
@@ -35,6 +36,9 @@ pub(crate) struct Ctx<'w> {
     pub pool: &'w mut BufferPool,
     /// The server is shutting down: answer what has arrived, with `Connection: close`.
     pub shutting_down: bool,
+    /// Run `blocking` handlers right here (the in-process test client) instead of handing them
+    /// to the driver for the blocking pool.
+    pub run_blocking: bool,
 }
 
 impl Ctx<'_> {
@@ -78,6 +82,8 @@ pub(crate) enum Phase {
     Body,
     /// Response bytes are waiting for the socket to accept them.
     Writing,
+    /// A blocking handler is answering the current request on the pool.
+    Busy,
 }
 
 /// One HTTP/1.1 connection, without its socket.
@@ -94,6 +100,29 @@ pub(crate) struct Conn {
     read_closed: bool,
     /// Requests answered on this connection, so the driver can tell activity from idleness.
     answered: u64,
+    /// A request handed to the blocking pool (boxed: rare, and idle connections stay small).
+    deferred: Option<Box<Deferred>>,
+}
+
+/// A request whose blocking handler runs on the pool; later pipelined requests wait for it.
+#[derive(Debug)]
+struct Deferred {
+    /// The request, until the driver takes it to the pool.
+    job: Option<OwnedRequest>,
+    /// How to encode its response when it comes back.
+    keep_alive: bool,
+    version: Version,
+    head_only: bool,
+    /// Its access-log line, kept only when that log is on.
+    log: Option<AccessLine>,
+}
+
+/// How one request was answered.
+enum Answer {
+    /// The response is encoded; the connection stays open if `true`.
+    Done(bool),
+    /// Its handler is `blocking`: the response comes later, from the pool.
+    Deferred(Box<Deferred>),
 }
 
 impl Conn {
@@ -106,6 +135,7 @@ impl Conn {
             closing: false,
             read_closed: false,
             answered: 0,
+            deferred: None,
         }
     }
 
@@ -124,6 +154,7 @@ impl Conn {
     pub(crate) fn wants_read(&self, ctx: &Ctx<'_>) -> bool {
         !self.closing
             && !self.read_closed
+            && self.deferred.is_none()
             && self.output.pending().len() < ctx.app.config.max_pending_output
     }
 
@@ -174,7 +205,10 @@ impl Conn {
     /// Answers every complete request in the input, in order, until the input runs out, the
     /// connection starts closing, or unsent output reaches the limit.
     pub(crate) fn process(&mut self, ctx: &mut Ctx<'_>) {
-        while !self.closing && self.output.pending().len() < ctx.app.config.max_pending_output {
+        while !self.closing
+            && self.deferred.is_none()
+            && self.output.pending().len() < ctx.app.config.max_pending_output
+        {
             let progressed = match self.reading {
                 Reading::Head { .. } => self.read_head(ctx),
                 Reading::Body { .. } => self.read_body(ctx),
@@ -222,8 +256,8 @@ impl Conn {
             }
         };
         let max_body = ctx.app.config.max_body_size;
-        let (body, consumed) = match head.body {
-            BodyKind::Empty => (&[][..], head.len),
+        let (request_end, consumed) = match head.body {
+            BodyKind::Empty => (head.len, head.len),
             BodyKind::Length(length) if length > max_body => {
                 // Decided from Content-Length before reading the body, and instead of sending
                 // `100 Continue` (RFC 9110 §10.1.1).
@@ -243,7 +277,7 @@ impl Conn {
                         ctx,
                     );
                 }
-                (&input[head.len..end], end)
+                (end, end)
             }
             BodyKind::Chunked => {
                 let decoder = ChunkedDecoder::new(head.len, max_body);
@@ -255,8 +289,14 @@ impl Conn {
                 );
             }
         };
-        let keep_alive = answer(ctx, &mut self.output, self.peer, &head, body);
-        self.finish_request(consumed, keep_alive);
+        let answer = answer(
+            ctx,
+            &mut self.output,
+            self.peer,
+            &head,
+            &input[..request_end],
+        );
+        self.finish_request(consumed, answer);
         true
     }
 
@@ -309,24 +349,52 @@ impl Conn {
                 return false;
             }
         };
-        let keep_alive = answer(
-            ctx,
-            &mut self.output,
-            self.peer,
-            &head,
-            &input[head_len..body_end],
-        );
-        self.finish_request(consumed, keep_alive);
+        let answer = answer(ctx, &mut self.output, self.peer, &head, &input[..body_end]);
+        self.finish_request(consumed, answer);
         true
     }
 
-    fn finish_request(&mut self, consumed: usize, keep_alive: bool) {
+    fn finish_request(&mut self, consumed: usize, answer: Answer) {
         self.input.consume(consumed);
         self.reading = Reading::Head { scanned: 0 };
+        match answer {
+            Answer::Done(keep_alive) => self.count_answered(keep_alive),
+            Answer::Deferred(deferred) => self.deferred = Some(deferred),
+        }
+    }
+
+    fn count_answered(&mut self, keep_alive: bool) {
         self.answered += 1;
         if !keep_alive {
             self.closing = true;
         }
+    }
+
+    /// The request a `blocking` handler must answer, for the driver to hand to the pool.
+    pub(crate) fn take_job(&mut self) -> Option<OwnedRequest> {
+        self.deferred
+            .as_mut()
+            .and_then(|deferred| deferred.job.take())
+    }
+
+    /// Encodes the response to the deferred request. Requests pipelined behind it are answered
+    /// by the next [`process`](Self::process).
+    pub(crate) fn complete(&mut self, response: Response, ctx: &mut Ctx<'_>) {
+        let Some(deferred) = self.deferred.take() else {
+            return;
+        };
+        let keep_alive = deferred.keep_alive && !ctx.shutting_down && !response.wants_close();
+        let options = EncodeOptions {
+            version: deferred.version,
+            keep_alive,
+            head_only: deferred.head_only,
+            date: ctx.date,
+        };
+        response.encode(&options, self.output.writer(ctx.pool));
+        if let Some(line) = &deferred.log {
+            line.write(self.peer, &response);
+        }
+        self.count_answered(keep_alive);
     }
 
     /// Answers a request that cannot be read with its 4xx/5xx, then stops reading: after a
@@ -367,6 +435,7 @@ impl Conn {
     /// Whether requests that were held back (by the output limit) can now be answered.
     pub(crate) fn can_resume(&self, ctx: &Ctx<'_>) -> bool {
         !self.closing
+            && self.deferred.is_none()
             && !self.input.is_empty()
             && self.output.pending().len() < ctx.app.config.max_pending_output
     }
@@ -374,7 +443,9 @@ impl Conn {
     /// Nothing more will happen on this connection: it is closing or the client stopped
     /// sending, and every response is written.
     pub(crate) fn is_done(&self) -> bool {
-        (self.closing || self.read_closed) && self.output.pending().is_empty()
+        (self.closing || self.read_closed)
+            && self.deferred.is_none()
+            && self.output.pending().is_empty()
     }
 
     /// Whether the connection ends because of an error or `Connection: close` (as opposed to
@@ -393,6 +464,8 @@ impl Conn {
     pub(crate) fn phase(&self) -> Phase {
         if !self.output.pending().is_empty() {
             Phase::Writing
+        } else if self.deferred.is_some() {
+            Phase::Busy
         } else if matches!(self.reading, Reading::Body { .. }) {
             Phase::Body
         } else if !self.input.is_empty() {
@@ -415,19 +488,31 @@ impl Conn {
     }
 }
 
-/// Routes and answers one request, encoding the response into `output`. Returns whether the
-/// connection stays open afterwards.
+/// Routes and answers one request (`request` is its head and body, contiguous), encoding the
+/// response into `output`, unless its handler is `blocking`: then the request is copied out
+/// for the pool and answered later by [`Conn::complete`].
 fn answer(
     ctx: &mut Ctx<'_>,
     output: &mut OutputBuffer,
     peer: SocketAddr,
     head: &Head<'_, '_>,
-    body: &[u8],
-) -> bool {
+    request: &[u8],
+) -> Answer {
     let started = log::log_enabled!(target: ACCESS_LOG, log::Level::Info).then(Instant::now);
-    let response = ctx.app.respond(head, body, peer);
-    let keep_alive = head.keep_alive && !ctx.shutting_down && !response.wants_close();
     let head_only = head.method == Method::HEAD;
+    let response = ctx
+        .app
+        .respond(head, &request[head.len..], peer, ctx.run_blocking);
+    if response.is_deferred() {
+        return Answer::Deferred(Box::new(Deferred {
+            job: Some(OwnedRequest::new(request, head.len, peer)),
+            keep_alive: head.keep_alive,
+            version: head.version,
+            head_only,
+            log: started.map(|started| AccessLine::new(head, started)),
+        }));
+    }
+    let keep_alive = head.keep_alive && !ctx.shutting_down && !response.wants_close();
     let options = EncodeOptions {
         version: head.version,
         keep_alive,
@@ -436,29 +521,49 @@ fn answer(
     };
     response.encode(&options, output.writer(ctx.pool));
     if let Some(started) = started {
-        log_access(peer, head, &response, started);
+        AccessLine::new(head, started).write(peer, &response);
     }
-    keep_alive
+    Answer::Done(keep_alive)
 }
 
 /// The log target of the one-line-per-request access log.
 pub(crate) const ACCESS_LOG: &str = "carafe::access";
 
-fn log_access(peer: SocketAddr, head: &Head<'_, '_>, response: &Response, started: Instant) {
-    let bytes = if head.method == Method::HEAD {
-        0
-    } else {
-        response.body().len()
-    };
-    log::info!(
-        target: ACCESS_LOG,
-        "{peer} \"{} {} {:?}\" {} {bytes} {:.3}ms",
-        head.method,
-        head.target,
-        head.version,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+/// One access-log line: the request line, and when handling began.
+#[derive(Debug)]
+struct AccessLine {
+    method: Method,
+    target: String,
+    version: Version,
+    started: Instant,
+}
+
+impl AccessLine {
+    fn new(head: &Head<'_, '_>, started: Instant) -> Self {
+        Self {
+            method: head.method.clone(),
+            target: head.target.to_owned(),
+            version: head.version,
+            started,
+        }
+    }
+
+    fn write(&self, peer: SocketAddr, response: &Response) {
+        let bytes = if self.method == Method::HEAD {
+            0
+        } else {
+            response.body().len()
+        };
+        log::info!(
+            target: ACCESS_LOG,
+            "{peer} \"{} {} {:?}\" {} {bytes} {:.3}ms",
+            self.method,
+            self.target,
+            self.version,
+            response.status().as_u16(),
+            self.started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
 }
 
 fn error_response(status: StatusCode, error: &ParseError) -> Response {
@@ -494,6 +599,7 @@ mod tests {
             date: DATE,
             pool: &mut pool,
             shutting_down: false,
+            run_blocking: true,
         };
         let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
         let mut output = Vec::new();
@@ -705,6 +811,7 @@ mod tests {
             date: DATE,
             pool: &mut pool,
             shutting_down: true,
+            run_blocking: true,
         };
         let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
         let input = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -725,6 +832,7 @@ mod tests {
             date: DATE,
             pool: &mut pool,
             shutting_down: false,
+            run_blocking: true,
         };
         let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
         conn.read_buffer(&mut ctx)[..input.len()].copy_from_slice(input);
@@ -766,6 +874,7 @@ mod tests {
             date: DATE,
             pool: &mut pool,
             shutting_down: false,
+            run_blocking: true,
         };
         let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
         conn.timed_out(&mut ctx);

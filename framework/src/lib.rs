@@ -55,6 +55,7 @@ mod form;
 mod handler;
 mod macros;
 mod parse;
+mod pool;
 #[cfg(test)]
 mod proptests;
 mod proxy;

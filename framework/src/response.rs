@@ -159,6 +159,8 @@ pub struct Response {
     body: Body,
     /// Set when the response stands for an error that an app error handler may replace.
     error: Option<Box<HttpError>>,
+    /// Not a response at all: the request's handler is `blocking` and will answer later.
+    deferred: bool,
 }
 
 impl Response {
@@ -373,6 +375,18 @@ impl Response {
         let value = cookies::removal_cookie_value(cookie.into())?;
         self.headers_mut().append(http::header::SET_COOKIE, value);
         Ok(self)
+    }
+
+    /// Stands for "answered later, by the blocking pool" (see `App::respond`).
+    pub(crate) fn deferred() -> Self {
+        Self {
+            deferred: true,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn is_deferred(&self) -> bool {
+        self.deferred
     }
 
     /// The error this response stands for, if it was made from an [`HttpError`].

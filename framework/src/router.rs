@@ -22,6 +22,7 @@ pub struct RouteInfo {
     methods: Vec<Method>,
     pattern: String,
     handler: String,
+    blocking: bool,
 }
 
 impl RouteInfo {
@@ -38,6 +39,11 @@ impl RouteInfo {
     pub fn pattern(&self) -> &str {
         &self.pattern
     }
+    /// Whether the handler runs on the blocking thread pool.
+    pub fn is_blocking(&self) -> bool {
+        self.blocking
+    }
+
     /// The handler as written in `route!`: `index`, `pages::about`, or `closure@src/main.rs:12`.
     pub fn handler(&self) -> &str {
         &self.handler
@@ -60,6 +66,7 @@ pub struct RouteSpec {
     pattern: String,
     handler: String,
     name: Option<String>,
+    blocking: bool,
 }
 
 impl RouteSpec {
@@ -70,12 +77,21 @@ impl RouteSpec {
             pattern: pattern.into(),
             handler: "<handler>".into(),
             name: None,
+            blocking: false,
         }
     }
 
     /// Names the route for `url_for`, overriding the handler's name.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Runs the handler on the blocking thread pool instead of the event loop, for handlers
+    /// that wait (a slow query, a sleep, a big computation): the loop keeps serving other
+    /// connections meanwhile. See [`Config::blocking_threads`](crate::Config::blocking_threads).
+    pub fn blocking(mut self) -> Self {
+        self.blocking = true;
         self
     }
 
@@ -192,6 +208,7 @@ impl Router {
                 methods: spec.methods,
                 pattern: spec.pattern,
                 handler: spec.handler,
+                blocking: spec.blocking,
             },
             handler,
         });

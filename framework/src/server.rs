@@ -12,6 +12,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,6 +25,7 @@ use crate::buffer::BufferPool;
 use crate::conn::{Conn, Ctx, Phase};
 use crate::date::DateCache;
 use crate::error::Error;
+use crate::pool::{BlockingPool, Completed, Job, Reply};
 use crate::timer::{TimerKind, Timers};
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -46,7 +48,7 @@ const IMMEDIATE: u8 = 2;
 /// Shared between the workers and every [`ServerHandle`].
 struct Control {
     state: AtomicU8,
-    wakers: Vec<Waker>,
+    wakers: Vec<Arc<Waker>>,
 }
 
 impl Control {
@@ -146,7 +148,7 @@ impl Server {
             let poll = Poll::new()?;
             poll.registry()
                 .register(&mut listener, LISTENER, Interest::READABLE)?;
-            wakers.push(Waker::new(poll.registry(), WAKER)?);
+            wakers.push(Arc::new(Waker::new(poll.registry(), WAKER)?));
             workers.push((poll, listener));
         }
         let control = Arc::new(Control {
@@ -182,12 +184,30 @@ impl Server {
             self.workers.len(),
             plural(self.workers.len())
         );
+        // Threads for `blocking` handlers, shared by the workers; only if some route needs them.
+        let blocking = if self.app.has_blocking_routes() {
+            let config = &self.app.config;
+            Some(Arc::new(BlockingPool::start(
+                &self.app,
+                config.blocking_threads,
+                config.blocking_queue,
+            )?))
+        } else {
+            None
+        };
         let mut workers = self
             .workers
             .into_iter()
             .enumerate()
             .map(|(index, (poll, listener))| {
-                Worker::new(index, poll, listener, &self.app, &self.control)
+                Worker::new(
+                    index,
+                    poll,
+                    listener,
+                    &self.app,
+                    &self.control,
+                    blocking.clone(),
+                )
             });
         let Some(first) = workers.next() else {
             return Ok(());
@@ -368,6 +388,9 @@ struct Connection {
     /// The phase and answered count when the timer was last set, to restart it only on change.
     timer_phase: Phase,
     timer_answered: u64,
+    /// Unique within the worker: a response from the blocking pool for slab key `k` is only
+    /// delivered if the connection at `k` is still the one that asked.
+    id: u64,
 }
 
 /// What a connection asks of its worker after being driven.
@@ -557,6 +580,12 @@ struct Worker {
     first_request_cutoff: Option<Instant>,
     /// This worker's share of `Config::max_connections`.
     max_connections: usize,
+    /// Where `blocking` handlers run, and how their responses come back to this worker.
+    blocking: Option<Arc<BlockingPool>>,
+    results: Receiver<Completed>,
+    results_sender: Sender<Completed>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+    next_id: u64,
 }
 
 impl Worker {
@@ -566,8 +595,16 @@ impl Worker {
         listener: TcpListener,
         app: &Arc<App>,
         control: &Arc<Control>,
+        blocking: Option<Arc<BlockingPool>>,
     ) -> Self {
         let config = &app.config;
+        let (results_sender, results) = mpsc::channel();
+        let waker = Arc::clone(&control.wakers[index]);
+        let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            if let Err(error) = waker.wake() {
+                log::error!("cannot wake a worker with a blocking handler's response: {error}");
+            }
+        });
         let timers = Timers::new([
             config.header_timeout,
             config.body_timeout,
@@ -596,6 +633,11 @@ impl Worker {
                 .max_connections
                 .div_ceil(config.workers.max(1))
                 .max(1),
+            blocking,
+            results,
+            results_sender,
+            wake,
+            next_id: 0,
         }
     }
 
@@ -616,7 +658,8 @@ impl Worker {
             for event in &events {
                 match event.token() {
                     LISTENER => self.accept(now),
-                    WAKER => {} // The control state is read below.
+                    // Responses from blocking handlers; the control state is read below.
+                    WAKER => self.receive_completed(now),
                     Token(key) => {
                         let readable =
                             event.is_readable() || event.is_read_closed() || event.is_error();
@@ -711,7 +754,9 @@ impl Worker {
             lingering: None,
             timer_phase: Phase::Idle,
             timer_answered: 0,
+            id: self.next_id,
         });
+        self.next_id += 1;
         self.timers.set(key, TimerKind::Idle, now);
         log::debug!("worker {} accepted token={key} peer={peer}", self.index);
     }
@@ -724,14 +769,81 @@ impl Worker {
             connection.read_drained = false;
         }
         connection.peer_closed |= peer_closed;
+        self.drive(key, now);
+    }
+
+    fn drive(&mut self, key: usize, now: Instant) {
         let mut ctx = Ctx {
             app: &self.app,
             date: self.date.as_bytes(),
             pool: &mut self.pool,
             shutting_down: self.shutdown_deadline.is_some(),
+            run_blocking: false,
+        };
+        let Some(connection) = self.conns.get_mut(key) else {
+            return;
         };
         let next = connection.drive(&mut ctx);
         self.after_drive(key, next, now);
+    }
+
+    /// Hands a request for a `blocking` handler to the pool; when its queue is full, answers
+    /// 503 at once rather than letting requests pile up without bound.
+    fn submit_job(&mut self, key: usize, now: Instant) {
+        let Some(connection) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Some(request) = connection.conn.take_job() else {
+            return;
+        };
+        let reply = Reply {
+            results: self.results_sender.clone(),
+            wake: Arc::clone(&self.wake),
+            key,
+            id: connection.id,
+        };
+        let refused = match &self.blocking {
+            Some(pool) => pool
+                .submit(Job { request, reply })
+                .err()
+                .map(|_| service_unavailable()),
+            // Only reachable if a blocking route exists without a pool; answer here, slowly.
+            None => Some(request.respond(&self.app)),
+        };
+        if let Some(response) = refused {
+            let mut ctx = Ctx {
+                app: &self.app,
+                date: self.date.as_bytes(),
+                pool: &mut self.pool,
+                shutting_down: self.shutdown_deadline.is_some(),
+                run_blocking: false,
+            };
+            if let Some(connection) = self.conns.get_mut(key) {
+                connection.conn.complete(response, &mut ctx);
+            }
+            self.drive(key, now);
+        }
+    }
+
+    /// Delivers responses from blocking handlers to their connections and carries on with them.
+    fn receive_completed(&mut self, now: Instant) {
+        while let Ok(done) = self.results.try_recv() {
+            let mut ctx = Ctx {
+                app: &self.app,
+                date: self.date.as_bytes(),
+                pool: &mut self.pool,
+                shutting_down: self.shutdown_deadline.is_some(),
+                run_blocking: false,
+            };
+            match self.conns.get_mut(done.key) {
+                Some(connection) if connection.id == done.id => {
+                    connection.conn.complete(done.response, &mut ctx);
+                }
+                // The client went away meanwhile; its response has nowhere to go.
+                _ => continue,
+            }
+            self.drive(done.key, now);
+        }
     }
 
     /// Updates interest, timers and buffers after a connection was driven, or closes it.
@@ -753,6 +865,12 @@ impl Worker {
             }
         };
         if connection.lingering.is_some() {
+            return;
+        }
+        if connection.conn.phase() == Phase::Busy {
+            self.timers.cancel(key);
+            connection.timer_phase = Phase::Busy;
+            self.submit_job(key, now);
             return;
         }
         let wanted = connection.wanted_interest();
@@ -780,13 +898,14 @@ impl Worker {
                 Phase::Idle | Phase::Head => new_request,
                 Phase::Body => read,
                 Phase::Writing => wrote,
+                Phase::Busy => false,
             };
         if restart {
             let kind = match phase {
                 Phase::Idle => TimerKind::Idle,
                 Phase::Head => TimerKind::Header,
                 Phase::Body => TimerKind::Body,
-                Phase::Writing => TimerKind::Write,
+                Phase::Writing | Phase::Busy => TimerKind::Write,
             };
             self.timers.set(key, kind, now);
             connection.timer_phase = phase;
@@ -814,6 +933,7 @@ impl Worker {
                         date: self.date.as_bytes(),
                         pool: &mut self.pool,
                         shutting_down: self.shutdown_deadline.is_some(),
+                        run_blocking: false,
                     };
                     connection.conn.timed_out(&mut ctx);
                     let next = connection.drive(&mut ctx);
@@ -937,6 +1057,17 @@ fn deregister(registry: &Registry, source: &mut impl mio::event::Source) {
     // Closing the descriptor removes it from epoll anyway; deregistering first keeps the
     // poller's view exact and costs one syscall per connection, not per request.
     let _ = registry.deregister(source);
+}
+
+/// The answer when the blocking pool's queue is full.
+fn service_unavailable() -> crate::Response {
+    let mut response: crate::Response =
+        crate::HttpError::new(http::StatusCode::SERVICE_UNAVAILABLE, "busy, try again").into();
+    response.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("1"),
+    );
+    response
 }
 
 /// Errors from `accept` that mean the process or system is out of descriptors or memory.

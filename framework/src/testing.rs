@@ -193,6 +193,8 @@ impl TestClient {
             date: date.as_bytes(),
             pool: &mut pool,
             shutting_down: false,
+            // Blocking handlers run right here: there is no event loop to keep free.
+            run_blocking: true,
         };
         let mut conn = Conn::new(self.peer);
         let mut output = Vec::new();

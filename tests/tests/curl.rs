@@ -324,3 +324,27 @@ fn api_time_is_json() {
             .is_some_and(|date| date.ends_with("GMT"))
     );
 }
+
+#[test]
+fn pages_answer_while_ten_slow_requests_wait_on_the_blocking_pool() {
+    let served = Served::example_app();
+    let slow: Vec<_> = (0..10)
+        .map(|_| {
+            let url = served.url("/slow?ms=800");
+            std::thread::spawn(move || curl(&[&url]))
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let index = curl(&[&served.url("/")]);
+    assert_status(&index, 200);
+    let seconds = index.info["time_total"].as_f64().unwrap();
+    assert!(
+        seconds < 0.3,
+        "/ took {seconds} s while /slow requests were in flight"
+    );
+    for handle in slow {
+        let response = handle.join().unwrap();
+        assert_status(&response, 200);
+        assert_eq!(response.text(), "slept 800 ms on a blocking thread\n");
+    }
+}
