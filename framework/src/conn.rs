@@ -26,7 +26,11 @@ use crate::date::HTTP_DATE_LEN;
 use crate::error::ParseError;
 use crate::parse::{self, Head, HeadLimits, parse_head};
 use crate::pool::OwnedRequest;
-use crate::response::{EncodeOptions, Response};
+use crate::response::{EncodeOptions, Response, Streaming};
+
+/// How much of a streamed body is read per pull, and the unsent output below which the next
+/// pull happens: memory per download stays near 64 KiB, whatever the file's size.
+const STREAM_CHUNK: usize = 64 * 1024;
 
 /// What a connection needs from the worker driving it.
 pub(crate) struct Ctx<'w> {
@@ -102,6 +106,8 @@ pub(crate) struct Conn {
     answered: u64,
     /// A request handed to the blocking pool (boxed: rare, and idle connections stay small).
     deferred: Option<Box<Deferred>>,
+    /// A response body still being pulled from its reader; pipelined requests wait for it.
+    streaming: Option<Box<Streaming>>,
 }
 
 /// A request whose blocking handler runs on the pool; later pipelined requests wait for it.
@@ -119,8 +125,12 @@ struct Deferred {
 
 /// How one request was answered.
 enum Answer {
-    /// The response is encoded; the connection stays open if `true`.
-    Done(bool),
+    /// The response is encoded (its body may still stream); the connection stays open if
+    /// `keep_alive`.
+    Done {
+        keep_alive: bool,
+        stream: Option<Streaming>,
+    },
     /// Its handler is `blocking`: the response comes later, from the pool.
     Deferred(Box<Deferred>),
 }
@@ -136,6 +146,7 @@ impl Conn {
             read_closed: false,
             answered: 0,
             deferred: None,
+            streaming: None,
         }
     }
 
@@ -205,10 +216,21 @@ impl Conn {
     /// Answers every complete request in the input, in order, until the input runs out, the
     /// connection starts closing, or unsent output reaches the limit.
     pub(crate) fn process(&mut self, ctx: &mut Ctx<'_>) {
-        while !self.closing
-            && self.deferred.is_none()
-            && self.output.pending().len() < ctx.app.config.max_pending_output
-        {
+        loop {
+            if self.streaming.is_some() {
+                // The response being streamed comes first (even on a closing connection: it is
+                // the last response); the next request waits for it.
+                if !self.pull_stream(ctx) || self.streaming.is_some() {
+                    break;
+                }
+                continue;
+            }
+            if self.closing
+                || self.deferred.is_some()
+                || self.output.pending().len() >= ctx.app.config.max_pending_output
+            {
+                break;
+            }
             let progressed = match self.reading {
                 Reading::Head { .. } => self.read_head(ctx),
                 Reading::Body { .. } => self.read_body(ctx),
@@ -354,13 +376,94 @@ impl Conn {
         true
     }
 
+    #[inline]
     fn finish_request(&mut self, consumed: usize, answer: Answer) {
         self.input.consume(consumed);
         self.reading = Reading::Head { scanned: 0 };
         match answer {
-            Answer::Done(keep_alive) => self.count_answered(keep_alive),
+            Answer::Done { keep_alive, stream } => {
+                self.streaming = stream.map(Box::new);
+                self.count_answered(keep_alive);
+            }
             Answer::Deferred(deferred) => self.deferred = Some(deferred),
         }
+    }
+
+    /// Reads the next piece of a streamed body into the output, if the output has room.
+    /// Returns whether anything happened. A reader that fails, or ends before the length the
+    /// head promised, ends the connection: its framing can no longer be honoured.
+    fn pull_stream(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let Some(stream) = self.streaming.as_deref_mut() else {
+            return false;
+        };
+        if self.output.pending().len() >= STREAM_CHUNK {
+            return false; // Wait for the client to take what is already there.
+        }
+        let out = self.output.writer(ctx.pool);
+        let start = out.len();
+        let want = stream
+            .remaining
+            .map_or(STREAM_CHUNK, |left| left.min(STREAM_CHUNK as u64) as usize);
+        // A chunk's size line is written as eight hex digits (leading zeros are allowed,
+        // RFC 9112 §7.1) and filled in after the read, so the data needs no second copy.
+        let header = if stream.chunked {
+            CHUNK_HEADER.len()
+        } else {
+            0
+        };
+        out.resize(start + header + want, 0);
+        let read = loop {
+            match stream.reader.read(&mut out[start + header..]) {
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        let read = match read {
+            Ok(read) => read,
+            Err(error) => {
+                out.truncate(start);
+                log::error!(
+                    "peer={} response body failed mid-stream: {error}",
+                    self.peer
+                );
+                return self.abort_stream();
+            }
+        };
+        if read == 0 {
+            out.truncate(start);
+            if stream.remaining.is_some_and(|left| left > 0) {
+                log::error!(
+                    "peer={} response body ended {} bytes short of its Content-Length",
+                    self.peer,
+                    stream.remaining.unwrap_or(0)
+                );
+                return self.abort_stream();
+            }
+            if stream.chunked {
+                out.extend_from_slice(b"0\r\n\r\n");
+            }
+            self.streaming = None;
+            return true;
+        }
+        out.truncate(start + header + read);
+        if stream.chunked {
+            out[start..start + header].copy_from_slice(&chunk_header(read));
+            out.extend_from_slice(b"\r\n");
+        }
+        if let Some(left) = &mut stream.remaining {
+            *left -= read as u64;
+            if *left == 0 {
+                self.streaming = None;
+            }
+        }
+        true
+    }
+
+    /// Stops a stream that cannot finish; the connection closes after what was sent.
+    fn abort_stream(&mut self) -> bool {
+        self.streaming = None;
+        self.closing = true;
+        true
     }
 
     fn count_answered(&mut self, keep_alive: bool) {
@@ -379,21 +482,26 @@ impl Conn {
 
     /// Encodes the response to the deferred request. Requests pipelined behind it are answered
     /// by the next [`process`](Self::process).
-    pub(crate) fn complete(&mut self, response: Response, ctx: &mut Ctx<'_>) {
+    pub(crate) fn complete(&mut self, mut response: Response, ctx: &mut Ctx<'_>) {
         let Some(deferred) = self.deferred.take() else {
             return;
         };
-        let keep_alive = deferred.keep_alive && !ctx.shutting_down && !response.wants_close();
+        let keep_alive = deferred.keep_alive
+            && !ctx.shutting_down
+            && !response.wants_close()
+            && !response.needs_close_delimiting(deferred.version);
         let options = EncodeOptions {
             version: deferred.version,
             keep_alive,
             head_only: deferred.head_only,
             date: ctx.date,
         };
-        response.encode(&options, self.output.writer(ctx.pool));
         if let Some(line) = &deferred.log {
             line.write(self.peer, &response);
         }
+        self.streaming = response
+            .encode(&options, self.output.writer(ctx.pool))
+            .map(Box::new);
         self.count_answered(keep_alive);
     }
 
@@ -402,7 +510,7 @@ impl Conn {
     pub(crate) fn fail(&mut self, error: ParseError, ctx: &mut Ctx<'_>) {
         let status = error.status();
         log::debug!("peer={} rejected request: {status} ({error})", self.peer);
-        let response = error_response(status, &error);
+        let mut response = error_response(status, &error);
         let options = EncodeOptions {
             version: Version::HTTP_11,
             keep_alive: false,
@@ -434,10 +542,9 @@ impl Conn {
 
     /// Whether requests that were held back (by the output limit) can now be answered.
     pub(crate) fn can_resume(&self, ctx: &Ctx<'_>) -> bool {
-        !self.closing
-            && self.deferred.is_none()
-            && !self.input.is_empty()
-            && self.output.pending().len() < ctx.app.config.max_pending_output
+        let room = self.output.pending().len() < ctx.app.config.max_pending_output;
+        let stream_ready = self.streaming.is_some() && self.output.pending().len() < STREAM_CHUNK;
+        stream_ready || (!self.closing && self.deferred.is_none() && room && !self.input.is_empty())
     }
 
     /// Nothing more will happen on this connection: it is closing or the client stopped
@@ -445,6 +552,7 @@ impl Conn {
     pub(crate) fn is_done(&self) -> bool {
         (self.closing || self.read_closed)
             && self.deferred.is_none()
+            && self.streaming.is_none()
             && self.output.pending().is_empty()
     }
 
@@ -462,7 +570,7 @@ impl Conn {
 
     /// What the connection is doing, for timers.
     pub(crate) fn phase(&self) -> Phase {
-        if !self.output.pending().is_empty() {
+        if !self.output.pending().is_empty() || self.streaming.is_some() {
             Phase::Writing
         } else if self.deferred.is_some() {
             Phase::Busy
@@ -500,7 +608,7 @@ fn answer(
 ) -> Answer {
     let started = log::log_enabled!(target: ACCESS_LOG, log::Level::Info).then(Instant::now);
     let head_only = head.method == Method::HEAD;
-    let response = ctx
+    let mut response = ctx
         .app
         .respond(head, &request[head.len..], peer, ctx.run_blocking);
     if response.is_deferred() {
@@ -512,18 +620,21 @@ fn answer(
             log: started.map(|started| AccessLine::new(head, started)),
         }));
     }
-    let keep_alive = head.keep_alive && !ctx.shutting_down && !response.wants_close();
+    let keep_alive = head.keep_alive
+        && !ctx.shutting_down
+        && !response.wants_close()
+        && !response.needs_close_delimiting(head.version);
     let options = EncodeOptions {
         version: head.version,
         keep_alive,
         head_only,
         date: ctx.date,
     };
-    response.encode(&options, output.writer(ctx.pool));
     if let Some(started) = started {
         AccessLine::new(head, started).write(peer, &response);
     }
-    Answer::Done(keep_alive)
+    let stream = response.encode(&options, output.writer(ctx.pool));
+    Answer::Done { keep_alive, stream }
 }
 
 /// The log target of the one-line-per-request access log.
@@ -552,7 +663,7 @@ impl AccessLine {
         let bytes = if self.method == Method::HEAD {
             0
         } else {
-            response.body().len()
+            response.body().content_length().unwrap_or(0)
         };
         log::info!(
             target: ACCESS_LOG,
@@ -564,6 +675,19 @@ impl AccessLine {
             self.started.elapsed().as_secs_f64() * 1000.0
         );
     }
+}
+
+/// An 8-hex-digit chunk-size line's length, placeholder included.
+const CHUNK_HEADER: &[u8; 10] = b"00000000\r\n";
+
+/// `size` as a chunk-size line of fixed width (`0000ffff\r\n`).
+fn chunk_header(size: usize) -> [u8; 10] {
+    let mut line = *CHUNK_HEADER;
+    for (index, slot) in line[..8].iter_mut().enumerate() {
+        let nibble = (size >> (4 * (7 - index))) & 0xf;
+        *slot = b"0123456789abcdef"[nibble];
+    }
+    line
 }
 
 fn error_response(status: StatusCode, error: &ParseError) -> Response {
@@ -615,11 +739,29 @@ mod tests {
                 buffer[..n].copy_from_slice(&input[fed..fed + n]);
                 fed += n;
                 conn.received(n, &mut ctx);
-                output.extend_from_slice(conn.pending_output());
-                conn.wrote(conn.pending_output().len());
+                drain(&mut conn, &mut ctx, &mut output);
             }
         }
         (output, conn)
+    }
+
+    /// Takes the output as a client reading fast would, letting streamed bodies and
+    /// held-back requests proceed; returns the most output that was pending at once.
+    fn drain(conn: &mut Conn, ctx: &mut Ctx<'_>, output: &mut Vec<u8>) -> usize {
+        let mut most = 0;
+        loop {
+            most = most.max(conn.pending_output().len());
+            output.extend_from_slice(conn.pending_output());
+            conn.wrote(conn.pending_output().len());
+            if !conn.can_resume(ctx) {
+                return most;
+            }
+            conn.process(ctx);
+            // A partial request can leave nothing to do yet: stop when no output came.
+            if conn.pending_output().is_empty() {
+                return most;
+            }
+        }
     }
 
     fn text(bytes: &[u8]) -> String {
@@ -889,5 +1031,163 @@ mod tests {
         assert_eq!(conn.phase(), Phase::Head);
         conn.timed_out(&mut ctx);
         assert!(text(conn.pending_output()).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+    }
+
+    /// An app streaming `len` bytes (`x`) from a reader, declared or not, and one failing.
+    fn streaming_app() -> App {
+        struct Failing(usize);
+        impl std::io::Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(std::io::Error::other("disk on fire"));
+                }
+                let n = buf.len().min(self.0);
+                buf[..n].fill(b'f');
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let mut app = app();
+        app.route(RouteSpec::new(&[Method::GET], "/sized/{len}"), |req| {
+            let len: u64 = req.param_as("len")?;
+            Ok::<_, crate::HttpError>(Response::stream(std::io::repeat(b'x').take(len), Some(len)))
+        })
+        .unwrap();
+        app.route(RouteSpec::new(&[Method::GET], "/unsized/{len}"), |req| {
+            let len: u64 = req.param_as("len")?;
+            Ok::<_, crate::HttpError>(Response::stream(std::io::repeat(b'x').take(len), None))
+        })
+        .unwrap();
+        app.route(RouteSpec::new(&[Method::GET], "/short"), |_req| {
+            Response::stream(std::io::repeat(b's').take(10), Some(1000))
+        })
+        .unwrap();
+        app.route(RouteSpec::new(&[Method::GET], "/failing"), |_req| {
+            Response::stream(Failing(100_000), None)
+        })
+        .unwrap();
+        app
+    }
+
+    use std::io::Read as _;
+
+    #[test]
+    fn a_sized_stream_is_sent_whole_in_bounded_pieces() {
+        let app = streaming_app();
+        let mut pool = BufferPool::default();
+        let mut ctx = Ctx {
+            app: &app,
+            date: DATE,
+            pool: &mut pool,
+            shutting_down: false,
+            run_blocking: true,
+        };
+        let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
+        let request =
+            b"GET /sized/3000000 HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+        conn.read_buffer(&mut ctx)[..request.len()].copy_from_slice(request);
+        conn.received(request.len(), &mut ctx);
+        let mut output = Vec::new();
+        let most = drain(&mut conn, &mut ctx, &mut output);
+        assert!(
+            most <= 2 * STREAM_CHUNK,
+            "{most} bytes pending at once: memory must stay flat"
+        );
+        let text = text(&output);
+        let head_end = text.find("\r\n\r\n").unwrap() + 4;
+        assert!(
+            text[..head_end].contains("Content-Length: 3000000\r\n"),
+            "{}",
+            &text[..head_end]
+        );
+        assert!(
+            output[head_end..head_end + 3_000_000]
+                .iter()
+                .all(|&b| b == b'x')
+        );
+        // The pipelined request behind the stream is answered after it, in order.
+        assert!(
+            text[head_end + 3_000_000..].starts_with("HTTP/1.1 200 OK"),
+            "then /a"
+        );
+        assert!(text.ends_with("\r\n\r\nA"));
+        assert_eq!(conn.answered(), 2);
+    }
+
+    #[test]
+    fn an_unsized_stream_is_chunked_on_http_11_and_close_delimited_on_http_10() {
+        let app = streaming_app();
+        let (output, conn) = run(
+            &app,
+            b"GET /unsized/200000 HTTP/1.1\r\nHost: x\r\n\r\n",
+            &[],
+        );
+        let head_end = text(&output).find("\r\n\r\n").unwrap() + 4;
+        assert!(text(&output[..head_end]).contains("Transfer-Encoding: chunked\r\n"));
+        let mut body = output[head_end..].to_vec();
+        let mut decoder = ChunkedDecoder::new(0, u64::MAX);
+        let filled = body.len();
+        assert_eq!(
+            decoder.decode(&mut body, filled),
+            Ok(true),
+            "well-formed chunks, then the last chunk"
+        );
+        assert_eq!(decoder.body_end(), 200_000);
+        assert!(!conn.is_done(), "the connection stays open");
+
+        let (output, conn) = run(
+            &app,
+            b"GET /unsized/200000 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            &[],
+        );
+        let head_end = text(&output).find("\r\n\r\n").unwrap() + 4;
+        let head = text(&output[..head_end]);
+        assert!(
+            !head.contains("chunked") && !head.contains("Content-Length"),
+            "{head}"
+        );
+        assert!(
+            head.contains("Connection: close\r\n"),
+            "the end of the body is the end of the connection"
+        );
+        assert_eq!(output.len() - head_end, 200_000);
+        assert!(conn.is_done());
+    }
+
+    #[test]
+    fn head_requests_never_read_the_stream() {
+        let app = streaming_app();
+        let (output, conn) = run(&app, b"HEAD /sized/5000 HTTP/1.1\r\nHost: x\r\n\r\n", &[]);
+        let text = text(&output);
+        assert!(
+            text.contains("Content-Length: 5000\r\n") && text.ends_with("\r\n\r\n"),
+            "{text}"
+        );
+        assert!(conn.streaming.is_none());
+    }
+
+    #[test]
+    fn a_failing_or_short_stream_closes_the_connection() {
+        for path in ["/failing", "/short"] {
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+            let (output, conn) = run(&streaming_app(), request.as_bytes(), &[]);
+            assert!(
+                conn.is_done(),
+                "{path}: the framing cannot be kept, so the connection ends"
+            );
+            assert_eq!(
+                text(&output).matches("HTTP/1.1 ").count(),
+                1,
+                "{path}: nothing answered after"
+            );
+        }
+    }
+
+    #[test]
+    fn chunk_headers_are_fixed_width_hex() {
+        assert_eq!(&chunk_header(0xffff), b"0000ffff\r\n");
+        assert_eq!(&chunk_header(65536), b"00010000\r\n");
+        assert_eq!(&chunk_header(1), b"00000001\r\n");
     }
 }

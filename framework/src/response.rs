@@ -5,6 +5,7 @@
 //! for a static body.
 
 use std::borrow::Cow;
+use std::io::Read;
 use std::sync::LazyLock;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -72,7 +73,7 @@ impl ContentType {
 
 /// The body of a response.
 #[non_exhaustive]
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub enum Body {
     /// No body (`Content-Length: 0`).
     #[default]
@@ -81,26 +82,89 @@ pub enum Body {
     Static(&'static [u8]),
     /// Owned bytes.
     Bytes(Vec<u8>),
+    /// Bytes pulled from a reader as the connection drains: never all in memory. See
+    /// [`Body::reader`].
+    Reader(BodyReader),
+}
+
+/// A body read from any `Read`, 64 KiB at a time, as the client takes it.
+pub struct BodyReader {
+    reader: Box<dyn Read + Send>,
+    len: Option<u64>,
+}
+
+impl std::fmt::Debug for BodyReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyReader")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Body {
-    /// The body's bytes.
+    /// A body streamed from `reader`. With `len` known it is sent with Content-Length (and
+    /// the reader must yield exactly that many bytes, or the connection is closed after what
+    /// it gave); without, with chunked transfer-coding (or, to an HTTP/1.0 client, until the
+    /// connection closes).
+    ///
+    /// ```
+    /// use carafe::{Body, Response};
+    ///
+    /// let file = std::io::Cursor::new(vec![b'x'; 1_000_000]);
+    /// let response = Response::bytes(Body::reader(file, Some(1_000_000)));
+    /// assert_eq!(response.body().content_length(), Some(1_000_000));
+    /// ```
+    pub fn reader(reader: impl Read + Send + 'static, len: Option<u64>) -> Self {
+        Body::Reader(BodyReader {
+            reader: Box::new(reader),
+            len,
+        })
+    }
+
+    /// The body's bytes, when it is held in memory (empty for a [`Body::Reader`]).
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            Body::Empty => &[],
+            Body::Empty | Body::Reader(_) => &[],
             Body::Static(bytes) => bytes,
             Body::Bytes(bytes) => bytes,
         }
     }
 
-    /// Length in bytes.
+    /// Bytes held in memory (0 for a [`Body::Reader`]; see [`content_length`](Self::content_length)).
     pub fn len(&self) -> usize {
         self.as_bytes().len()
     }
 
-    /// Whether the body has no bytes.
+    /// Whether no bytes are held in memory.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The length the body will have on the wire, if known.
+    pub fn content_length(&self) -> Option<u64> {
+        match self {
+            Body::Reader(reader) => reader.len,
+            // A usize always fits in a u64 on the targets Rust supports.
+            body => Some(body.len() as u64),
+        }
+    }
+}
+
+/// A body still to be pulled from its reader, after the head was written.
+pub(crate) struct Streaming {
+    pub reader: Box<dyn Read + Send>,
+    /// Bytes still owed when the length was declared.
+    pub remaining: Option<u64>,
+    /// Each read is framed as a chunk.
+    pub chunked: bool,
+}
+
+impl std::fmt::Debug for Streaming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streaming")
+            .field("remaining", &self.remaining)
+            .field("chunked", &self.chunked)
+            .finish_non_exhaustive()
     }
 }
 
@@ -150,7 +214,7 @@ impl From<Vec<u8>> for Body {
 /// assert_eq!(response.header("X-Request-Id"), Some("42"));
 /// assert!(Response::text("x").with_header("x-evil", "a\r\nSet-Cookie: b").is_err());
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Response {
     status: StatusCode,
     content_type: ContentType,
@@ -185,6 +249,11 @@ impl Response {
     /// 200 with an `application/octet-stream` body.
     pub fn bytes(body: impl Into<Body>) -> Self {
         Self::with_type(ContentType::OctetStream, body.into())
+    }
+
+    /// 200 with a body streamed from `reader` (`application/octet-stream`); see [`Body::reader`].
+    pub fn stream(reader: impl Read + Send + 'static, len: Option<u64>) -> Self {
+        Self::with_type(ContentType::OctetStream, Body::reader(reader, len))
     }
 
     /// 200 with `value` serialized as JSON; a value that cannot be serialized is logged and
@@ -377,6 +446,26 @@ impl Response {
         Ok(self)
     }
 
+    /// A copy for tests that encode one response several times (`encode` takes the body of
+    /// a streamed response, so `Response` is not `Clone`).
+    #[cfg(test)]
+    pub(crate) fn test_copy(&self) -> Response {
+        let body = match &self.body {
+            Body::Empty => Body::Empty,
+            Body::Static(bytes) => Body::Static(bytes),
+            Body::Bytes(bytes) => Body::Bytes(bytes.clone()),
+            Body::Reader(_) => panic!("a streamed response cannot be copied"),
+        };
+        Response {
+            status: self.status,
+            content_type: self.content_type.clone(),
+            headers: self.headers.clone(),
+            body,
+            error: self.error.clone(),
+            deferred: self.deferred,
+        }
+    }
+
     /// Stands for "answered later, by the blocking pool" (see `App::respond`).
     pub(crate) fn deferred() -> Self {
         Self {
@@ -395,6 +484,7 @@ impl Response {
     }
 
     /// Whether the response asks to close the connection (`Connection: close`).
+    #[inline]
     pub(crate) fn wants_close(&self) -> bool {
         self.headers.as_ref().is_some_and(|headers| {
             headers
@@ -410,21 +500,52 @@ impl Response {
     /// written by carafe; a handler's own `Content-Length`, `Transfer-Encoding` and
     /// `Connection` are skipped because the framing must match what is actually sent. Bodies
     /// are omitted for HEAD (with the GET length kept, RFC 9110 §9.3.2) and for 1xx, 204 and 304.
-    pub(crate) fn encode(&self, options: &EncodeOptions<'_>, out: &mut Vec<u8>) {
+    /// Returns the reader of a [`Body::Reader`] still to be streamed, framed as the head says.
+    pub(crate) fn encode(
+        &mut self,
+        options: &EncodeOptions<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<Streaming> {
         let bodiless = self.status.is_informational()
             || self.status == StatusCode::NO_CONTENT
             || self.status == StatusCode::NOT_MODIFIED;
+        // One match for both: the variant test alone costs several instructions (the tag
+        // sits in a niche of the Vec).
+        let (in_memory, streamed) = match &self.body {
+            Body::Reader(_) => (&[][..], true),
+            Body::Empty => (&[][..], false),
+            Body::Static(bytes) => (*bytes, false),
+            Body::Bytes(bytes) => (bytes.as_slice(), false),
+        };
         let body = if bodiless || options.head_only {
             &[][..]
         } else {
-            self.body.as_bytes()
+            in_memory
         };
         out.reserve(256 + body.len());
         match self.headers.as_deref() {
-            None if !bodiless => self.encode_common_head(options, out),
+            None if !bodiless && !streamed => self.encode_common_head(options, out),
             headers => self.encode_any_head(headers, bodiless, options, out),
         }
         out.extend_from_slice(body);
+        if !streamed || bodiless || options.head_only {
+            return None;
+        }
+        let Body::Reader(reader) = std::mem::take(&mut self.body) else {
+            return None;
+        };
+        Some(Streaming {
+            chunked: reader.len.is_none() && options.version == Version::HTTP_11,
+            remaining: reader.len,
+            reader: reader.reader,
+        })
+    }
+
+    /// Whether the body can only be delimited by closing the connection: a stream of unknown
+    /// length to an HTTP/1.0 client, which does not understand chunked (RFC 9112 §7.1).
+    pub(crate) fn needs_close_delimiting(&self, version: Version) -> bool {
+        version == Version::HTTP_10
+            && matches!(&self.body, Body::Reader(reader) if reader.len.is_none())
     }
 
     /// The head of most responses (a status with a body, no headers of the handler's own),
@@ -509,9 +630,18 @@ impl Response {
         }
         self.content_type.encode(out);
         if !bodiless {
-            out.extend_from_slice(b"Content-Length: ");
-            write_decimal(self.body.len(), out);
-            out.extend_from_slice(b"\r\n");
+            match self.body.content_length() {
+                Some(length) => {
+                    out.extend_from_slice(b"Content-Length: ");
+                    out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+                None if options.version == Version::HTTP_11 => {
+                    out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+                }
+                // HTTP/1.0: the body ends when the connection does.
+                None => {}
+            }
         }
         for (name, value) in headers.into_iter().flatten() {
             if is_framing_header(name) {
@@ -752,7 +882,7 @@ mod tests {
             head_only,
             date: DATE,
         };
-        response.encode(&options, &mut out);
+        response.test_copy().encode(&options, &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -931,7 +1061,10 @@ mod tests {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert_eq!(response.body().as_bytes(), b"400 nope\n");
         assert!(response.error().is_some());
-        assert_eq!(StatusCode::NO_CONTENT.into_response().body(), &Body::Empty);
+        assert!(matches!(
+            StatusCode::NO_CONTENT.into_response().body(),
+            Body::Empty
+        ));
         assert_eq!(
             Html("<b>x</b>").into_response().header("content-type"),
             Some("text/html; charset=utf-8")

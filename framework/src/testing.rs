@@ -320,13 +320,35 @@ impl TestResponse {
                 raw = &raw[head_len..];
                 continue;
             }
-            let length = headers
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, value)| value.parse::<usize>().ok())
-                .unwrap_or(0);
-            let length = if head_only { 0 } else { length };
-            let body = raw[head_len..head_len + length].to_vec();
+            let header = |wanted: &str| {
+                headers
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+                    .map(|(_, value)| value.as_str())
+            };
+            let rest = &raw[head_len..];
+            let body = if head_only {
+                Vec::new()
+            } else if header("transfer-encoding")
+                .is_some_and(|value| value.eq_ignore_ascii_case("chunked"))
+            {
+                // The codec's own decoder reads the streamed body back.
+                let mut bytes = rest.to_vec();
+                let mut decoder = crate::body::ChunkedDecoder::new(0, u64::MAX);
+                let filled = bytes.len();
+                match decoder.decode(&mut bytes, filled) {
+                    Ok(true) => bytes.truncate(decoder.body_end()),
+                    other => panic!("carafe sent a malformed chunked body ({other:?})"),
+                }
+                bytes
+            } else if let Some(length) =
+                header("content-length").and_then(|value| value.parse::<usize>().ok())
+            {
+                rest[..length].to_vec()
+            } else {
+                // Delimited by the end of the connection (HTTP/1.0, unknown length).
+                rest.to_vec()
+            };
             return Self {
                 status,
                 headers,
