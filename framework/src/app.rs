@@ -15,7 +15,7 @@ use http::header::{SET_COOKIE, VARY};
 use http::{Method, StatusCode};
 
 use crate::config::Config;
-use crate::error::{Error, HttpError, RouteError, abort};
+use crate::error::{Error, HttpError, RouteError, UrlForError, abort};
 use crate::handler::{Handler, call_guarded};
 use crate::parse::Head;
 use crate::request::Request;
@@ -127,6 +127,41 @@ impl App {
             .name(format!("static:{prefix}"));
         self.route(spec, move |req| files.serve(req))?;
         Ok(self)
+    }
+
+    /// The path of the route named `name` with `params`, like Flask's `url_for`: for
+    /// `route!(app, GET "/blog/{slug}" => post)`, `app.url_for("post", &[("slug", "epoll")])`
+    /// is `Ok("/blog/epoll")`.
+    ///
+    /// A route's name is its handler's function name unless `route!` gives one with
+    /// `name = "..."`; a handler registered on several paths builds the first. Each value
+    /// is percent-encoded for its place: a `{param}` encodes `/` (`a/b` becomes `a%2Fb`), a
+    /// `{*rest}` keeps `/` between segments; spaces, `%`, `?`, `#` and non-ASCII are encoded
+    /// everywhere, so the URL routes back to the same values. Pairs whose name is not a
+    /// parameter of the pattern become the query string (form-encoded, in the order given).
+    ///
+    /// Handlers use [`Request::url_for`]. An unknown name, a missing parameter, or an empty or dot-segment value is an
+    /// [`UrlForError`].
+    ///
+    /// ```
+    /// use carafe::{route, App, Request};
+    ///
+    /// fn post(req: &Request) -> String {
+    ///     format!("post {}", req.param("slug").unwrap_or_default())
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/blog/{slug}" => post)?;
+    /// route!(app, GET "/files/{*path}" => |_req| "a file", name = "files")?;
+    /// assert_eq!(app.url_for("post", &[("slug", "epoll")])?, "/blog/epoll");
+    /// assert_eq!(app.url_for("post", &[("slug", "a/b c")])?, "/blog/a%2Fb%20c");
+    /// assert_eq!(app.url_for("files", &[("path", "css/a b.css")])?, "/files/css/a%20b.css");
+    /// assert_eq!(app.url_for("post", &[("slug", "x"), ("page", "2")])?, "/blog/x?page=2");
+    /// assert!(app.url_for("post", &[]).is_err()); // slug is missing
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn url_for(&self, name: &str, params: &[(&str, &str)]) -> Result<String, UrlForError> {
+        self.router.url_for(name, params)
     }
 
     /// Renders error responses of `status` with `handler`, like Flask's `errorhandler`: for

@@ -68,12 +68,13 @@ mod static_files;
 mod template;
 pub mod testing;
 mod timer;
+mod url_for;
 
 pub use app::App;
 pub use config::Config;
 #[cfg(feature = "sessions")]
 pub use error::SessionError;
-pub use error::{Error, HttpError, InvalidHeader, RouteError, abort};
+pub use error::{Error, HttpError, InvalidHeader, RouteError, UrlForError, abort};
 pub use form::Form;
 pub use request::Request;
 #[cfg(feature = "json")]
