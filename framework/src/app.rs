@@ -111,6 +111,29 @@ impl App {
 
     /// Loads HTML templates from `dir` for [`Request::render`]. `.html`, `.htm` and `.xml`
     /// templates are auto-escaped.
+    ///
+    /// Templates can call `url_for(name, **params)`, [`App::url_for`] with keyword arguments:
+    /// `{{ url_for('post', slug=post.slug) }}`, `{{ url_for('static', filename='style.css') }}`.
+    /// It sees every route, including those registered after this call. In HTML templates
+    /// the path is escaped for HTML except `/`, so `href` values stay readable. An unknown
+    /// route, a missing parameter or an undefined value fails the render: a logged 500.
+    ///
+    /// ```
+    /// use carafe::{context, route, testing::TestClient, App};
+    /// # let dir = std::env::temp_dir().join(format!("carafe-doc-templates-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(dir.join("nav.html"), r#"<a href="{{ url_for('post', slug='a b') }}">post</a>"#)?;
+    ///
+    /// let mut app = App::new();
+    /// app.templates(&dir)?;
+    /// route!(app, GET "/" => |req| req.render("nav.html", context! {}))?;
+    /// route!(app, GET "/blog/{slug}" => |_req| "a post", name = "post")?;
+    ///
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/").send().text(), r#"<a href="/blog/a%20b">post</a>"#);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
     pub fn templates(&mut self, dir: impl AsRef<Path>) -> Result<&mut Self, Error> {
         self.templates = Some(Templates::new(dir.as_ref())?);
         Ok(self)
@@ -119,12 +142,32 @@ impl App {
     /// Serves the files of `dir` under `prefix`: `app.static_dir("/static", "static")` answers
     /// `/static/style.css` from `static/style.css`, with Content-Type, ETag and Last-Modified,
     /// and 304 to conditional requests. Nothing outside `dir` can be reached.
+    ///
+    /// As in Flask, the first static folder's route is named `static`, its file parameter
+    /// `filename`; later folders' routes are named `static:{prefix}`.
+    ///
+    /// ```
+    /// let mut app = carafe::App::new();
+    /// # let dir = std::env::temp_dir();
+    /// app.static_dir("/static", &dir)?;
+    /// app.static_dir("/media", &dir)?;
+    /// assert_eq!(app.url_for("static", &[("filename", "css/site.css")])?, "/static/css/site.css");
+    /// assert_eq!(app.url_for("static:/media", &[("filename", "a b.png")])?, "/media/a%20b.png");
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
     pub fn static_dir(&mut self, prefix: &str, dir: impl AsRef<Path>) -> Result<&mut Self, Error> {
+        const HANDLER: &str = "static_files";
         let files = StaticDir::new(dir.as_ref())?;
-        let pattern = format!("{}/{{*path}}", prefix.trim_end_matches('/'));
+        let pattern = format!("{}/{{*filename}}", prefix.trim_end_matches('/'));
+        let first = !self.routes().iter().any(|route| route.handler() == HANDLER);
+        let name = if first {
+            "static".to_owned()
+        } else {
+            format!("static:{prefix}")
+        };
         let spec = RouteSpec::new(&[Method::GET], pattern)
-            .handler_name("static_files", "")
-            .name(format!("static:{prefix}"));
+            .handler_name(HANDLER, "")
+            .name(name);
         self.route(spec, move |req| files.serve(req))?;
         Ok(self)
     }
@@ -140,7 +183,8 @@ impl App {
     /// everywhere, so the URL routes back to the same values. Pairs whose name is not a
     /// parameter of the pattern become the query string (form-encoded, in the order given).
     ///
-    /// Handlers use [`Request::url_for`]. An unknown name, a missing parameter, or an empty or dot-segment value is an
+    /// Handlers use [`Request::url_for`], templates the function `url_for(name, **params)`.
+    /// An unknown name, a missing parameter, or an empty or dot-segment value is an
     /// [`UrlForError`].
     ///
     /// ```
@@ -245,12 +289,21 @@ impl App {
         self.router.routes().collect()
     }
 
+    /// Gives the templates the final route table for `url_for`. Called where the app stops
+    /// changing (`bind`, `TestClient::new`): templates may be configured before the routes.
+    pub(crate) fn share_routes_with_templates(&mut self) {
+        let urls = self.router.url_map();
+        if let Some(templates) = &mut self.templates {
+            templates.set_url_map(urls);
+        }
+    }
+
     /// Binds the listening socket(s) without serving yet, so the caller can read the bound
     /// address (bind port 0 for any free port) and take a shutdown handle first.
-    #[cfg_attr(not(feature = "sessions"), allow(unused_mut))]
     pub fn bind(mut self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
         #[cfg(feature = "sessions")]
         self.ensure_session_key(true)?;
+        self.share_routes_with_templates();
         Server::bind(Arc::new(self), addr)
     }
 

@@ -290,6 +290,11 @@ impl Router {
     ) -> Result<String, UrlForError> {
         self.urls.url_for(name, params)
     }
+
+    /// The route names and patterns, shared: for the template function `url_for`.
+    pub(crate) fn url_map(&self) -> Arc<UrlMap> {
+        Arc::clone(&self.urls)
+    }
 }
 
 /// Builds `Allow`: registered methods in order, HEAD after GET, OPTIONS last.

@@ -239,6 +239,62 @@ impl UrlMap {
     }
 }
 
+/// The template function `url_for(name, **params)` over `urls`, the final route table.
+///
+/// Keyword arguments are the parameters (numbers are written as text); an unknown route, a
+/// missing parameter or an undefined value is an error, which fails the render.
+pub(crate) fn template_url_for(
+    urls: &UrlMap,
+    state: &minijinja::State<'_, '_>,
+    name: &str,
+    kwargs: &minijinja::value::Kwargs,
+) -> Result<minijinja::Value, minijinja::Error> {
+    let mut owned: Vec<(&str, String)> = Vec::new();
+    for key in kwargs.args() {
+        let value: minijinja::Value = kwargs.get(key)?;
+        if value.is_undefined() || value.is_none() {
+            return Err(template_error(UrlForError::InvalidParam {
+                route: name.to_owned(),
+                param: key.to_owned(),
+                reason: "is undefined or none",
+            }));
+        }
+        let text = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        owned.push((key, text));
+    }
+    let params: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let url = urls.url_for(name, &params).map_err(template_error)?;
+    // The URL is percent-encoded, so in HTML only `&` (between query pairs) and any
+    // `'`/`"`/`<`/`>` in the pattern's own text need escaping. Escaping it here, rather than
+    // by the auto-escaper, keeps `/` readable: `href="/blog"`, not `href="&#x2f;blog"`.
+    Ok(match state.auto_escape() {
+        minijinja::AutoEscape::Html => minijinja::Value::from_safe_string(escape_html(&url)),
+        _ => minijinja::Value::from(url),
+    })
+}
+
+fn template_error(error: UrlForError) -> minijinja::Error {
+    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, error.to_string())
+}
+
+/// `&`, `<`, `>`, `"` and `'` as HTML character references; nothing else changes.
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#x27;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,5 +494,13 @@ mod tests {
         );
         let error = map.url_for("nope", &[]).unwrap_err();
         assert_eq!(error.to_string(), "no route is named `nope`");
+    }
+
+    #[test]
+    fn html_escaping_leaves_slashes() {
+        assert_eq!(
+            escape_html("/a?x=1&y='2'<>\""),
+            "/a?x=1&amp;y=&#x27;2&#x27;&lt;&gt;&quot;"
+        );
     }
 }
