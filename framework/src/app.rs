@@ -1,4 +1,4 @@
-//! [`App`]: routes, templates, static folders, error handlers and configuration, and
+//! [`App`]: routes, templates, static folders, error handlers, hooks and configuration, and
 //! [`App::respond`], which turns one parsed request into one response.
 //!
 //! An `App` is built single-threaded with `&mut self` methods, then frozen behind an `Arc` by
@@ -17,6 +17,7 @@ use http::{Method, StatusCode};
 use crate::config::Config;
 use crate::error::{Error, HttpError, RouteError, UrlForError, abort};
 use crate::handler::{Handler, call_guarded};
+use crate::hooks::Hooks;
 use crate::parse::Head;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
@@ -52,6 +53,7 @@ pub struct App {
     router: Router,
     templates: Option<Templates>,
     error_handlers: HashMap<StatusCode, ErrorHandler>,
+    hooks: Hooks,
     /// Signs sessions; set by [`App::secret_key`], else when serving starts.
     #[cfg(feature = "sessions")]
     session_key: Option<cookie::Key>,
@@ -71,6 +73,7 @@ impl std::fmt::Debug for App {
                 "error_handlers",
                 &self.error_handlers.keys().collect::<Vec<_>>(),
             )
+            .field("hooks (before, after)", &self.hooks.counts())
             .finish()
     }
 }
@@ -89,6 +92,7 @@ impl App {
             router: Router::default(),
             templates: None,
             error_handlers: HashMap::new(),
+            hooks: Hooks::default(),
             #[cfg(feature = "sessions")]
             session_key: None,
             #[cfg(feature = "sessions")]
@@ -208,6 +212,89 @@ impl App {
         self.router.url_for(name, params)
     }
 
+    /// Runs `hook` before the handler of every request, like Flask's `before_request`. If it
+    /// returns `Some(response)`, that is the answer: the handler and any later before hooks
+    /// are skipped (an auth check answering 401 or a redirect to a login page).
+    ///
+    /// Hooks run for every request the app answers, routed or not, so a 404, 405 or
+    /// automatic OPTIONS answer comes after them too ([`Request::route_name`] is `None` then).
+    /// Requests refused by the protocol layer before they reach the app (400, 408, 413, 431,
+    /// ...) run no hooks. A panic in a hook is a logged 500 for that request.
+    ///
+    /// The order of operations for one request:
+    /// 1. the before hooks, in registration order, until one answers;
+    /// 2. the handler, unless a before hook answered (or the router's 404, 405 or OPTIONS
+    ///    answer, when no route matched);
+    /// 3. the [error handler](Self::error_handler) for the response's status, if it is an
+    ///    error;
+    /// 4. the [after hooks](Self::after), in registration order, on whatever response this
+    ///    is, early answers and error pages included;
+    /// 5. the session cookie, if the session changed.
+    ///
+    /// ```
+    /// use carafe::{abort, route, testing::TestClient, App, Request, Response, StatusCode};
+    ///
+    /// let mut app = App::new();
+    /// app.before(|req: &Request| {
+    ///     let public = req.path() == "/" || req.path().starts_with("/static/");
+    ///     if public || req.header("authorization") == Some("Bearer letmein") {
+    ///         return None; // carry on to the handler
+    ///     }
+    ///     Some(abort(StatusCode::UNAUTHORIZED).into())
+    /// });
+    /// route!(app, GET "/" => |_req| "home")?;
+    /// route!(app, GET "/admin" => |_req| "admin")?;
+    ///
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/").send().text(), "home");
+    /// assert_eq!(client.get("/admin").send().status(), 401);
+    /// let response = client.get("/admin").header("Authorization", "Bearer letmein").send();
+    /// assert_eq!(response.text(), "admin");
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn before<H>(&mut self, hook: H) -> &mut Self
+    where
+        H: Fn(&Request<'_>) -> Option<Response> + Send + Sync + 'static,
+    {
+        self.hooks.add_before(hook);
+        self
+    }
+
+    /// Runs `hook` on every response before it is sent, like Flask's `after_request`: to
+    /// add headers (security headers, a request id, timing) or change the response.
+    ///
+    /// After hooks run in registration order (Flask runs its own in reverse), after the
+    /// error handler, for every response the app makes: handlers' answers, early answers
+    /// from [before hooks](Self::before), 404, 405, automatic OPTIONS, and error pages. The
+    /// [`before`](Self::before) docs list the whole order. If an after hook panics, the
+    /// response becomes the app's 500 page, and the after hooks run once more on that page
+    /// (as in Flask, so it still gets the headers they add); a second panic leaves the page
+    /// as it is.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App, Request, Response};
+    ///
+    /// let mut app = App::new();
+    /// app.after(|_req: &Request, response: &mut Response| {
+    ///     // A static value is always valid, so the Result can be ignored.
+    ///     let _ = response.set_header("x-content-type-options", "nosniff");
+    /// });
+    /// route!(app, GET "/" => |_req| "home")?;
+    ///
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/").send().header("x-content-type-options"), Some("nosniff"));
+    /// let missing = client.get("/nope").send();
+    /// assert_eq!((missing.status().as_u16(), missing.header("x-content-type-options")), (404, Some("nosniff")));
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn after<H>(&mut self, hook: H) -> &mut Self
+    where
+        H: Fn(&Request<'_>, &mut Response) + Send + Sync + 'static,
+    {
+        self.hooks.add_after(hook);
+        self
+    }
+
     /// Renders error responses of `status` with `handler`, like Flask's `errorhandler`: for
     /// the 404 of an unknown path, the 405 of a wrong method, the 500 of a panic, and any
     /// [`HttpError`] a handler returns. The page keeps the error's status unless the handler
@@ -320,8 +407,9 @@ impl App {
         self.bind(addr)?.spawn()
     }
 
-    /// Answers one parsed request: route, call the handler behind the panic boundary, apply
-    /// the app's error handler if the response is an error, then store a changed session.
+    /// Answers one parsed request: route, run the before hooks, call the handler behind the
+    /// panic boundary (unless a hook answered), apply the app's error handler if the response
+    /// is an error, run the after hooks, then store a changed session.
     pub(crate) fn respond(&self, head: &Head<'_, '_>, body: &[u8], peer: SocketAddr) -> Response {
         let (route, params, unrouted) = match self.router.lookup(&head.method, head.path) {
             Lookup::Found(route, params) => (Some(route), params, None),
@@ -335,12 +423,14 @@ impl App {
             route.map(|route| &route.info),
             params,
         );
-        let mut handler_panicked = false;
-        let response = match (route, unrouted) {
-            (Some(route), _) => match call_guarded(|| (route.handler)(&request)) {
+        let mut panicked = false;
+        let early = self.hooks.before_request(&request, &mut panicked);
+        let response = match (early, route, unrouted) {
+            (Some(early), _, _) => early,
+            (None, Some(route), _) => match call_guarded(|| (route.handler)(&request)) {
                 Ok(response) => response,
                 Err(panic) => {
-                    handler_panicked = true;
+                    panicked = true;
                     log::error!(
                         "handler `{}` for {} {} panicked: {panic}",
                         route.info.handler(),
@@ -350,19 +440,19 @@ impl App {
                     HttpError::internal("Internal Server Error").into()
                 }
             },
-            (None, Some(Lookup::MethodNotAllowed(allow))) => {
+            (None, None, Some(Lookup::MethodNotAllowed(allow))) => {
                 with_allow(abort(StatusCode::METHOD_NOT_ALLOWED).into(), allow)
             }
-            (None, Some(Lookup::Options(allow))) => {
+            (None, None, Some(Lookup::Options(allow))) => {
                 with_allow(Response::new(StatusCode::NO_CONTENT), allow)
             }
             _ => abort(StatusCode::NOT_FOUND).into(),
         };
-        let response = self.handle_error(&request, response);
+        let response = self.finish_response(&request, response, &mut panicked);
         #[cfg(feature = "sessions")]
-        let response = self.save_session(&request, response, handler_panicked);
+        let response = self.save_session(&request, response, panicked);
         #[cfg(not(feature = "sessions"))]
-        let _ = handler_panicked;
+        let _ = panicked;
         response
     }
 
@@ -424,6 +514,37 @@ impl App {
                 self.handle_error(request, HttpError::internal("Internal Server Error").into())
             }
         }
+    }
+
+    /// The error handler, then the after hooks. One inline check covers both, so an app
+    /// without after hooks pays one more comparison for them: most responses are not errors
+    /// and never make the call.
+    #[inline]
+    fn finish_response(
+        &self,
+        request: &Request<'_>,
+        response: Response,
+        panicked: &mut bool,
+    ) -> Response {
+        if response.error().is_none() && !self.hooks.has_after() {
+            return response;
+        }
+        self.finish_error_or_hooked(request, response, panicked)
+    }
+
+    /// Cold like `render_error_page`: only error responses and apps with after hooks come here.
+    #[cold]
+    fn finish_error_or_hooked(
+        &self,
+        request: &Request<'_>,
+        response: Response,
+        panicked: &mut bool,
+    ) -> Response {
+        let response = self.handle_error(request, response);
+        self.hooks
+            .after_request(request, response, panicked, |page| {
+                self.handle_error(request, page)
+            })
     }
 
     /// Replaces an error response with the app's page for its status, if one is registered.

@@ -53,6 +53,7 @@ mod date;
 mod error;
 mod form;
 mod handler;
+mod hooks;
 mod macros;
 mod parse;
 #[cfg(test)]
