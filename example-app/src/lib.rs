@@ -6,8 +6,13 @@
 //! `CARAFE_SECRET_KEY` when it is set, which carafe reads when the app starts serving.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use carafe::http::header::{
+    CONTENT_SECURITY_POLICY, HeaderName, HeaderValue, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
 use carafe::{App, HttpError, Json, Request, Response, StatusCode, context, route};
 use serde::Serialize;
 
@@ -56,7 +61,40 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
     route!(app, GET "/slow" => slow, blocking)?;
     app.error_handler(StatusCode::NOT_FOUND, not_found);
     app.error_handler(StatusCode::INTERNAL_SERVER_ERROR, server_error);
+    app.after(standard_headers);
     Ok(app)
+}
+
+/// The Content-Security-Policy of every response: the pages load their stylesheet and
+/// nothing else from this origin, run no scripts, post forms only here, and may not be framed.
+pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; style-src 'self'; \
+     img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Numbers the responses of this process for `X-Request-Id`.
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The after hook: an `X-Request-Id` (the process id and a counter, unique across the
+/// instances behind one proxy) and the standard security headers on every response, error
+/// pages and static files included. A handler that sets one of these headers keeps its own.
+fn standard_headers(_req: &Request, response: &mut Response) {
+    let number = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
+    let headers = response.headers_mut();
+    // Digits and a dash are always a valid header value.
+    if let Ok(id) = HeaderValue::try_from(format!("{}-{number}", std::process::id())) {
+        headers
+            .entry(HeaderName::from_static("x-request-id"))
+            .or_insert(id);
+    }
+    for (name, value) in [
+        (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (X_FRAME_OPTIONS, "DENY"),
+        (REFERRER_POLICY, "strict-origin-when-cross-origin"),
+        (CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_VALUE),
+    ] {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
 }
 
 /// A blog post. The posts are the notes' progression, from one blocking socket to carafe.
@@ -169,9 +207,9 @@ fn counter(req: &Request) -> Result<Response, HttpError> {
 }
 
 /// Forgets the count (the session cookie is deleted) and goes back to the counter.
-fn reset_counter(req: &Request) -> Response {
+fn reset_counter(req: &Request) -> Result<Response, HttpError> {
     req.session().clear();
-    Response::redirect("/counter")
+    Ok(Response::redirect(&req.url_for("counter", &[])?))
 }
 
 #[derive(Serialize)]

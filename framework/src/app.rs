@@ -1,4 +1,4 @@
-//! [`App`]: routes, templates, static folders, error handlers and configuration, and
+//! [`App`]: routes, templates, static folders, error handlers, hooks and configuration, and
 //! [`App::respond`], which turns one parsed request into one response.
 //!
 //! An `App` is built single-threaded with `&mut self` methods, then frozen behind an `Arc` by
@@ -15,8 +15,9 @@ use http::header::{SET_COOKIE, VARY};
 use http::{Method, StatusCode};
 
 use crate::config::Config;
-use crate::error::{Error, HttpError, RouteError, abort};
+use crate::error::{Error, HttpError, RouteError, UrlForError, abort};
 use crate::handler::{Handler, call_guarded};
+use crate::hooks::Hooks;
 use crate::parse::Head;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
@@ -52,6 +53,7 @@ pub struct App {
     router: Router,
     templates: Option<Templates>,
     error_handlers: HashMap<StatusCode, ErrorHandler>,
+    hooks: Hooks,
     /// Signs sessions; set by [`App::secret_key`], else when serving starts.
     #[cfg(feature = "sessions")]
     session_key: Option<cookie::Key>,
@@ -71,6 +73,7 @@ impl std::fmt::Debug for App {
                 "error_handlers",
                 &self.error_handlers.keys().collect::<Vec<_>>(),
             )
+            .field("hooks (before, after)", &self.hooks.counts())
             .finish()
     }
 }
@@ -89,6 +92,7 @@ impl App {
             router: Router::default(),
             templates: None,
             error_handlers: HashMap::new(),
+            hooks: Hooks::default(),
             #[cfg(feature = "sessions")]
             session_key: None,
             #[cfg(feature = "sessions")]
@@ -111,6 +115,29 @@ impl App {
 
     /// Loads HTML templates from `dir` for [`Request::render`]. `.html`, `.htm` and `.xml`
     /// templates are auto-escaped.
+    ///
+    /// Templates can call `url_for(name, **params)`, [`App::url_for`] with keyword arguments:
+    /// `{{ url_for('post', slug=post.slug) }}`, `{{ url_for('static', filename='style.css') }}`.
+    /// It sees every route, including those registered after this call. In HTML templates
+    /// the path is escaped for HTML except `/`, so `href` values stay readable. An unknown
+    /// route, a missing parameter or an undefined value fails the render: a logged 500.
+    ///
+    /// ```
+    /// use carafe::{context, route, testing::TestClient, App};
+    /// # let dir = std::env::temp_dir().join(format!("carafe-doc-templates-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(dir.join("nav.html"), r#"<a href="{{ url_for('post', slug='a b') }}">post</a>"#)?;
+    ///
+    /// let mut app = App::new();
+    /// app.templates(&dir)?;
+    /// route!(app, GET "/" => |req| req.render("nav.html", context! {}))?;
+    /// route!(app, GET "/blog/{slug}" => |_req| "a post", name = "post")?;
+    ///
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/").send().text(), r#"<a href="/blog/a%20b">post</a>"#);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
     pub fn templates(&mut self, dir: impl AsRef<Path>) -> Result<&mut Self, Error> {
         self.templates = Some(Templates::new(dir.as_ref())?);
         Ok(self)
@@ -119,14 +146,153 @@ impl App {
     /// Serves the files of `dir` under `prefix`: `app.static_dir("/static", "static")` answers
     /// `/static/style.css` from `static/style.css`, with Content-Type, ETag and Last-Modified,
     /// and 304 to conditional requests. Nothing outside `dir` can be reached.
+    ///
+    /// As in Flask, the first static folder's route is named `static`, its file parameter
+    /// `filename`; later folders' routes are named `static:{prefix}`.
+    ///
+    /// ```
+    /// let mut app = carafe::App::new();
+    /// # let dir = std::env::temp_dir();
+    /// app.static_dir("/static", &dir)?;
+    /// app.static_dir("/media", &dir)?;
+    /// assert_eq!(app.url_for("static", &[("filename", "css/site.css")])?, "/static/css/site.css");
+    /// assert_eq!(app.url_for("static:/media", &[("filename", "a b.png")])?, "/media/a%20b.png");
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
     pub fn static_dir(&mut self, prefix: &str, dir: impl AsRef<Path>) -> Result<&mut Self, Error> {
+        const HANDLER: &str = "static_files";
         let files = StaticDir::new(dir.as_ref())?;
-        let pattern = format!("{}/{{*path}}", prefix.trim_end_matches('/'));
+        let pattern = format!("{}/{{*filename}}", prefix.trim_end_matches('/'));
+        let first = !self.routes().iter().any(|route| route.handler() == HANDLER);
+        let name = if first {
+            "static".to_owned()
+        } else {
+            format!("static:{prefix}")
+        };
         let spec = RouteSpec::new(&[Method::GET], pattern)
-            .handler_name("static_files", "")
-            .name(format!("static:{prefix}"));
+            .handler_name(HANDLER, "")
+            .name(name);
         self.route(spec, move |req| files.serve(req))?;
         Ok(self)
+    }
+
+    /// The path of the route named `name` with `params`, like Flask's `url_for`: for
+    /// `route!(app, GET "/blog/{slug}" => post)`, `app.url_for("post", &[("slug", "epoll")])`
+    /// is `Ok("/blog/epoll")`.
+    ///
+    /// A route's name is its handler's function name unless `route!` gives one with
+    /// `name = "..."`; a handler registered on several paths builds the first. Each value
+    /// is percent-encoded for its place: a `{param}` encodes `/` (`a/b` becomes `a%2Fb`), a
+    /// `{*rest}` keeps `/` between segments; spaces, `%`, `?`, `#` and non-ASCII are encoded
+    /// everywhere, so the URL routes back to the same values. Pairs whose name is not a
+    /// parameter of the pattern become the query string (form-encoded, in the order given).
+    ///
+    /// Handlers use [`Request::url_for`], templates the function `url_for(name, **params)`.
+    /// An unknown name, a missing parameter, or an empty or dot-segment value is an
+    /// [`UrlForError`].
+    ///
+    /// ```
+    /// use carafe::{route, App, Request};
+    ///
+    /// fn post(req: &Request) -> String {
+    ///     format!("post {}", req.param("slug").unwrap_or_default())
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/blog/{slug}" => post)?;
+    /// route!(app, GET "/files/{*path}" => |_req| "a file", name = "files")?;
+    /// assert_eq!(app.url_for("post", &[("slug", "epoll")])?, "/blog/epoll");
+    /// assert_eq!(app.url_for("post", &[("slug", "a/b c")])?, "/blog/a%2Fb%20c");
+    /// assert_eq!(app.url_for("files", &[("path", "css/a b.css")])?, "/files/css/a%20b.css");
+    /// assert_eq!(app.url_for("post", &[("slug", "x"), ("page", "2")])?, "/blog/x?page=2");
+    /// assert!(app.url_for("post", &[]).is_err()); // slug is missing
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn url_for(&self, name: &str, params: &[(&str, &str)]) -> Result<String, UrlForError> {
+        self.router.url_for(name, params)
+    }
+
+    /// Runs `hook` before the handler of every request, like Flask's `before_request`. If it
+    /// returns `Some(response)`, that is the answer: the handler and any later before hooks
+    /// are skipped (an auth check answering 401 or a redirect to a login page).
+    ///
+    /// Hooks run for every request the app answers, routed or not, so a 404, 405 or
+    /// automatic OPTIONS answer comes after them too ([`Request::route_name`] is `None` then).
+    /// Requests refused by the protocol layer before they reach the app (400, 408, 413, 431,
+    /// ...) run no hooks. A panic in a hook is a logged 500 for that request.
+    ///
+    /// The order of operations for one request:
+    /// 1. the before hooks, in registration order, until one answers;
+    /// 2. the handler, unless a before hook answered (or the router's 404, 405 or OPTIONS
+    ///    answer, when no route matched);
+    /// 3. the [error handler](Self::error_handler) for the response's status, if it is an
+    ///    error;
+    /// 4. the [after hooks](Self::after), in registration order, on whatever response this
+    ///    is, early answers and error pages included;
+    /// 5. the session cookie, if the session changed.
+    ///
+    /// ```
+    /// use carafe::{abort, route, testing::TestClient, App, Request, Response, StatusCode};
+    ///
+    /// let mut app = App::new();
+    /// app.before(|req: &Request| {
+    ///     let public = req.path() == "/" || req.path().starts_with("/static/");
+    ///     if public || req.header("authorization") == Some("Bearer letmein") {
+    ///         return None; // carry on to the handler
+    ///     }
+    ///     Some(abort(StatusCode::UNAUTHORIZED).into())
+    /// });
+    /// route!(app, GET "/" => |_req| "home")?;
+    /// route!(app, GET "/admin" => |_req| "admin")?;
+    ///
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/").send().text(), "home");
+    /// assert_eq!(client.get("/admin").send().status(), 401);
+    /// let response = client.get("/admin").header("Authorization", "Bearer letmein").send();
+    /// assert_eq!(response.text(), "admin");
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn before<H>(&mut self, hook: H) -> &mut Self
+    where
+        H: Fn(&Request<'_>) -> Option<Response> + Send + Sync + 'static,
+    {
+        self.hooks.add_before(hook);
+        self
+    }
+
+    /// Runs `hook` on every response before it is sent, like Flask's `after_request`: to
+    /// add headers (security headers, a request id, timing) or change the response.
+    ///
+    /// After hooks run in registration order (Flask runs its own in reverse), after the
+    /// error handler, for every response the app makes: handlers' answers, early answers
+    /// from [before hooks](Self::before), 404, 405, automatic OPTIONS, and error pages. The
+    /// [`before`](Self::before) docs list the whole order. If an after hook panics, the
+    /// response becomes the app's 500 page, and the after hooks run once more on that page
+    /// (as in Flask, so it still gets the headers they add); a second panic leaves the page
+    /// as it is.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App, Request, Response};
+    ///
+    /// let mut app = App::new();
+    /// app.after(|_req: &Request, response: &mut Response| {
+    ///     // A static value is always valid, so the Result can be ignored.
+    ///     let _ = response.set_header("x-content-type-options", "nosniff");
+    /// });
+    /// route!(app, GET "/" => |_req| "home")?;
+    ///
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/").send().header("x-content-type-options"), Some("nosniff"));
+    /// let missing = client.get("/nope").send();
+    /// assert_eq!((missing.status().as_u16(), missing.header("x-content-type-options")), (404, Some("nosniff")));
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn after<H>(&mut self, hook: H) -> &mut Self
+    where
+        H: Fn(&Request<'_>, &mut Response) + Send + Sync + 'static,
+    {
+        self.hooks.add_after(hook);
+        self
     }
 
     /// Renders error responses of `status` with `handler`, like Flask's `errorhandler`: for
@@ -215,12 +381,21 @@ impl App {
         self.router.routes().collect()
     }
 
+    /// Gives the templates the final route table for `url_for`. Called where the app stops
+    /// changing (`bind`, `TestClient::new`): templates may be configured before the routes.
+    pub(crate) fn share_routes_with_templates(&mut self) {
+        let urls = self.router.url_map();
+        if let Some(templates) = &mut self.templates {
+            templates.set_url_map(urls);
+        }
+    }
+
     /// Binds the listening socket(s) without serving yet, so the caller can read the bound
     /// address (bind port 0 for any free port) and take a shutdown handle first.
-    #[cfg_attr(not(feature = "sessions"), allow(unused_mut))]
     pub fn bind(mut self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
         #[cfg(feature = "sessions")]
         self.ensure_session_key(true)?;
+        self.share_routes_with_templates();
         Server::bind(Arc::new(self), addr)
     }
 
@@ -237,13 +412,15 @@ impl App {
         self.bind(addr)?.spawn()
     }
 
-    /// Answers one parsed request: route, call the handler behind the panic boundary, apply
-    /// the app's error handler if the response is an error, then store a changed session.
+    /// Answers one parsed request: route, run the before hooks, call the handler behind the
+    /// panic boundary (unless a hook answered), apply the app's error handler if the response
+    /// is an error, run the after hooks, then store a changed session.
     ///
     /// When the route is `blocking` and `run_blocking` is false, runs nothing and returns
     /// [`Response::deferred`]: an event loop hands such requests to the blocking pool, whose
-    /// threads call this again with `run_blocking` set. (A flag in the response rather than an
-    /// `Option` around it: this runs for every request, and the wrapper cost a move.)
+    /// threads call this again with `run_blocking` set (so hooks run there too). A flag in the
+    /// response rather than an `Option` around it: this runs for every request, and the wrapper
+    /// cost a move.
     pub(crate) fn respond(
         &self,
         head: &Head<'_, '_>,
@@ -266,12 +443,14 @@ impl App {
             route.map(|route| &route.info),
             params,
         );
-        let mut handler_panicked = false;
-        let response = match (route, unrouted) {
-            (Some(route), _) => match call_guarded(|| (route.handler)(&request)) {
+        let mut panicked = false;
+        let early = self.hooks.before_request(&request, &mut panicked);
+        let response = match (early, route, unrouted) {
+            (Some(early), _, _) => early,
+            (None, Some(route), _) => match call_guarded(|| (route.handler)(&request)) {
                 Ok(response) => response,
                 Err(panic) => {
-                    handler_panicked = true;
+                    panicked = true;
                     log::error!(
                         "handler `{}` for {} {} panicked: {panic}",
                         route.info.handler(),
@@ -281,19 +460,19 @@ impl App {
                     HttpError::internal("Internal Server Error").into()
                 }
             },
-            (None, Some(Lookup::MethodNotAllowed(allow))) => {
+            (None, None, Some(Lookup::MethodNotAllowed(allow))) => {
                 with_allow(abort(StatusCode::METHOD_NOT_ALLOWED).into(), allow)
             }
-            (None, Some(Lookup::Options(allow))) => {
+            (None, None, Some(Lookup::Options(allow))) => {
                 with_allow(Response::new(StatusCode::NO_CONTENT), allow)
             }
             _ => abort(StatusCode::NOT_FOUND).into(),
         };
-        let response = self.handle_error(&request, response);
+        let response = self.finish_response(&request, response, &mut panicked);
         #[cfg(feature = "sessions")]
-        let response = self.save_session(&request, response, handler_panicked);
+        let response = self.save_session(&request, response, panicked);
         #[cfg(not(feature = "sessions"))]
-        let _ = handler_panicked;
+        let _ = panicked;
         response
     }
 
@@ -355,6 +534,37 @@ impl App {
                 self.handle_error(request, HttpError::internal("Internal Server Error").into())
             }
         }
+    }
+
+    /// The error handler, then the after hooks. One inline check covers both, so an app
+    /// without after hooks pays one more comparison for them: most responses are not errors
+    /// and never make the call.
+    #[inline]
+    fn finish_response(
+        &self,
+        request: &Request<'_>,
+        response: Response,
+        panicked: &mut bool,
+    ) -> Response {
+        if response.error().is_none() && !self.hooks.has_after() {
+            return response;
+        }
+        self.finish_error_or_hooked(request, response, panicked)
+    }
+
+    /// Cold like `render_error_page`: only error responses and apps with after hooks come here.
+    #[cold]
+    fn finish_error_or_hooked(
+        &self,
+        request: &Request<'_>,
+        response: Response,
+        panicked: &mut bool,
+    ) -> Response {
+        let response = self.handle_error(request, response);
+        self.hooks
+            .after_request(request, response, panicked, |page| {
+                self.handle_error(request, page)
+            })
     }
 
     /// Replaces an error response with the app's page for its status, if one is registered.

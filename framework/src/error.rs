@@ -4,6 +4,8 @@
 //! - [`RouteError`]: a route that cannot be registered, naming both routes of a conflict.
 //! - [`HttpError`]: what a handler returns to stop early with a status (`Err(HttpError::not_found())?`).
 //! - [`SessionError`]: a session that cannot be stored; converts into a logged 500.
+//! - [`UrlForError`]: `url_for` asked for a route or parameter that does not exist; converts
+//!   into a logged 500.
 //! - `ParseError` (internal): why a request could not be read, mapped to its 4xx/5xx status in
 //!   [`ParseError::status`], the one place that decides it.
 
@@ -48,6 +50,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A URL could not be built by [`App::url_for`](crate::App::url_for).
+    #[error(transparent)]
+    UrlFor(#[from] UrlForError),
     /// A secret key for signing sessions is too short to be safe.
     #[cfg(feature = "sessions")]
     #[error(
@@ -132,6 +137,63 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Why [`App::url_for`](crate::App::url_for) or [`Request::url_for`](crate::Request::url_for)
+/// (or `url_for` in a template) could not build a URL. Each is a mistake in the app, not in
+/// the request: with `?` in a handler it becomes a logged 500, and in a template it fails the
+/// render (also a logged 500).
+///
+/// ```
+/// use carafe::{route, App, UrlForError};
+///
+/// let mut app = App::new();
+/// route!(app, GET "/blog/{slug}" => |_req| "a post", name = "post").unwrap();
+/// assert_eq!(
+///     app.url_for("post", &[]),
+///     Err(UrlForError::MissingParam { route: "post".into(), param: "slug".into() })
+/// );
+/// assert_eq!(
+///     app.url_for("posts", &[]).unwrap_err().to_string(),
+///     "no route is named `posts`"
+/// );
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlForError {
+    /// No route has this name.
+    #[error("no route is named `{name}`")]
+    UnknownRoute {
+        /// The name asked for.
+        name: String,
+    },
+    /// The route's pattern has a parameter that was not given.
+    #[error("cannot build a URL for route `{route}`: parameter `{param}` is missing")]
+    MissingParam {
+        /// The route's name.
+        route: String,
+        /// The parameter without a value.
+        param: String,
+    },
+    /// A value that would not route back: empty (the router never matches an empty
+    /// parameter), or a whole segment of `.` or `..` (clients resolve those away).
+    #[error("cannot build a URL for route `{route}`: parameter `{param}` {reason}")]
+    InvalidParam {
+        /// The route's name.
+        route: String,
+        /// The parameter.
+        param: String,
+        /// What is wrong with its value.
+        reason: &'static str,
+    },
+}
+
+impl From<UrlForError> for HttpError {
+    /// Logs the error and becomes a 500 (a URL the app cannot build is the app's bug).
+    fn from(error: UrlForError) -> Self {
+        log::error!("{error}");
+        HttpError::internal("Internal Server Error")
+    }
 }
 
 /// A header name or value that carafe refuses to write: it contains CR, LF, NUL or another

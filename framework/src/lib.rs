@@ -53,6 +53,7 @@ mod date;
 mod error;
 mod form;
 mod handler;
+mod hooks;
 mod macros;
 mod parse;
 mod pool;
@@ -69,12 +70,13 @@ mod static_files;
 mod template;
 pub mod testing;
 mod timer;
+mod url_for;
 
 pub use app::App;
 pub use config::Config;
 #[cfg(feature = "sessions")]
 pub use error::SessionError;
-pub use error::{Error, HttpError, InvalidHeader, RouteError, abort};
+pub use error::{Error, HttpError, InvalidHeader, RouteError, UrlForError, abort};
 pub use form::Form;
 pub use request::Request;
 #[cfg(feature = "json")]

@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use crate::app::App;
 use crate::cookies::{self, CookiePairs};
-use crate::error::HttpError;
+use crate::error::{HttpError, UrlForError};
 use crate::form::Form;
 use crate::parse::Head;
 use crate::proxy;
@@ -356,6 +356,34 @@ impl<'a> Request<'a> {
     /// The matched route's pattern, e.g. `/hello/{name}`, if a route matched.
     pub fn route_pattern(&self) -> Option<&str> {
         self.route.map(RouteInfo::pattern)
+    }
+
+    /// The path of the route named `name` with `params`, like Flask's `url_for`; see
+    /// [`App::url_for`] for the encoding and the query string. With `?` in a handler, an
+    /// error becomes a logged 500.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App, HttpError, Request, Response};
+    ///
+    /// fn post(req: &Request) -> String {
+    ///     format!("post {}", req.param("slug").unwrap_or_default())
+    /// }
+    ///
+    /// fn latest(req: &Request) -> Result<Response, HttpError> {
+    ///     Ok(Response::redirect(&req.url_for("post", &[("slug", "epoll")])?))
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/blog/{slug}" => post)?;
+    /// route!(app, GET "/latest" => latest)?;
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/latest").send().header("location"), Some("/blog/epoll"));
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    ///
+    /// [`App::url_for`]: crate::App::url_for
+    pub fn url_for(&self, name: &str, params: &[(&str, &str)]) -> Result<String, UrlForError> {
+        self.app.url_for(name, params)
     }
 
     /// Renders template `name` from the app's template folder with `context` (anything

@@ -3,8 +3,10 @@
 //! matchit knows nothing of methods, so each registered pattern maps to one [`PathEntry`]
 //! holding its methods and a precomputed `Allow` value; 405 and OPTIONS answers cost no
 //! allocation. HEAD falls back to the GET handler. Registration errors name both routes.
+//! Named routes' patterns are also kept parsed for `url_for` (`url_for.rs`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
@@ -12,8 +14,9 @@ use http::Method;
 use http::header::HeaderValue;
 use smallvec::SmallVec;
 
-use crate::error::RouteError;
+use crate::error::{RouteError, UrlForError};
 use crate::handler::Handler;
+use crate::url_for::{UrlMap, UrlPattern};
 
 /// What [`App::routes`](crate::App::routes) lists about one route (`flask routes`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +156,9 @@ pub(crate) struct Router {
     static_paths: FxHashMap<Box<str>, usize>,
     paths: Vec<PathEntry>,
     routes: Vec<Route>,
+    /// Route names to parsed patterns. Behind an `Arc` so templates can share the final
+    /// table once the app is built (`App::bind`), while registration still edits it.
+    urls: Arc<UrlMap>,
 }
 
 impl Router {
@@ -170,6 +176,7 @@ impl Router {
         if spec.methods.is_empty() {
             return Err(invalid("a route needs at least one method"));
         }
+        let url_pattern = UrlPattern::parse(&spec.pattern).map_err(invalid)?;
         if let Some(name) = &spec.name
             && let Some(existing) = self.routes.iter().find(|route| {
                 route.info.name.as_ref() == Some(name) && route.info.handler != spec.handler
@@ -202,6 +209,9 @@ impl Router {
             .methods
             .extend(spec.methods.iter().map(|m| (m.clone(), route_index)));
         entry.allow = allow_header(entry.methods.iter().map(|(m, _)| m));
+        if let Some(name) = &spec.name {
+            Arc::make_mut(&mut self.urls).insert(name, &url_pattern);
+        }
         self.routes.push(Route {
             info: RouteInfo {
                 name: spec.name,
@@ -288,6 +298,20 @@ impl Router {
     pub(crate) fn routes(&self) -> impl Iterator<Item = &RouteInfo> {
         self.routes.iter().map(|route| &route.info)
     }
+
+    /// The path of the route named `name`, with `params` (see `App::url_for`).
+    pub(crate) fn url_for(
+        &self,
+        name: &str,
+        params: &[(&str, &str)],
+    ) -> Result<String, UrlForError> {
+        self.urls.url_for(name, params)
+    }
+
+    /// The route names and patterns, shared: for the template function `url_for`.
+    pub(crate) fn url_map(&self) -> Arc<UrlMap> {
+        Arc::clone(&self.urls)
+    }
 }
 
 /// Builds `Allow`: registered methods in order, HEAD after GET, OPTIONS last.
@@ -312,7 +336,6 @@ fn allow_header<'m>(methods: impl Iterator<Item = &'m Method>) -> HeaderValue {
 mod tests {
     use super::*;
     use crate::response::IntoResponse;
-    use std::sync::Arc;
 
     fn handler() -> Handler {
         Arc::new(|_req: &crate::Request<'_>| "ok".into_response())

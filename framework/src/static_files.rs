@@ -35,10 +35,10 @@ impl StaticDir {
         Ok(Self { root })
     }
 
-    /// Answers a GET or HEAD for the file named by the route's `path` parameter.
+    /// Answers a GET or HEAD for the file named by the route's `filename` parameter.
     pub(crate) fn serve(&self, req: &Request<'_>) -> Response {
         let Some(path) = req
-            .param("path")
+            .param("filename")
             .and_then(|relative| self.resolve(relative))
         else {
             return HttpError::not_found().into();

@@ -1,10 +1,14 @@
-//! HTML templates with minijinja: a folder of templates, auto-escaped by file extension.
+//! HTML templates with minijinja: a folder of templates, auto-escaped by file extension, and
+//! the global function `url_for`.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use minijinja::Environment;
+use minijinja::value::Kwargs;
+use minijinja::{Environment, State};
 
 use crate::error::Error;
+use crate::url_for::{UrlMap, template_url_for};
 
 /// The app's template environment. Templates load from the folder on first use; in debug
 /// builds they are reloaded when the file changes (a `stat` per render), in release builds
@@ -23,6 +27,17 @@ impl Templates {
         // minijinja's default auto-escape callback escapes `.html`, `.htm` and `.xml`
         // templates for HTML, and leaves other extensions unescaped.
         Ok(Self { env })
+    }
+
+    /// Gives templates `url_for(name, **params)` over `urls`. Called once the route table is
+    /// final (the app is about to serve), since templates may be configured before routes.
+    pub(crate) fn set_url_map(&mut self, urls: Arc<UrlMap>) {
+        self.env.add_function(
+            "url_for",
+            move |state: &State<'_, '_>, name: &str, params: Kwargs| {
+                template_url_for(&urls, state, name, &params)
+            },
+        );
     }
 
     /// Renders template `name` with a serializable context.

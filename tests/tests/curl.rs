@@ -348,3 +348,146 @@ fn pages_answer_while_ten_slow_requests_wait_on_the_blocking_pool() {
         assert_eq!(response.text(), "slept 800 ms on a blocking thread\n");
     }
 }
+
+/// The `href` (or `action`) values in `html` after each `attribute="`, in order.
+fn attribute_values<'h>(html: &'h str, attribute: &str) -> Vec<&'h str> {
+    let opening = format!("{attribute}=\"");
+    html.split(opening.as_str())
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect()
+}
+
+#[test]
+fn nav_links_and_forms_point_at_the_routes_paths() {
+    let served = Served::example_app();
+    let page = curl(&[&served.url("/")]);
+    assert_status(&page, 200);
+    let html = page.text();
+    let nav = html
+        .split("<nav")
+        .nth(1)
+        .and_then(|rest| rest.split("</nav>").next())
+        .expect("a <nav> element");
+    assert_eq!(
+        attribute_values(nav, "href"),
+        [
+            "/",
+            "/blog",
+            "/hello/world",
+            "/contact",
+            "/counter",
+            "/api/time"
+        ]
+    );
+    let head = html.split("</head>").next().unwrap_or_default();
+    assert_eq!(attribute_values(head, "href"), ["/static/style.css"]);
+    let body_links = attribute_values(&html, "href");
+    for link in [
+        "/blog/epoll",
+        "/blog/generators",
+        "/hello/carafe",
+        "/hello/%3Cscript%3E",
+    ] {
+        assert!(body_links.contains(&link), "missing {link}: {body_links:?}");
+    }
+    // Every link answers: url_for built paths the router routes.
+    for link in body_links {
+        let response = curl(&[&served.url(link)]);
+        assert_status(&response, 200);
+    }
+    let contact = curl(&[&served.url("/contact")]).text();
+    assert_eq!(attribute_values(&contact, "action"), ["/contact"]);
+    let counter = curl(&[&served.url("/counter")]).text();
+    assert_eq!(attribute_values(&counter, "action"), ["/counter/reset"]);
+    let blog = curl(&[&served.url("/blog")]).text();
+    assert!(blog.contains("href=\"/blog/blocking-server\""), "{blog}");
+}
+
+#[test]
+fn every_response_carries_the_security_headers_and_a_request_id() {
+    let served = Served::example_app();
+    let requests: &[(&[&str], &str, u16)] = &[
+        (&[], "/", 200),
+        (&[], "/blog/epoll", 200),
+        (&[], "/contact", 200),
+        (&[], "/counter", 200),
+        (&[], "/api/time", 200),
+        (&[], "/static/style.css", 200),
+        (&["-I"], "/blog", 200),
+        (&[], "/no/such/page", 404),
+        (&["-X", "DELETE"], "/blog", 405),
+        (&["-X", "OPTIONS"], "/contact", 204),
+        (&["-X", "POST"], "/counter/reset", 303),
+    ];
+    let mut ids = Vec::new();
+    for (options, path, status) in requests {
+        let url = served.url(path);
+        let mut args = options.to_vec();
+        args.push(&url);
+        let response = curl(&args);
+        assert_status(&response, *status);
+        let expected = [
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "strict-origin-when-cross-origin"),
+            (
+                "content-security-policy",
+                example_app::CONTENT_SECURITY_POLICY_VALUE,
+            ),
+        ];
+        for (name, value) in expected {
+            assert_eq!(response.header(name), Some(value), "{path}: {name}");
+        }
+        let id = response.header("x-request-id").expect("an X-Request-Id");
+        let (pid, number) = id.split_once('-').expect("pid-number");
+        assert!(
+            pid.parse::<u32>().is_ok() && number.parse::<u64>().is_ok(),
+            "{path}: X-Request-Id {id}"
+        );
+        ids.push(id.to_owned());
+    }
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "request ids repeat: {ids:?}");
+}
+
+#[test]
+fn pages_satisfy_their_content_security_policy() {
+    // The policy allows one same-origin stylesheet and nothing else: no scripts, no inline
+    // styles or event handlers, nothing loaded from elsewhere, forms posting here.
+    let served = Served::example_app();
+    for path in [
+        "/",
+        "/blog",
+        "/blog/epoll",
+        "/hello/x",
+        "/contact",
+        "/counter",
+        "/nope",
+    ] {
+        let html = curl(&[&served.url(path)]).text();
+        for forbidden in [
+            "<script",
+            "<style",
+            " style=",
+            " src=",
+            " onclick=",
+            " onload=",
+            "<iframe",
+        ] {
+            assert!(!html.contains(forbidden), "{path} has {forbidden:?}");
+        }
+        assert_eq!(
+            attribute_values(&html, "rel"),
+            ["stylesheet"],
+            "{path}: one stylesheet"
+        );
+        for attribute in ["href", "action"] {
+            for value in attribute_values(&html, attribute) {
+                assert!(value.starts_with('/'), "{path}: {attribute}={value:?}");
+            }
+        }
+    }
+}
