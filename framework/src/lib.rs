@@ -54,6 +54,7 @@ mod error;
 mod form;
 mod handler;
 mod macros;
+mod multipart;
 mod parse;
 #[cfg(test)]
 mod proptests;
@@ -75,6 +76,7 @@ pub use config::Config;
 pub use error::SessionError;
 pub use error::{Error, HttpError, InvalidHeader, RouteError, abort};
 pub use form::Form;
+pub use multipart::{Multipart, UploadedFile};
 pub use request::Request;
 #[cfg(feature = "json")]
 pub use response::Json;
