@@ -5,6 +5,7 @@
 //! end-to-end tests in `tests/` serve it on port 0. Sessions (`/counter`) are signed with
 //! `CARAFE_SECRET_KEY` when it is set, which carafe reads when the app starts serving.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,6 +16,7 @@ use carafe::http::header::{
 };
 use carafe::{App, HttpError, Json, Request, Response, StatusCode, context, route};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 /// Where the app finds its files.
 #[derive(Debug, Clone)]
@@ -56,6 +58,7 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
     route!(app, [GET, POST] "/contact" => contact)?;
     route!(app, GET "/counter" => counter)?;
     route!(app, POST "/counter/reset" => reset_counter)?;
+    route!(app, [GET, POST] "/upload" => upload)?;
     route!(app, GET "/api/time" => time)?;
     route!(app, GET "/api/whoami" => whoami)?;
     route!(app, GET "/slow" => slow, blocking)?;
@@ -210,6 +213,54 @@ fn counter(req: &Request) -> Result<Response, HttpError> {
 fn reset_counter(req: &Request) -> Result<Response, HttpError> {
     req.session().clear();
     Ok(Response::redirect(&req.url_for("counter", &[])?))
+}
+
+/// The upload form: GET shows it; POST reports the file's name, size, type and SHA-256 and
+/// the note sent with it. A refused upload (too large, malformed) shows the form again with
+/// the reason, under the refusal's status.
+fn upload(req: &Request) -> Response {
+    if req.method() != carafe::Method::POST {
+        return req.render("upload.html", context! {});
+    }
+    let upload = match req.multipart() {
+        Ok(upload) => upload,
+        Err(error) => return form_error(req, error.status(), error.message()),
+    };
+    let note = upload.form().get("note").unwrap_or("").trim();
+    // A file input left empty still sends a part, with an empty filename.
+    let Some(file) = upload
+        .file("file")
+        .filter(|file| !file.filename().is_empty())
+    else {
+        return form_error(req, StatusCode::BAD_REQUEST, "Choose a file to upload.");
+    };
+    let uploaded = context! {
+        filename => file.filename(),
+        size => file.len(),
+        content_type => file.content_type().unwrap_or("(none)"),
+        sha256 => sha256_hex(file.bytes()),
+        note,
+    };
+    req.render("upload.html", context! { uploaded })
+}
+
+/// The upload form again with `message`, under `status` (unless rendering itself failed).
+fn form_error(req: &Request, status: StatusCode, message: &str) -> Response {
+    let mut page = req.render("upload.html", context! { error => message });
+    if page.status() == StatusCode::OK {
+        page.set_status(status);
+    }
+    page
+}
+
+/// Lower-case hex SHA-256, as `sha256sum` prints it.
+fn sha256_hex(bytes: &[u8]) -> String {
+    let mut hex = String::with_capacity(64);
+    for byte in Sha256::digest(bytes) {
+        // Writing to a String cannot fail.
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 #[derive(Serialize)]

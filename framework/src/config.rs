@@ -12,6 +12,7 @@ use ipnet::IpNet;
 ///
 /// let mut app = carafe::App::new();
 /// app.config.max_body_size = 64 * 1024 * 1024;
+/// app.config.max_file_size = 16 * 1024 * 1024;
 /// app.config.keep_alive_timeout = Duration::from_secs(5);
 /// app.config.workers = 1;
 /// app.config.session_cookie_name = "shop_session".to_owned();
@@ -32,6 +33,11 @@ pub struct Config {
     /// Largest request body in bytes; larger is answered with 413 before the body is read.
     /// Default 8 MiB.
     pub max_body_size: u64,
+    /// Largest uploaded file in a `multipart/form-data` body, in bytes:
+    /// [`Request::multipart`](crate::Request::multipart) answers a larger one with 413. The
+    /// whole body, all files and fields together, stays bounded by `max_body_size`. Default
+    /// 2 MiB (with the 8 MiB body limit, PHP's long-standing pair of defaults).
+    pub max_file_size: u64,
     /// Most open connections for the whole server, shared evenly by the workers; at its
     /// share a worker stops accepting until one of its connections closes. Default: the
     /// `RLIMIT_NOFILE` soft limit less 64 descriptors kept for everything else.
@@ -83,6 +89,7 @@ impl Default for Config {
             max_headers: 100,
             max_target_len: 8 * 1024,
             max_body_size: 8 * 1024 * 1024,
+            max_file_size: 2 * 1024 * 1024,
             max_connections: default_max_connections(),
             max_pending_output: 1024 * 1024,
             header_timeout: Duration::from_secs(10),
@@ -135,6 +142,7 @@ mod tests {
         assert!(config.max_connections >= 16);
         assert_eq!(config.max_head_size, 16 * 1024);
         assert_eq!(config.max_body_size, 8 * 1024 * 1024);
+        assert_eq!(config.max_file_size, 2 * 1024 * 1024);
     }
 
     #[cfg(target_os = "linux")]

@@ -8,6 +8,8 @@
 //!   into a logged 500.
 //! - `ParseError` (internal): why a request could not be read, mapped to its 4xx/5xx status in
 //!   [`ParseError::status`], the one place that decides it.
+//! - `MultipartError` (internal): why a `multipart/form-data` body was refused; it becomes the
+//!   [`HttpError`] that [`Request::multipart`](crate::Request::multipart) returns.
 
 use std::borrow::Cow;
 use std::io;
@@ -411,6 +413,55 @@ impl ParseError {
     }
 }
 
+/// Why a `multipart/form-data` body was refused. Syntax errors are 400, limits 413, a body
+/// that is not multipart 415; [`MultipartError::status`] is the one place that decides it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum MultipartError {
+    /// The request's `Content-Type` is not `multipart/form-data`.
+    #[error("expected Content-Type: multipart/form-data")]
+    NotMultipart,
+    /// The body or a part violates RFC 7578 / RFC 2046 syntax.
+    #[error("malformed multipart body: {0}")]
+    Malformed(&'static str),
+    /// More parts than the limit.
+    #[error("multipart body has more than {0} parts")]
+    TooManyParts(usize),
+    /// A part's header section is larger than the limit.
+    #[error("multipart part header section larger than {0} bytes")]
+    PartHeadTooLarge(usize),
+    /// A part has more header fields than the limit.
+    #[error("multipart part has more than {0} header fields")]
+    TooManyPartHeaders(usize),
+    /// An uploaded file is larger than [`Config::max_file_size`](crate::Config::max_file_size).
+    #[error("file in field {field:?} is larger than {limit} bytes")]
+    FileTooLarge {
+        /// The form field the file was sent in.
+        field: String,
+        /// The configured limit.
+        limit: u64,
+    },
+}
+
+impl MultipartError {
+    /// The status that answers this error.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            MultipartError::NotMultipart => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            MultipartError::Malformed(_) => StatusCode::BAD_REQUEST,
+            MultipartError::TooManyParts(_)
+            | MultipartError::PartHeadTooLarge(_)
+            | MultipartError::TooManyPartHeaders(_)
+            | MultipartError::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        }
+    }
+}
+
+impl From<MultipartError> for HttpError {
+    fn from(error: MultipartError) -> Self {
+        HttpError::new(error.status(), error.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +481,31 @@ mod tests {
         ];
         for (error, status) in cases {
             assert_eq!(error.status().as_u16(), status, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn multipart_errors_map_to_their_statuses() {
+        let cases = [
+            (MultipartError::NotMultipart, 415),
+            (MultipartError::Malformed("x"), 400),
+            (MultipartError::TooManyParts(1), 413),
+            (MultipartError::PartHeadTooLarge(1), 413),
+            (MultipartError::TooManyPartHeaders(1), 413),
+            (
+                MultipartError::FileTooLarge {
+                    field: "f".into(),
+                    limit: 1,
+                },
+                413,
+            ),
+        ];
+        for (error, status) in cases {
+            assert_eq!(
+                HttpError::from(error.clone()).status().as_u16(),
+                status,
+                "{error:?}"
+            );
         }
     }
 

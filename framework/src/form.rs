@@ -34,6 +34,11 @@ impl<'a> Form<'a> {
         }
     }
 
+    /// Appends a pair, for parsers of other encodings (multipart text fields).
+    pub(crate) fn push(&mut self, key: Cow<'a, str>, value: Cow<'a, str>) {
+        self.pairs.push((key, value));
+    }
+
     /// The first value for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.pairs

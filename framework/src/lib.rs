@@ -55,6 +55,7 @@ mod form;
 mod handler;
 mod hooks;
 mod macros;
+mod multipart;
 mod parse;
 mod pool;
 #[cfg(test)]
@@ -78,6 +79,7 @@ pub use config::Config;
 pub use error::SessionError;
 pub use error::{Error, HttpError, InvalidHeader, RouteError, UrlForError, abort};
 pub use form::Form;
+pub use multipart::{Multipart, UploadedFile};
 pub use request::Request;
 #[cfg(feature = "json")]
 pub use response::Json;

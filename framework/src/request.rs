@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::cookies::{self, CookiePairs};
 use crate::error::{HttpError, UrlForError};
 use crate::form::Form;
+use crate::multipart::Multipart;
 use crate::parse::Head;
 use crate::proxy;
 use crate::response::Response;
@@ -45,6 +46,8 @@ pub struct Request<'a> {
     decoded_params: OnceCell<Vec<Cow<'a, str>>>,
     args: OnceCell<Form<'a>>,
     form: OnceCell<Form<'a>>,
+    /// Boxed so that requests that never upload pay one pointer, not the parsed body's size.
+    multipart: OnceCell<Box<Result<Multipart<'a>, HttpError>>>,
     cookies: OnceCell<CookiePairs<'a>>,
     #[cfg(feature = "sessions")]
     session: OnceCell<Session>,
@@ -70,6 +73,7 @@ impl<'a> Request<'a> {
             decoded_params: OnceCell::new(),
             args: OnceCell::new(),
             form: OnceCell::new(),
+            multipart: OnceCell::new(),
             cookies: OnceCell::new(),
             #[cfg(feature = "sessions")]
             session: OnceCell::new(),
@@ -201,7 +205,8 @@ impl<'a> Request<'a> {
     }
 
     /// The urlencoded form fields of the body (Flask's `request.form`); empty unless the
-    /// `Content-Type` is `application/x-www-form-urlencoded`.
+    /// `Content-Type` is `application/x-www-form-urlencoded`. For an upload form
+    /// (`multipart/form-data`), see [`multipart`](Self::multipart).
     pub fn form(&self) -> &Form<'a> {
         self.form.get_or_init(|| {
             if self.has_content_type("application/x-www-form-urlencoded") {
@@ -210,6 +215,56 @@ impl<'a> Request<'a> {
                 Form::default()
             }
         })
+    }
+
+    /// The `multipart/form-data` body: its text fields and uploaded files (Flask's
+    /// `request.form` and `request.files` for an upload form). Parsed on the first call,
+    /// never for a request whose handler does not ask; file bytes borrow the body.
+    ///
+    /// [`form`](Self::form) stays empty for a multipart body: parsing one can fail, and this
+    /// says why. Errors, ready for `?`: 415 unless the `Content-Type` is
+    /// `multipart/form-data`; 400 for a malformed body (no boundary, no closing delimiter,
+    /// bad part headers, a part without a name); 413 for more than 100 parts, a part header
+    /// section over 8 KiB, or a file over [`Config::max_file_size`](crate::Config::max_file_size).
+    ///
+    /// ```
+    /// use carafe::testing::{MultipartBody, TestClient};
+    /// use carafe::{route, App, HttpError, Request};
+    ///
+    /// fn upload(req: &Request) -> Result<String, HttpError> {
+    ///     let upload = req.multipart()?;
+    ///     let file = upload.file("file").ok_or_else(|| HttpError::bad_request("no file"))?;
+    ///     let note = upload.form().get("note").unwrap_or("");
+    ///     Ok(format!("{} ({} bytes): {note}", file.filename(), file.len()))
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// route!(app, POST "/upload" => upload).unwrap();
+    /// let client = TestClient::new(app);
+    /// let body = MultipartBody::new()
+    ///     .text("note", "hi")
+    ///     .file("file", "hello.txt", "text/plain", b"hello\n".to_vec());
+    /// assert_eq!(client.post("/upload").multipart(body).send().text(), "hello.txt (6 bytes): hi");
+    /// assert_eq!(client.post("/upload").form(&[("note", "hi")]).send().status(), 415);
+    /// ```
+    pub fn multipart(&self) -> Result<&Multipart<'a>, HttpError> {
+        let parsed = self.multipart.get_or_init(|| {
+            let parsed = Multipart::parse(
+                self.content_type(),
+                self.body,
+                self.app.config.max_file_size,
+            );
+            Box::new(parsed.map_err(|error| {
+                log::debug!(
+                    "peer={} {} {}: multipart body refused: {error}",
+                    self.peer,
+                    self.head.method,
+                    self.head.path
+                );
+                HttpError::from(error)
+            }))
+        });
+        parsed.as_ref().as_ref().map_err(Clone::clone)
     }
 
     /// The body parsed as JSON into `T`: 415 unless the `Content-Type` is JSON, 400 (with

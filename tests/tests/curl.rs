@@ -377,6 +377,7 @@ fn nav_links_and_forms_point_at_the_routes_paths() {
             "/hello/world",
             "/contact",
             "/counter",
+            "/upload",
             "/api/time"
         ]
     );
