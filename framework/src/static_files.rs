@@ -7,11 +7,12 @@
 //! points out is refused too). Anything refused is a plain 404, revealing nothing.
 
 use std::fs::Metadata;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::StatusCode;
-use http::header::{CACHE_CONTROL, ETAG, HeaderValue, LAST_MODIFIED};
+use http::header::{ACCEPT_RANGES, CACHE_CONTROL, ETAG, HeaderValue, LAST_MODIFIED};
 
 use crate::error::{Error, HttpError};
 use crate::request::Request;
@@ -70,26 +71,30 @@ impl StaticDir {
     }
 
     fn file_response(req: &Request<'_>, path: &Path, metadata: &Metadata) -> Response {
+        let len = metadata.len();
         let modified = metadata.modified().unwrap_or(UNIX_EPOCH);
-        let etag = entity_tag(metadata.len(), modified);
+        let etag = entity_tag(len, modified);
         let last_modified = httpdate::fmt_http_date(modified);
         let mut response = if is_not_modified(req, &etag, modified) {
             Response::new(StatusCode::NOT_MODIFIED)
         } else {
-            match std::fs::read(path) {
-                Ok(bytes) => {
-                    let mut response = Response::bytes(bytes);
-                    let content_type = content_type_for(path);
-                    // mime_guess only produces valid header values.
-                    let _ = response.set_header("content-type", &content_type);
-                    response
-                }
+            let range = match req.method() {
+                // RFC 9110 §14.2: Range is defined for GET only.
+                &http::Method::GET => requested_range(req, len, &etag, &last_modified),
+                _ => RangeRequest::Whole,
+            };
+            match Self::file_body(path, len, range) {
+                Ok(response) => response,
                 Err(error) => {
                     log::warn!("cannot read static file {}: {error}", path.display());
                     return HttpError::not_found().into();
                 }
             }
         };
+        if response.status() != StatusCode::RANGE_NOT_SATISFIABLE {
+            // mime_guess only produces valid header values.
+            let _ = response.set_header("content-type", &content_type_for(path));
+        }
         let headers = response.headers_mut();
         // An entity tag and an HTTP date are always valid header values.
         if let Ok(value) = HeaderValue::from_str(&etag) {
@@ -98,9 +103,122 @@ impl StaticDir {
         if let Ok(value) = HeaderValue::from_str(&last_modified) {
             headers.insert(LAST_MODIFIED, value);
         }
+        headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         // Revalidate on every use: cheap (a 304), and edits show up on the next reload.
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         response
+    }
+
+    /// The body for the whole file or one range of it: read into memory when small, else
+    /// streamed from the file as the client takes it (memory stays flat for any size).
+    fn file_body(path: &Path, len: u64, range: RangeRequest) -> std::io::Result<Response> {
+        let (status, start, count) = match range {
+            RangeRequest::Whole => (StatusCode::OK, 0, len),
+            RangeRequest::Part { start, end } => {
+                (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+            }
+            RangeRequest::Unsatisfiable => {
+                let mut response: Response = HttpError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "the requested range is not in the file",
+                )
+                .into();
+                // RFC 9110 §14.4: the current length, so the client can ask again.
+                let _ = response.set_header("content-range", &format!("bytes */{len}"));
+                return Ok(response);
+            }
+        };
+        let mut file = std::fs::File::open(path)?;
+        let mut response = if count <= STREAM_THRESHOLD {
+            let mut bytes = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+            file.seek(SeekFrom::Start(start))?;
+            file.take(count).read_to_end(&mut bytes)?;
+            Response::bytes(bytes)
+        } else {
+            file.seek(SeekFrom::Start(start))?;
+            Response::stream(file.take(count), Some(count))
+        };
+        response.set_status(status);
+        if status == StatusCode::PARTIAL_CONTENT {
+            let end = start + count - 1;
+            let _ = response.set_header("content-range", &format!("bytes {start}-{end}/{len}"));
+        }
+        Ok(response)
+    }
+}
+
+/// Files up to this size are read whole; larger ones (or ranges) are streamed.
+const STREAM_THRESHOLD: u64 = 256 * 1024;
+
+/// What a `Range` header asks for, as far as carafe serves ranges: one range of bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeRequest {
+    /// No usable Range (absent, malformed, several ranges, or a stale If-Range): the whole file.
+    Whole,
+    /// Bytes `start..=end`, both within the file.
+    Part { start: u64, end: u64 },
+    /// A syntactically valid range that lies wholly past the end: 416.
+    Unsatisfiable,
+}
+
+/// Reads `Range` (RFC 9110 §14.1.2) for a file of `len` bytes. Anything carafe does not serve
+/// (another unit, several ranges, bad syntax) falls back to the whole file, which the RFC
+/// allows; `If-Range` that no longer matches the file does the same (§13.1.5).
+fn requested_range(req: &Request<'_>, len: u64, etag: &str, last_modified: &str) -> RangeRequest {
+    let Some(range) = req.header("range") else {
+        return RangeRequest::Whole;
+    };
+    if let Some(validator) = req.header("if-range") {
+        // A strong comparison: the W/ of a weak tag never matches, and a date must be exact.
+        if validator.trim() != etag && validator.trim() != last_modified {
+            return RangeRequest::Whole;
+        }
+    }
+    parse_range(range, len)
+}
+
+fn parse_range(header: &str, len: u64) -> RangeRequest {
+    let Some((unit, spec)) = header.split_once('=') else {
+        return RangeRequest::Whole;
+    };
+    if !unit.trim().eq_ignore_ascii_case("bytes") || spec.contains(',') {
+        return RangeRequest::Whole;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeRequest::Whole;
+    };
+    let number = |text: &str| crate::parse::parse_decimal(text.as_bytes());
+    match (first.is_empty(), last.is_empty()) {
+        // `-n`: the last n bytes.
+        (true, false) => match number(last) {
+            Some(0) | None => RangeRequest::Unsatisfiable,
+            Some(_) if len == 0 => RangeRequest::Unsatisfiable,
+            Some(suffix) => RangeRequest::Part {
+                start: len.saturating_sub(suffix),
+                end: len - 1,
+            },
+        },
+        // `a-` and `a-b`.
+        (false, open_ended) => {
+            let Some(start) = number(first) else {
+                return RangeRequest::Whole;
+            };
+            let end = if open_ended {
+                Some(u64::MAX)
+            } else {
+                number(last)
+            };
+            match end {
+                None => RangeRequest::Whole,
+                Some(end) if end < start => RangeRequest::Whole,
+                Some(_) if start >= len => RangeRequest::Unsatisfiable,
+                Some(end) => RangeRequest::Part {
+                    start,
+                    end: end.min(len - 1),
+                },
+            }
+        }
+        (true, true) => RangeRequest::Whole,
     }
 }
 
@@ -230,6 +348,54 @@ mod tests {
             content_type_for(Path::new("a.unknownext")),
             "application/octet-stream"
         );
+    }
+
+    #[test]
+    fn range_table() {
+        use RangeRequest::{Part, Unsatisfiable, Whole};
+        let cases = [
+            ("bytes=0-99", 1000, Part { start: 0, end: 99 }),
+            (
+                "bytes=100-",
+                1000,
+                Part {
+                    start: 100,
+                    end: 999,
+                },
+            ),
+            (
+                "bytes=-100",
+                1000,
+                Part {
+                    start: 900,
+                    end: 999,
+                },
+            ),
+            ("bytes=-5000", 1000, Part { start: 0, end: 999 }),
+            (
+                "bytes=990-2000",
+                1000,
+                Part {
+                    start: 990,
+                    end: 999,
+                },
+            ),
+            ("Bytes = 5-5", 1000, Part { start: 5, end: 5 }),
+            ("bytes=1000-", 1000, Unsatisfiable),
+            ("bytes=5000-6000", 1000, Unsatisfiable),
+            ("bytes=-0", 1000, Unsatisfiable),
+            ("bytes=0-", 0, Unsatisfiable),
+            ("bytes=0-1,5-6", 1000, Whole),
+            ("bytes=9-3", 1000, Whole),
+            ("bytes=a-b", 1000, Whole),
+            ("bytes=-", 1000, Whole),
+            ("items=0-9", 1000, Whole),
+            ("bytes 0-9", 1000, Whole),
+            ("bytes=+1-2", 1000, Whole),
+        ];
+        for (header, len, expected) in cases {
+            assert_eq!(parse_range(header, len), expected, "{header} of {len}");
+        }
     }
 
     #[test]

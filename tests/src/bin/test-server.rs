@@ -40,6 +40,10 @@ fn main() {
                 app.config.shutdown_grace = Duration::from_millis(number(&flag, &value));
             }
             "--workers" => app.config.workers = number(&flag, &value),
+            "--files" => {
+                app.static_dir("/files", &value)
+                    .expect("a readable --files folder");
+            }
             other => panic!("unknown flag {other}"),
         }
     }
