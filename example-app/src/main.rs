@@ -101,20 +101,25 @@ fn default_addr() -> SocketAddr {
 }
 
 fn print_routes(app: &carafe::App) {
-    let rows: Vec<[String; 3]> = app
+    let rows: Vec<[String; 4]> = app
         .routes()
         .iter()
         .map(|route| {
             let methods: Vec<&str> = route.methods().iter().map(|m| m.as_str()).collect();
+            let mut handler = route.handler().to_owned();
+            if route.is_blocking() {
+                handler.push_str(" (blocking)");
+            }
             [
+                route.name().unwrap_or("-").to_owned(),
                 methods.join(", "),
                 route.pattern().to_owned(),
-                route.handler().to_owned(),
+                handler,
             ]
         })
         .collect();
-    let headers = ["Methods", "Pattern", "Handler"];
-    let widths: Vec<usize> = (0..3)
+    let headers = ["Name", "Methods", "Pattern", "Handler"];
+    let widths: Vec<usize> = (0..4)
         .map(|i| {
             rows.iter()
                 .map(|row| row[i].len())
@@ -123,29 +128,24 @@ fn print_routes(app: &carafe::App) {
                 .unwrap_or(0)
         })
         .collect();
-    let line = |cells: [&str; 3]| {
-        format!(
-            "{:<w0$}  {:<w1$}  {}",
-            cells[0],
-            cells[1],
-            cells[2],
-            w0 = widths[0],
-            w1 = widths[1]
-        )
+    let line = |cells: [&str; 4]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        padded.join("  ").trim_end().to_owned()
     };
     println!("{}", line(headers));
+    let rules: Vec<String> = widths.iter().map(|width| "-".repeat(*width)).collect();
     println!(
         "{}",
-        line([
-            "-".repeat(widths[0]).as_str(),
-            "-".repeat(widths[1]).as_str(),
-            "-".repeat(widths[2]).as_str()
-        ])
+        line([&rules[0], &rules[1], &rules[2], &rules[3]].map(String::as_str))
     );
     for row in &rows {
         println!(
             "{}",
-            line([row[0].as_str(), row[1].as_str(), row[2].as_str()])
+            line([&row[0], &row[1], &row[2], &row[3]].map(String::as_str))
         );
     }
 }

@@ -1,0 +1,98 @@
+//! The example app through `carafe::testing::TestClient`: every page, in memory, no socket.
+//! (The curl and browser tests in `tests/` cover the same app over a real connection.)
+
+use carafe::StatusCode;
+use carafe::testing::{MultipartBody, TestClient};
+
+fn client() -> TestClient {
+    let app = example_app::build(&example_app::Options::default()).expect("the example app builds");
+    TestClient::new(app)
+}
+
+#[test]
+fn every_page_renders() {
+    let client = client();
+    for path in [
+        "/",
+        "/blog",
+        "/blog/epoll",
+        "/hello/world",
+        "/contact",
+        "/counter",
+        "/upload",
+        "/api/time",
+    ] {
+        let response = client.get(path).send();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(
+            response.header("x-request-id").is_some(),
+            "{path}: the after hook ran"
+        );
+    }
+}
+
+#[test]
+fn unknown_pages_render_the_404_template() {
+    let response = client().get("/blog/no-such-post").send();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.text().contains("<h1>Page not found</h1>"));
+}
+
+#[test]
+fn the_counter_counts_visits_in_the_session() {
+    let client = client();
+    for expected in 1..=3 {
+        let page = client.get("/counter").send().text();
+        assert!(
+            page.contains(&format!("<strong id=\"visits\">{expected}</strong>")),
+            "visit {expected}: {page}"
+        );
+    }
+    let reset = client.post("/counter/reset").send();
+    assert_eq!(reset.status(), StatusCode::SEE_OTHER);
+    assert!(
+        client
+            .get("/counter")
+            .send()
+            .text()
+            .contains("<strong id=\"visits\">1</strong>")
+    );
+}
+
+#[test]
+fn an_upload_reports_size_and_sha256() {
+    let body = MultipartBody::new().text("note", "hello").file(
+        "file",
+        "greeting.txt",
+        "text/plain",
+        b"hello world\n".to_vec(),
+    );
+    let page = client().post("/upload").multipart(body).send().text();
+    assert!(page.contains("greeting.txt"), "{page}");
+    // sha256sum of "hello world\n".
+    assert!(
+        page.contains("a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447"),
+        "{page}"
+    );
+}
+
+#[test]
+fn routes_flag_lists_names_methods_patterns_and_handlers() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_example-app"))
+        .arg("--routes")
+        .output()
+        .expect("run example-app --routes");
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(table.starts_with("Name"), "{table}");
+    assert!(
+        table.lines().any(|line| line.split_whitespace().eq([
+            "post",
+            "GET",
+            "/blog/{slug}",
+            "post"
+        ])),
+        "{table}"
+    );
+    assert!(table.contains("slow (blocking)"), "{table}");
+}
