@@ -123,16 +123,12 @@ struct Deferred {
     log: Option<AccessLine>,
 }
 
-/// How one request was answered.
-enum Answer {
-    /// The response is encoded (its body may still stream); the connection stays open if
-    /// `keep_alive`.
-    Done {
-        keep_alive: bool,
-        stream: Option<Streaming>,
-    },
-    /// Its handler is `blocking`: the response comes later, from the pool.
-    Deferred(Box<Deferred>),
+/// Where [`answer`] leaves what outlives the call: a body still to stream, or a request
+/// deferred to the blocking pool. (Out-parameters rather than a returned enum: this runs for
+/// every request, and moving the enum out cost more than the rest of the bookkeeping.)
+struct Pending<'c> {
+    streaming: &'c mut Option<Box<Streaming>>,
+    deferred: &'c mut Option<Box<Deferred>>,
 }
 
 impl Conn {
@@ -311,14 +307,19 @@ impl Conn {
                 );
             }
         };
-        let answer = answer(
+        let pending = Pending {
+            streaming: &mut self.streaming,
+            deferred: &mut self.deferred,
+        };
+        let keep_alive = answer(
             ctx,
             &mut self.output,
+            pending,
             self.peer,
             &head,
             &input[..request_end],
         );
-        self.finish_request(consumed, answer);
+        self.finish_request(consumed, keep_alive);
         true
     }
 
@@ -371,21 +372,30 @@ impl Conn {
                 return false;
             }
         };
-        let answer = answer(ctx, &mut self.output, self.peer, &head, &input[..body_end]);
-        self.finish_request(consumed, answer);
+        let pending = Pending {
+            streaming: &mut self.streaming,
+            deferred: &mut self.deferred,
+        };
+        let keep_alive = answer(
+            ctx,
+            &mut self.output,
+            pending,
+            self.peer,
+            &head,
+            &input[..body_end],
+        );
+        self.finish_request(consumed, keep_alive);
         true
     }
 
+    /// `keep_alive` is `None` when the request went to the blocking pool: it counts as
+    /// answered only when its response comes back.
     #[inline]
-    fn finish_request(&mut self, consumed: usize, answer: Answer) {
+    fn finish_request(&mut self, consumed: usize, keep_alive: Option<bool>) {
         self.input.consume(consumed);
         self.reading = Reading::Head { scanned: 0 };
-        match answer {
-            Answer::Done { keep_alive, stream } => {
-                self.streaming = stream.map(Box::new);
-                self.count_answered(keep_alive);
-            }
-            Answer::Deferred(deferred) => self.deferred = Some(deferred),
+        if let Some(keep_alive) = keep_alive {
+            self.count_answered(keep_alive);
         }
     }
 
@@ -602,23 +612,25 @@ impl Conn {
 fn answer(
     ctx: &mut Ctx<'_>,
     output: &mut OutputBuffer,
+    pending: Pending<'_>,
     peer: SocketAddr,
     head: &Head<'_, '_>,
     request: &[u8],
-) -> Answer {
+) -> Option<bool> {
     let started = log::log_enabled!(target: ACCESS_LOG, log::Level::Info).then(Instant::now);
     let head_only = head.method == Method::HEAD;
     let mut response = ctx
         .app
         .respond(head, &request[head.len..], peer, ctx.run_blocking);
     if response.is_deferred() {
-        return Answer::Deferred(Box::new(Deferred {
+        *pending.deferred = Some(Box::new(Deferred {
             job: Some(OwnedRequest::new(request, head.len, peer)),
             keep_alive: head.keep_alive,
             version: head.version,
             head_only,
             log: started.map(|started| AccessLine::new(head, started)),
         }));
+        return None;
     }
     let keep_alive = head.keep_alive
         && !ctx.shutting_down
@@ -633,8 +645,10 @@ fn answer(
     if let Some(started) = started {
         AccessLine::new(head, started).write(peer, &response);
     }
-    let stream = response.encode(&options, output.writer(ctx.pool));
-    Answer::Done { keep_alive, stream }
+    if let Some(stream) = response.encode(&options, output.writer(ctx.pool)) {
+        *pending.streaming = Some(Box::new(stream));
+    }
+    Some(keep_alive)
 }
 
 /// The log target of the one-line-per-request access log.

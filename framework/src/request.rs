@@ -42,18 +42,30 @@ pub struct Request<'a> {
     route: Option<&'a RouteInfo>,
     /// Path parameters as matched (matchit keeps up to three inline, no allocation).
     params: matchit::Params<'a, 'a>,
-    /// Every parameter value percent-decoded, built on first use only if a value has a `%`.
+    /// Everything parsed on demand (query, form, uploads, cookies, session, decoded params),
+    /// behind one pointer: a request whose handler uses none of it sets up and drops one word.
+    lazy: OnceCell<Box<Lazy<'a>>>,
+}
+
+/// The parts of a request parsed on first use; see [`Request::lazy`].
+#[derive(Default)]
+struct Lazy<'a> {
+    /// Every parameter value percent-decoded, built only if a value has a `%`.
     decoded_params: OnceCell<Vec<Cow<'a, str>>>,
     args: OnceCell<Form<'a>>,
     form: OnceCell<Form<'a>>,
-    /// Boxed so that requests that never upload pay one pointer, not the parsed body's size.
-    multipart: OnceCell<Box<Result<Multipart<'a>, HttpError>>>,
+    multipart: OnceCell<Result<Multipart<'a>, HttpError>>,
     cookies: OnceCell<CookiePairs<'a>>,
     #[cfg(feature = "sessions")]
     session: OnceCell<Session>,
 }
 
 impl<'a> Request<'a> {
+    /// The on-demand parts, allocated the first time a handler asks for any of them.
+    fn lazy(&self) -> &Lazy<'a> {
+        self.lazy.get_or_init(Box::default)
+    }
+
     /// A request for `head` and `body`, routed to `route` with `params` (or to no route).
     pub(crate) fn new(
         head: &'a Head<'a, 'a>,
@@ -70,13 +82,7 @@ impl<'a> Request<'a> {
             app,
             route,
             params,
-            decoded_params: OnceCell::new(),
-            args: OnceCell::new(),
-            form: OnceCell::new(),
-            multipart: OnceCell::new(),
-            cookies: OnceCell::new(),
-            #[cfg(feature = "sessions")]
-            session: OnceCell::new(),
+            lazy: OnceCell::new(),
         }
     }
 
@@ -113,7 +119,8 @@ impl<'a> Request<'a> {
 
     /// All decoded query parameters (Flask's `request.args`), repeated keys kept.
     pub fn args(&self) -> &Form<'a> {
-        self.args
+        self.lazy()
+            .args
             .get_or_init(|| Form::parse(self.head.query.unwrap_or("").as_bytes()))
     }
 
@@ -169,7 +176,7 @@ impl<'a> Request<'a> {
         if !raw.contains('%') {
             return Some(raw);
         }
-        let decoded = self.decoded_params.get_or_init(|| {
+        let decoded = self.lazy().decoded_params.get_or_init(|| {
             self.params
                 .iter()
                 .map(|(_, value)| percent_encoding::percent_decode_str(value).decode_utf8_lossy())
@@ -208,7 +215,7 @@ impl<'a> Request<'a> {
     /// `Content-Type` is `application/x-www-form-urlencoded`. For an upload form
     /// (`multipart/form-data`), see [`multipart`](Self::multipart).
     pub fn form(&self) -> &Form<'a> {
-        self.form.get_or_init(|| {
+        self.lazy().form.get_or_init(|| {
             if self.has_content_type("application/x-www-form-urlencoded") {
                 Form::parse(self.body)
             } else {
@@ -248,13 +255,13 @@ impl<'a> Request<'a> {
     /// assert_eq!(client.post("/upload").form(&[("note", "hi")]).send().status(), 415);
     /// ```
     pub fn multipart(&self) -> Result<&Multipart<'a>, HttpError> {
-        let parsed = self.multipart.get_or_init(|| {
+        let parsed = self.lazy().multipart.get_or_init(|| {
             let parsed = Multipart::parse(
                 self.content_type(),
                 self.body,
                 self.app.config.max_file_size,
             );
-            Box::new(parsed.map_err(|error| {
+            parsed.map_err(|error| {
                 log::debug!(
                     "peer={} {} {}: multipart body refused: {error}",
                     self.peer,
@@ -262,9 +269,9 @@ impl<'a> Request<'a> {
                     self.head.path
                 );
                 HttpError::from(error)
-            }))
+            })
         });
-        parsed.as_ref().as_ref().map_err(Clone::clone)
+        parsed.as_ref().map_err(Clone::clone)
     }
 
     /// The body parsed as JSON into `T`: 415 unless the `Content-Type` is JSON, 400 (with
@@ -328,7 +335,8 @@ impl<'a> Request<'a> {
     /// }
     /// ```
     pub fn cookies(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.cookies
+        self.lazy()
+            .cookies
             .get_or_init(|| {
                 let values = self
                     .head
@@ -360,7 +368,7 @@ impl<'a> Request<'a> {
     /// ```
     #[cfg(feature = "sessions")]
     pub fn session(&self) -> &Session {
-        self.session.get_or_init(|| {
+        self.lazy().session.get_or_init(|| {
             let config = &self.app.config;
             Session::load(
                 self.cookie(&config.session_cookie_name),
@@ -372,7 +380,7 @@ impl<'a> Request<'a> {
     /// The session if the handler (or an error handler) used it.
     #[cfg(feature = "sessions")]
     pub(crate) fn session_if_used(&self) -> Option<&Session> {
-        self.session.get()
+        self.lazy.get().and_then(|lazy| lazy.session.get())
     }
 
     /// The address of the TCP peer that sent the request (a proxy, if there is one).
