@@ -93,10 +93,11 @@ pub(crate) enum Phase {
 /// One HTTP/1.1 connection, without its socket.
 #[derive(Debug)]
 pub(crate) struct Conn {
-    peer: SocketAddr,
     input: InputBuffer,
-    output: OutputBuffer,
     reading: Reading,
+    /// Everything on the way out; kept apart from the input so a parsed head (which borrows
+    /// the input) and the response being written can be borrowed at the same time.
+    out: Outgoing,
     /// No further request will be answered (after an error, `Connection: close`, HTTP/1.0
     /// without keep-alive, or a shutdown); the connection ends once its output is written.
     closing: bool,
@@ -104,6 +105,13 @@ pub(crate) struct Conn {
     read_closed: bool,
     /// Requests answered on this connection, so the driver can tell activity from idleness.
     answered: u64,
+}
+
+/// A connection's outgoing side: where responses are written, and what is still owed.
+#[derive(Debug)]
+struct Outgoing {
+    peer: SocketAddr,
+    output: OutputBuffer,
     /// A request handed to the blocking pool (boxed: rare, and idle connections stay small).
     deferred: Option<Box<Deferred>>,
     /// A response body still being pulled from its reader; pipelined requests wait for it.
@@ -123,31 +131,25 @@ struct Deferred {
     log: Option<AccessLine>,
 }
 
-/// Where [`answer`] leaves what outlives the call: a body still to stream, or a request
-/// deferred to the blocking pool. (Out-parameters rather than a returned enum: this runs for
-/// every request, and moving the enum out cost more than the rest of the bookkeeping.)
-struct Pending<'c> {
-    streaming: &'c mut Option<Box<Streaming>>,
-    deferred: &'c mut Option<Box<Deferred>>,
-}
-
 impl Conn {
     pub(crate) fn new(peer: SocketAddr) -> Self {
         Self {
-            peer,
             input: InputBuffer::default(),
-            output: OutputBuffer::default(),
             reading: Reading::Head { scanned: 0 },
+            out: Outgoing {
+                peer,
+                output: OutputBuffer::default(),
+                deferred: None,
+                streaming: None,
+            },
             closing: false,
             read_closed: false,
             answered: 0,
-            deferred: None,
-            streaming: None,
         }
     }
 
     pub(crate) fn peer(&self) -> SocketAddr {
-        self.peer
+        self.out.peer
     }
 
     /// Requests answered so far.
@@ -161,8 +163,8 @@ impl Conn {
     pub(crate) fn wants_read(&self, ctx: &Ctx<'_>) -> bool {
         !self.closing
             && !self.read_closed
-            && self.deferred.is_none()
-            && self.output.pending().len() < ctx.app.config.max_pending_output
+            && self.out.deferred.is_none()
+            && self.out.output.pending().len() < ctx.app.config.max_pending_output
     }
 
     /// Space to read into, sized for the request being read.
@@ -213,17 +215,17 @@ impl Conn {
     /// connection starts closing, or unsent output reaches the limit.
     pub(crate) fn process(&mut self, ctx: &mut Ctx<'_>) {
         loop {
-            if self.streaming.is_some() {
+            if self.out.streaming.is_some() {
                 // The response being streamed comes first (even on a closing connection: it is
                 // the last response); the next request waits for it.
-                if !self.pull_stream(ctx) || self.streaming.is_some() {
+                if !self.pull_stream(ctx) || self.out.streaming.is_some() {
                     break;
                 }
                 continue;
             }
             if self.closing
-                || self.deferred.is_some()
-                || self.output.pending().len() >= ctx.app.config.max_pending_output
+                || self.out.deferred.is_some()
+                || self.out.output.pending().len() >= ctx.app.config.max_pending_output
             {
                 break;
             }
@@ -307,18 +309,7 @@ impl Conn {
                 );
             }
         };
-        let pending = Pending {
-            streaming: &mut self.streaming,
-            deferred: &mut self.deferred,
-        };
-        let keep_alive = answer(
-            ctx,
-            &mut self.output,
-            pending,
-            self.peer,
-            &head,
-            &input[..request_end],
-        );
+        let keep_alive = self.out.answer(ctx, &head, &input[..request_end]);
         self.finish_request(consumed, keep_alive);
         true
     }
@@ -332,7 +323,8 @@ impl Conn {
         ctx: &mut Ctx<'_>,
     ) -> bool {
         if expect_continue {
-            self.output
+            self.out
+                .output
                 .writer(ctx.pool)
                 .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
@@ -372,18 +364,7 @@ impl Conn {
                 return false;
             }
         };
-        let pending = Pending {
-            streaming: &mut self.streaming,
-            deferred: &mut self.deferred,
-        };
-        let keep_alive = answer(
-            ctx,
-            &mut self.output,
-            pending,
-            self.peer,
-            &head,
-            &input[..body_end],
-        );
+        let keep_alive = self.out.answer(ctx, &head, &input[..body_end]);
         self.finish_request(consumed, keep_alive);
         true
     }
@@ -403,13 +384,13 @@ impl Conn {
     /// Returns whether anything happened. A reader that fails, or ends before the length the
     /// head promised, ends the connection: its framing can no longer be honoured.
     fn pull_stream(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        let Some(stream) = self.streaming.as_deref_mut() else {
+        let Some(stream) = self.out.streaming.as_deref_mut() else {
             return false;
         };
-        if self.output.pending().len() >= STREAM_CHUNK {
+        if self.out.output.pending().len() >= STREAM_CHUNK {
             return false; // Wait for the client to take what is already there.
         }
-        let out = self.output.writer(ctx.pool);
+        let out = self.out.output.writer(ctx.pool);
         let start = out.len();
         let want = stream
             .remaining
@@ -434,7 +415,7 @@ impl Conn {
                 out.truncate(start);
                 log::error!(
                     "peer={} response body failed mid-stream: {error}",
-                    self.peer
+                    self.out.peer
                 );
                 return self.abort_stream();
             }
@@ -444,7 +425,7 @@ impl Conn {
             if stream.remaining.is_some_and(|left| left > 0) {
                 log::error!(
                     "peer={} response body ended {} bytes short of its Content-Length",
-                    self.peer,
+                    self.out.peer,
                     stream.remaining.unwrap_or(0)
                 );
                 return self.abort_stream();
@@ -452,7 +433,7 @@ impl Conn {
             if stream.chunked {
                 out.extend_from_slice(b"0\r\n\r\n");
             }
-            self.streaming = None;
+            self.out.streaming = None;
             return true;
         }
         out.truncate(start + header + read);
@@ -463,7 +444,7 @@ impl Conn {
         if let Some(left) = &mut stream.remaining {
             *left -= read as u64;
             if *left == 0 {
-                self.streaming = None;
+                self.out.streaming = None;
             }
         }
         true
@@ -471,7 +452,7 @@ impl Conn {
 
     /// Stops a stream that cannot finish; the connection closes after what was sent.
     fn abort_stream(&mut self) -> bool {
-        self.streaming = None;
+        self.out.streaming = None;
         self.closing = true;
         true
     }
@@ -485,7 +466,8 @@ impl Conn {
 
     /// The request a `blocking` handler must answer, for the driver to hand to the pool.
     pub(crate) fn take_job(&mut self) -> Option<OwnedRequest> {
-        self.deferred
+        self.out
+            .deferred
             .as_mut()
             .and_then(|deferred| deferred.job.take())
     }
@@ -493,7 +475,7 @@ impl Conn {
     /// Encodes the response to the deferred request. Requests pipelined behind it are answered
     /// by the next [`process`](Self::process).
     pub(crate) fn complete(&mut self, mut response: Response, ctx: &mut Ctx<'_>) {
-        let Some(deferred) = self.deferred.take() else {
+        let Some(deferred) = self.out.deferred.take() else {
             return;
         };
         let keep_alive = deferred.keep_alive
@@ -507,10 +489,10 @@ impl Conn {
             date: ctx.date,
         };
         if let Some(line) = &deferred.log {
-            line.write(self.peer, &response);
+            line.write(self.out.peer, &response);
         }
-        self.streaming = response
-            .encode(&options, self.output.writer(ctx.pool))
+        self.out.streaming = response
+            .encode(&options, self.out.output.writer(ctx.pool))
             .map(Box::new);
         self.count_answered(keep_alive);
     }
@@ -519,7 +501,10 @@ impl Conn {
     /// framing error, where the next request would start is unknown.
     pub(crate) fn fail(&mut self, error: ParseError, ctx: &mut Ctx<'_>) {
         let status = error.status();
-        log::debug!("peer={} rejected request: {status} ({error})", self.peer);
+        log::debug!(
+            "peer={} rejected request: {status} ({error})",
+            self.out.peer
+        );
         let mut response = error_response(status, &error);
         let options = EncodeOptions {
             version: Version::HTTP_11,
@@ -527,7 +512,7 @@ impl Conn {
             head_only: false,
             date: ctx.date,
         };
-        response.encode(&options, self.output.writer(ctx.pool));
+        response.encode(&options, self.out.output.writer(ctx.pool));
         self.closing = true;
     }
 
@@ -542,28 +527,30 @@ impl Conn {
 
     /// Bytes waiting to be written to the socket.
     pub(crate) fn pending_output(&self) -> &[u8] {
-        self.output.pending()
+        self.out.output.pending()
     }
 
     /// Records that `n` pending bytes were written.
     pub(crate) fn wrote(&mut self, n: usize) {
-        self.output.advance(n);
+        self.out.output.advance(n);
     }
 
     /// Whether requests that were held back (by the output limit) can now be answered.
     pub(crate) fn can_resume(&self, ctx: &Ctx<'_>) -> bool {
-        let room = self.output.pending().len() < ctx.app.config.max_pending_output;
-        let stream_ready = self.streaming.is_some() && self.output.pending().len() < STREAM_CHUNK;
-        stream_ready || (!self.closing && self.deferred.is_none() && room && !self.input.is_empty())
+        let room = self.out.output.pending().len() < ctx.app.config.max_pending_output;
+        let stream_ready =
+            self.out.streaming.is_some() && self.out.output.pending().len() < STREAM_CHUNK;
+        stream_ready
+            || (!self.closing && self.out.deferred.is_none() && room && !self.input.is_empty())
     }
 
     /// Nothing more will happen on this connection: it is closing or the client stopped
     /// sending, and every response is written.
     pub(crate) fn is_done(&self) -> bool {
         (self.closing || self.read_closed)
-            && self.deferred.is_none()
-            && self.streaming.is_none()
-            && self.output.pending().is_empty()
+            && self.out.deferred.is_none()
+            && self.out.streaming.is_none()
+            && self.out.output.pending().is_empty()
     }
 
     /// Whether the connection ends because of an error or `Connection: close` (as opposed to
@@ -580,9 +567,9 @@ impl Conn {
 
     /// What the connection is doing, for timers.
     pub(crate) fn phase(&self) -> Phase {
-        if !self.output.pending().is_empty() || self.streaming.is_some() {
+        if !self.out.output.pending().is_empty() || self.out.streaming.is_some() {
             Phase::Writing
-        } else if self.deferred.is_some() {
+        } else if self.out.deferred.is_some() {
             Phase::Busy
         } else if matches!(self.reading, Reading::Body { .. }) {
             Phase::Body
@@ -596,59 +583,55 @@ impl Conn {
     /// Returns empty buffers to the pool, so an idle connection holds none.
     pub(crate) fn release_idle_buffers(&mut self, pool: &mut BufferPool) {
         self.input.release_if_empty(pool);
-        self.output.release_if_empty(pool);
+        self.out.output.release_if_empty(pool);
     }
 
     /// Returns all buffers to the pool; the connection is closing.
     pub(crate) fn release_buffers(&mut self, pool: &mut BufferPool) {
         self.input.release(pool);
-        self.output.release(pool);
+        self.out.output.release(pool);
     }
 }
 
-/// Routes and answers one request (`request` is its head and body, contiguous), encoding the
-/// response into `output`, unless its handler is `blocking`: then the request is copied out
-/// for the pool and answered later by [`Conn::complete`].
-fn answer(
-    ctx: &mut Ctx<'_>,
-    output: &mut OutputBuffer,
-    pending: Pending<'_>,
-    peer: SocketAddr,
-    head: &Head<'_, '_>,
-    request: &[u8],
-) -> Option<bool> {
-    let started = log::log_enabled!(target: ACCESS_LOG, log::Level::Info).then(Instant::now);
-    let head_only = head.method == Method::HEAD;
-    let mut response = ctx
-        .app
-        .respond(head, &request[head.len..], peer, ctx.run_blocking);
-    if response.is_deferred() {
-        *pending.deferred = Some(Box::new(Deferred {
-            job: Some(OwnedRequest::new(request, head.len, peer)),
-            keep_alive: head.keep_alive,
+impl Outgoing {
+    /// Routes and answers one request (`request` is its head and body, contiguous), encoding
+    /// the response into the output, unless its handler is `blocking`: then the request is
+    /// copied out for the pool and answered later by [`Conn::complete`]. Returns whether the
+    /// connection stays open, or `None` for a deferred request.
+    fn answer(&mut self, ctx: &mut Ctx<'_>, head: &Head<'_, '_>, request: &[u8]) -> Option<bool> {
+        let started = log::log_enabled!(target: ACCESS_LOG, log::Level::Info).then(Instant::now);
+        let head_only = head.method == Method::HEAD;
+        let mut response = ctx
+            .app
+            .respond(head, &request[head.len..], self.peer, ctx.run_blocking);
+        if response.is_deferred() {
+            self.deferred = Some(Box::new(Deferred {
+                job: Some(OwnedRequest::new(request, head.len, self.peer)),
+                keep_alive: head.keep_alive,
+                version: head.version,
+                head_only,
+                log: started.map(|started| AccessLine::new(head, started)),
+            }));
+            return None;
+        }
+        let keep_alive = head.keep_alive
+            && !ctx.shutting_down
+            && !response.wants_close()
+            && !response.needs_close_delimiting(head.version);
+        let options = EncodeOptions {
             version: head.version,
+            keep_alive,
             head_only,
-            log: started.map(|started| AccessLine::new(head, started)),
-        }));
-        return None;
+            date: ctx.date,
+        };
+        if let Some(started) = started {
+            AccessLine::new(head, started).write(self.peer, &response);
+        }
+        if let Some(stream) = response.encode(&options, self.output.writer(ctx.pool)) {
+            self.streaming = Some(Box::new(stream));
+        }
+        Some(keep_alive)
     }
-    let keep_alive = head.keep_alive
-        && !ctx.shutting_down
-        && !response.wants_close()
-        && !response.needs_close_delimiting(head.version);
-    let options = EncodeOptions {
-        version: head.version,
-        keep_alive,
-        head_only,
-        date: ctx.date,
-    };
-    if let Some(started) = started {
-        AccessLine::new(head, started).write(peer, &response);
-    }
-    if let Some(stream) = response.encode(&options, output.writer(ctx.pool)) {
-        *pending.streaming = Some(Box::new(stream));
-    }
-    Some(keep_alive)
 }
 
 /// The log target of the one-line-per-request access log.
@@ -1177,7 +1160,7 @@ mod tests {
             text.contains("Content-Length: 5000\r\n") && text.ends_with("\r\n\r\n"),
             "{text}"
         );
-        assert!(conn.streaming.is_none());
+        assert!(conn.out.streaming.is_none());
     }
 
     #[test]

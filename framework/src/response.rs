@@ -350,9 +350,7 @@ impl Response {
     /// Sets header `name` to `value`, replacing earlier values, after checking that neither
     /// can break the response framing.
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<&mut Self, InvalidHeader> {
-        let header_name =
-            HeaderName::from_bytes(name.as_bytes()).map_err(|_| InvalidHeader::name(name))?;
-        let header_value = HeaderValue::from_str(value).map_err(|_| InvalidHeader::value(value))?;
+        let (header_name, header_value) = checked_header(name, value)?;
         if header_name == http::header::CONTENT_TYPE {
             self.content_type = ContentType::Other(Box::new(header_value));
         } else {
@@ -364,9 +362,7 @@ impl Response {
     /// Adds a value for header `name`, keeping earlier values (e.g. several `Set-Cookie`).
     /// `Content-Type` has one value, so for it this replaces, as [`set_header`](Self::set_header).
     pub fn append_header(&mut self, name: &str, value: &str) -> Result<&mut Self, InvalidHeader> {
-        let header_name =
-            HeaderName::from_bytes(name.as_bytes()).map_err(|_| InvalidHeader::name(name))?;
-        let header_value = HeaderValue::from_str(value).map_err(|_| InvalidHeader::value(value))?;
+        let (header_name, header_value) = checked_header(name, value)?;
         if header_name == http::header::CONTENT_TYPE {
             self.content_type = ContentType::Other(Box::new(header_value));
         } else {
@@ -693,6 +689,15 @@ fn encode_status_line(status: StatusCode, out: &mut Vec<u8>) {
         }
     };
     out.extend_from_slice(line);
+}
+
+/// A header name and value that cannot break the framing: the name a token, the value free
+/// of CR, LF, NUL and other controls (the `http` crate's rules).
+fn checked_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), InvalidHeader> {
+    let header_name =
+        HeaderName::from_bytes(name.as_bytes()).map_err(|_| InvalidHeader::name(name))?;
+    let header_value = HeaderValue::from_str(value).map_err(|_| InvalidHeader::value(value))?;
+    Ok((header_name, header_value))
 }
 
 /// How to encode one response on its connection.

@@ -559,6 +559,28 @@ impl Connection {
     }
 }
 
+/// What a worker lends each connection while driving it (the parts of [`Ctx`]), kept apart
+/// from the connection table so that both can be borrowed at once.
+struct Lending {
+    app: Arc<App>,
+    date: DateCache,
+    pool: BufferPool,
+    /// A graceful shutdown has begun: responses say `Connection: close`.
+    shutting_down: bool,
+}
+
+impl Lending {
+    fn ctx(&mut self) -> Ctx<'_> {
+        Ctx {
+            app: &self.app,
+            date: self.date.as_bytes(),
+            pool: &mut self.pool,
+            shutting_down: self.shutting_down,
+            run_blocking: false,
+        }
+    }
+}
+
 /// One event loop, on one thread.
 struct Worker {
     index: usize,
@@ -569,10 +591,9 @@ struct Worker {
     accept_retry_at: Option<Instant>,
     warned_exhausted: bool,
     conns: Slab<Connection>,
-    app: Arc<App>,
+    /// What each connection borrows while it is driven.
+    lend: Lending,
     control: Arc<Control>,
-    pool: BufferPool,
-    date: DateCache,
     timers: Timers,
     /// Set when a graceful shutdown starts: the time by which it must be over.
     shutdown_deadline: Option<Instant>,
@@ -620,10 +641,13 @@ impl Worker {
             accept_retry_at: None,
             warned_exhausted: false,
             conns: Slab::new(),
-            app: Arc::clone(app),
+            lend: Lending {
+                app: Arc::clone(app),
+                date: DateCache::new(),
+                pool: BufferPool::default(),
+                shutting_down: false,
+            },
             control: Arc::clone(control),
-            pool: BufferPool::default(),
-            date: DateCache::new(),
             timers,
             shutdown_deadline: None,
             first_request_cutoff: None,
@@ -653,7 +677,7 @@ impl Worker {
                 log::error!("worker {}: poll failed: {error}", self.index);
                 return Err(error);
             }
-            self.date.update(SystemTime::now());
+            self.lend.date.update(SystemTime::now());
             now = Instant::now();
             for event in &events {
                 match event.token() {
@@ -773,13 +797,7 @@ impl Worker {
     }
 
     fn drive(&mut self, key: usize, now: Instant) {
-        let mut ctx = Ctx {
-            app: &self.app,
-            date: self.date.as_bytes(),
-            pool: &mut self.pool,
-            shutting_down: self.shutdown_deadline.is_some(),
-            run_blocking: false,
-        };
+        let mut ctx = self.lend.ctx();
         let Some(connection) = self.conns.get_mut(key) else {
             return;
         };
@@ -808,16 +826,10 @@ impl Worker {
                 .err()
                 .map(|_| service_unavailable()),
             // Only reachable if a blocking route exists without a pool; answer here, slowly.
-            None => Some(request.respond(&self.app)),
+            None => Some(request.respond(&self.lend.app)),
         };
         if let Some(response) = refused {
-            let mut ctx = Ctx {
-                app: &self.app,
-                date: self.date.as_bytes(),
-                pool: &mut self.pool,
-                shutting_down: self.shutdown_deadline.is_some(),
-                run_blocking: false,
-            };
+            let mut ctx = self.lend.ctx();
             if let Some(connection) = self.conns.get_mut(key) {
                 connection.conn.complete(response, &mut ctx);
             }
@@ -828,13 +840,7 @@ impl Worker {
     /// Delivers responses from blocking handlers to their connections and carries on with them.
     fn receive_completed(&mut self, now: Instant) {
         while let Ok(done) = self.results.try_recv() {
-            let mut ctx = Ctx {
-                app: &self.app,
-                date: self.date.as_bytes(),
-                pool: &mut self.pool,
-                shutting_down: self.shutdown_deadline.is_some(),
-                run_blocking: false,
-            };
+            let mut ctx = self.lend.ctx();
             match self.conns.get_mut(done.key) {
                 Some(connection) if connection.id == done.id => {
                     connection.conn.complete(done.response, &mut ctx);
@@ -855,7 +861,7 @@ impl Worker {
             Next::Keep { read, wrote } => (read, wrote),
             Next::StartLinger => {
                 // One fixed window, not restarted by further bytes.
-                connection.conn.release_buffers(&mut self.pool);
+                connection.conn.release_buffers(&mut self.lend.pool);
                 self.timers.set(key, TimerKind::Linger, now);
                 return;
             }
@@ -889,7 +895,7 @@ impl Worker {
             }
             connection.interest = wanted;
         }
-        connection.conn.release_idle_buffers(&mut self.pool);
+        connection.conn.release_idle_buffers(&mut self.lend.pool);
         let phase = connection.conn.phase();
         let answered = connection.conn.answered();
         let new_request = answered != connection.timer_answered;
@@ -928,13 +934,7 @@ impl Worker {
             match kind {
                 TimerKind::Header | TimerKind::Body => {
                     log::debug!("peer={peer} token={key} request timed out ({kind:?})");
-                    let mut ctx = Ctx {
-                        app: &self.app,
-                        date: self.date.as_bytes(),
-                        pool: &mut self.pool,
-                        shutting_down: self.shutdown_deadline.is_some(),
-                        run_blocking: false,
-                    };
+                    let mut ctx = self.lend.ctx();
                     connection.conn.timed_out(&mut ctx);
                     let next = connection.drive(&mut ctx);
                     self.after_drive(key, next, now);
@@ -950,7 +950,7 @@ impl Worker {
     fn close(&mut self, key: usize) {
         self.timers.cancel(key);
         if let Some(mut connection) = self.conns.try_remove(key) {
-            connection.conn.release_buffers(&mut self.pool);
+            connection.conn.release_buffers(&mut self.lend.pool);
             deregister(self.poll.registry(), &mut connection.stream);
             log::debug!(
                 "worker {} closed token={key} peer={}",
@@ -1002,8 +1002,9 @@ impl Worker {
     }
 
     fn begin_shutdown(&mut self, now: Instant) {
-        let deadline = now + self.app.config.shutdown_grace;
+        let deadline = now + self.lend.app.config.shutdown_grace;
         self.shutdown_deadline = Some(deadline);
+        self.lend.shutting_down = true;
         // Take the connections already queued on the listener before closing it: closing
         // resets them, which in a rolling restart would fail requests the new process could
         // have served.
