@@ -1,7 +1,7 @@
 //! One HTTP/1.1 connection as a state machine: bytes in, responses out, no socket.
 //!
 //! [`Conn`] owns a connection's buffers and parse state. Its driver (the mio loop in
-//! `server.rs`, or the in-process test client) reads bytes into [`Conn::read_buffer`],
+//! `server/`, or the in-process test client) reads bytes into [`Conn::read_buffer`],
 //! reports them with [`Conn::received`], and writes out [`Conn::pending_output`]. `Conn`
 //! handles everything in between: framing, keep-alive, pipelining (responses in request
 //! order, all responses to one read batched into one write), `100 Continue`, and the error

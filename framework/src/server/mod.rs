@@ -1,0 +1,362 @@
+//! The mio event loop: the one module that touches sockets.
+//!
+//! This is the notes' `event_loop()` grown up. Each worker thread runs one `Worker`
+//! (`worker.rs`): a mio `Poll` (epoll, edge-triggered), its own `SO_REUSEPORT` listener, and a
+//! `Slab` of connections keyed by `Token`. On readiness it accepts until `WouldBlock`, and
+//! drives each ready `Connection` (`connection.rs`): read until the socket is drained, let the
+//! sans-IO `Conn` answer, write until done or `WouldBlock`, asking for `WRITABLE` only while
+//! output is pending. Between events it sleeps in `epoll_wait` with a timeout that is the
+//! nearest timer deadline, or none: an idle server uses no CPU.
+//!
+//! This file holds what the public API sees: [`Server`], [`ServerHandle`], [`RunningServer`],
+//! and binding the listeners.
+
+mod connection;
+mod worker;
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::thread::{self, JoinHandle};
+
+use mio::net::TcpListener;
+use mio::{Interest, Poll, Token, Waker};
+
+use crate::app::App;
+use crate::error::Error;
+use crate::pool::BlockingPool;
+use worker::Worker;
+
+pub(super) const LISTENER: Token = Token(usize::MAX - 1);
+pub(super) const WAKER: Token = Token(usize::MAX - 2);
+
+pub(super) const RUNNING: u8 = 0;
+pub(super) const GRACEFUL: u8 = 1;
+pub(super) const IMMEDIATE: u8 = 2;
+
+/// Shared between the workers and every [`ServerHandle`].
+struct Control {
+    state: AtomicU8,
+    wakers: Vec<Arc<Waker>>,
+}
+
+impl Control {
+    pub(super) fn request(&self, state: u8) {
+        self.state.fetch_max(state, Ordering::SeqCst);
+        for waker in &self.wakers {
+            if let Err(error) = waker.wake() {
+                log::error!("cannot wake a worker to stop it: {error}");
+            }
+        }
+    }
+}
+
+/// Stops a running server from any thread.
+#[derive(Clone)]
+pub struct ServerHandle {
+    control: Arc<Control>,
+}
+
+impl ServerHandle {
+    /// Starts a graceful shutdown: stop accepting, close idle connections, let in-flight
+    /// requests finish (answered with `Connection: close`) within
+    /// [`Config::shutdown_grace`](crate::Config::shutdown_grace), then return from `run`.
+    pub fn shutdown(&self) {
+        self.control.request(GRACEFUL);
+    }
+
+    /// Stops at once, dropping every connection.
+    pub fn stop_now(&self) {
+        self.control.request(IMMEDIATE);
+    }
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle").finish_non_exhaustive()
+    }
+}
+
+/// A bound server, not serving yet: read its address, take a handle, then [`run`](Self::run).
+///
+/// ```
+/// let server = carafe::App::new().bind("127.0.0.1:0").unwrap();
+/// let addr = server.local_addr();
+/// let handle = server.handle();
+/// let thread = std::thread::spawn(move || server.run());
+/// // ... talk to `addr` ...
+/// handle.shutdown();
+/// thread.join().unwrap().unwrap();
+/// ```
+pub struct Server {
+    app: Arc<App>,
+    addr: SocketAddr,
+    workers: Vec<(Poll, TcpListener)>,
+    control: Arc<Control>,
+}
+
+impl Server {
+    pub(crate) fn bind(app: Arc<App>, addr: impl ToSocketAddrs) -> Result<Self, Error> {
+        let requested = addr
+            .to_socket_addrs()
+            .and_then(|mut addrs| {
+                addrs
+                    .next()
+                    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))
+            })
+            .map_err(|source| Error::Bind {
+                addr: "(unresolved)".into(),
+                source,
+            })?;
+        let count = app.config.workers.max(1);
+        let bind_error = |source| Error::Bind {
+            addr: requested.to_string(),
+            source,
+        };
+        let requested = if count > 1 && !app.config.reuse_port {
+            // Several workers need SO_REUSEPORT, which would also let this server quietly
+            // share a port another server holds. Claim the port alone first: a bind without
+            // SO_REUSEPORT fails with "address in use" if anyone has it. (It is free again
+            // for the instant between this probe and the real bind below.)
+            let probe = std::net::TcpListener::bind(requested).map_err(bind_error)?;
+            probe.local_addr().map_err(bind_error)?
+        } else {
+            requested
+        };
+        let reuse_port = count > 1 || app.config.reuse_port;
+        let first = listen(requested, reuse_port, app.config.backlog).map_err(bind_error)?;
+        let addr = first.local_addr().map_err(bind_error)?;
+        let mut listeners = vec![first];
+        for _ in 1..count {
+            // The others join the port the first one got (port 0 resolves once).
+            listeners.push(listen(addr, true, app.config.backlog).map_err(bind_error)?);
+        }
+        let mut workers = Vec::with_capacity(count);
+        let mut wakers = Vec::with_capacity(count);
+        for mut listener in listeners {
+            let poll = Poll::new()?;
+            poll.registry()
+                .register(&mut listener, LISTENER, Interest::READABLE)?;
+            wakers.push(Arc::new(Waker::new(poll.registry(), WAKER)?));
+            workers.push((poll, listener));
+        }
+        let control = Arc::new(Control {
+            state: AtomicU8::new(RUNNING),
+            wakers,
+        });
+        Ok(Self {
+            app,
+            addr,
+            workers,
+            control,
+        })
+    }
+
+    /// The address the server listens on (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle to stop the server from another thread.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            control: Arc::clone(&self.control),
+        }
+    }
+
+    /// Serves until [`ServerHandle::shutdown`], running one worker on this thread and the
+    /// others on their own threads.
+    pub fn run(self) -> Result<(), Error> {
+        log::info!(
+            "listening on http://{} ({} worker{})",
+            self.addr,
+            self.workers.len(),
+            plural(self.workers.len())
+        );
+        // Threads for `blocking` handlers, shared by the workers; only if some route needs them.
+        let blocking = if self.app.has_blocking_routes() {
+            let config = &self.app.config;
+            Some(Arc::new(BlockingPool::start(
+                &self.app,
+                config.blocking_threads,
+                config.blocking_queue,
+            )?))
+        } else {
+            None
+        };
+        let mut workers = self
+            .workers
+            .into_iter()
+            .enumerate()
+            .map(|(index, (poll, listener))| {
+                Worker::new(
+                    index,
+                    poll,
+                    listener,
+                    &self.app,
+                    &self.control,
+                    blocking.clone(),
+                )
+            });
+        let Some(first) = workers.next() else {
+            return Ok(());
+        };
+        let mut threads: Vec<JoinHandle<io::Result<()>>> = Vec::new();
+        for worker in workers {
+            let name = format!("carafe-worker-{}", worker.index);
+            match thread::Builder::new()
+                .name(name)
+                .spawn(move || worker.run())
+            {
+                Ok(thread) => threads.push(thread),
+                Err(error) => {
+                    self.control.request(IMMEDIATE);
+                    let _ = join_all(threads); // The spawn error is the one to report.
+                    return Err(error.into());
+                }
+            }
+        }
+        let result = first.run();
+        if result.is_err() {
+            // A failed worker takes the others down rather than leaving a half-served port.
+            self.control.request(IMMEDIATE);
+        }
+        let others = join_all(threads);
+        log::info!("server on http://{} stopped", self.addr);
+        result.and(others).map_err(Error::from)
+    }
+
+    /// Serves until SIGINT or SIGTERM: the first starts a graceful shutdown, a second stops
+    /// at once. [`App::run`](crate::App::run) is `bind` then this; call it yourself to learn
+    /// the bound address first.
+    pub fn run_until_signal(self) -> Result<(), Error> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let handle = self.handle();
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+        let signals_handle = signals.handle();
+        thread::Builder::new()
+            .name("carafe-signals".into())
+            .spawn(move || {
+                let mut received = signals.forever();
+                if received.next().is_some() {
+                    log::info!("shutting down gracefully (signal again to stop now)");
+                    handle.shutdown();
+                }
+                if received.next().is_some() {
+                    log::warn!("stopping now");
+                    handle.stop_now();
+                }
+            })?;
+        let result = self.run();
+        signals_handle.close();
+        result
+    }
+
+    /// Serves on a background thread; see [`RunningServer`].
+    pub(crate) fn spawn(self) -> Result<RunningServer, Error> {
+        let addr = self.addr;
+        let handle = self.handle();
+        let thread = thread::Builder::new()
+            .name("carafe-server".into())
+            .spawn(move || self.run())?;
+        Ok(RunningServer {
+            addr,
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A server serving on background threads, from [`App::spawn`](crate::App::spawn). Dropping
+/// it shuts the server down and waits for it, so a test cannot leak a server.
+pub struct RunningServer {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<Result<(), Error>>>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://{addr}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A handle to stop the server from elsewhere.
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Shuts down gracefully and waits until every worker has stopped.
+    pub fn shutdown(mut self) -> Result<(), Error> {
+        self.handle.shutdown();
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<(), Error> {
+        match self.thread.take().map(JoinHandle::join) {
+            None => Ok(()),
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(Error::Io(io::Error::other("a server thread panicked"))),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.handle.shutdown();
+            if let Err(error) = self.join() {
+                log::error!("server stopped with an error: {error}");
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+fn join_all(threads: Vec<JoinHandle<io::Result<()>>>) -> io::Result<()> {
+    let mut outcome = Ok(());
+    for thread in threads {
+        let result = thread
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("a worker thread panicked")));
+        if outcome.is_ok() {
+            outcome = result;
+        }
+    }
+    outcome
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// A non-blocking listening socket with our backlog, and `SO_REUSEPORT` when several workers
+/// (each with its own listener, balanced by the kernel) share the port.
+fn listen(addr: SocketAddr, reuse_port: bool, backlog: u32) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    #[cfg(unix)]
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    #[cfg(not(unix))]
+    let _ = reuse_port;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(TcpListener::from_std(socket.into()))
+}
