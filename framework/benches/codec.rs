@@ -13,7 +13,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 /// What `wrk` sends: a request line and `Host`.
 const WRK_GET: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
 
-/// A browser navigating to a page: 14 header fields, a cookie among them.
+/// A browser navigating to a page: 15 header fields, a cookie among them.
 const BROWSER_GET: &[u8] = b"GET /blog/epoll-explained?ref=home HTTP/1.1\r\n\
 Host: localhost:8080\r\n\
 Connection: keep-alive\r\n\
