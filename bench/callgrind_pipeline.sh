@@ -2,27 +2,38 @@
 # User-space instructions per request on the hot path, counted by callgrind: deterministic
 # for a given binary, whatever else the machine is doing. The server runs under valgrind
 # while wrk pipelines 16 requests per write; the total is divided by the requests served.
+# Counting starts once the server has answered its first request, so start-up (registering
+# routes, say) is not spread over the requests.
 #
-# usage: bench/callgrind_pipeline.sh [PATH] [SECONDS]   (default /plaintext, 5)
+# usage: bench/callgrind_pipeline.sh [PATH] [SECONDS] [SERVER ARGS...]  (default /plaintext, 5)
+#   e.g. bench/callgrind_pipeline.sh /user/42 5 --extra-routes 997     (1,000 routes)
+# VERBOSE=1 adds the costliest functions (the first few lines are the call stack at the dump);
+# KEEP=1 keeps the callgrind files (for --tree=caller and the like).
 # needs: valgrind, wrk, and `cargo build --release -p carafe --example bench_server`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 path="${1:-/plaintext}"
 seconds="${2:-5}"
+shift $(($# < 2 ? $# : 2))
 server=target/release/examples/bench_server
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$server" --addr "127.0.0.1:$port" --workers 1 \
+valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$server" --addr "127.0.0.1:$port" --workers 1 "$@" \
   >"$out/valgrind.log" 2>&1 &
+pid=$!
+trap '[ -z "$pid" ] || kill -INT "$pid" 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] && echo "kept $out" >&2 || rm -rf "$out"' EXIT
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port$path" && break; sleep 0.1; done
+callgrind_control --zero "$pid" >/dev/null 2>&1
 cat >"$out/pipeline.lua" <<'LUA'
 init = function(args) local r = {} for i = 1, 16 do r[i] = wrk.format() end req = table.concat(r) end
 request = function() return req end
 LUA
 requests=$(wrk -t1 -c16 -d"${seconds}s" -s "$out/pipeline.lua" "http://127.0.0.1:$port$path" | awk '/requests in/ {print $1}')
-pkill -INT -f "$server --addr 127.0.0.1:$port"
-wait || true
-total=$(callgrind_annotate "$out/cg" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-echo "$path: $requests requests, $total instructions, $((total / requests)) instructions per request"
-if [ "${VERBOSE:-0}" = 1 ]; then callgrind_annotate "$out/cg" 2>/dev/null | sed -n '/file:function/,$p' | head -30; fi
+callgrind_control --dump "$pid" >/dev/null 2>&1
+kill -INT "$pid"
+wait "$pid" || true
+pid=""
+dump=$(ls "$out"/cg.* | head -1)
+total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+echo "$path${*:+ ($*)}: $requests requests, $total instructions, $((total / requests)) instructions per request"
+if [ "${VERBOSE:-0}" = 1 ]; then callgrind_annotate --threshold=100 "$dump" 2>/dev/null | sed -n '/file:function/,$p' | head -30; fi

@@ -2,8 +2,12 @@
 //! API exactly as an application would, for the side-by-side runs in `BENCHMARKS.md`.
 //!
 //! ```sh
-//! cargo run --release -p carafe --example bench_server -- --addr 127.0.0.1:8080 [--workers N]
+//! cargo run --release -p carafe --example bench_server -- --addr 127.0.0.1:8080 [--workers N] [--extra-routes N]
 //! ```
+//!
+//! `--extra-routes N` registers N more routes before the three (a mix of static paths,
+//! parameters and catch-alls, from the unstable `carafe::__bench::add_filler_routes`), to
+//! measure what a large route table costs: `--extra-routes 997` makes 1,000 routes.
 
 use carafe::{App, Json, Request, route};
 use serde::Serialize;
@@ -29,6 +33,7 @@ fn user(req: &Request) -> String {
 
 fn main() -> Result<(), carafe::Error> {
     let mut addr = String::from("127.0.0.1:8080");
+    let mut extra_routes = 0;
     let mut app = App::new();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -36,12 +41,14 @@ fn main() -> Result<(), carafe::Error> {
         match flag.as_str() {
             "--addr" => addr = value,
             "--workers" => app.config.workers = value.parse().unwrap_or(1),
+            "--extra-routes" => extra_routes = value.parse().unwrap_or(0),
             _ => {
-                eprintln!("usage: bench_server --addr HOST:PORT [--workers N]");
+                eprintln!("usage: bench_server --addr HOST:PORT [--workers N] [--extra-routes N]");
                 std::process::exit(2);
             }
         }
     }
+    carafe::__bench::add_filler_routes(&mut app, extra_routes)?;
     route!(app, GET "/plaintext" => plaintext)?;
     route!(app, GET "/json" => json)?;
     route!(app, GET "/user/{id}" => user)?;

@@ -381,6 +381,11 @@ impl App {
         self.router.routes().collect()
     }
 
+    /// The route table, for the benchmarks' lookups (`crate::bench`).
+    pub(crate) fn router(&self) -> &Router {
+        &self.router
+    }
+
     /// Gives the templates the final route table for `url_for`. Called where the app stops
     /// changing (`bind`, `TestClient::new`): templates may be configured before the routes.
     pub(crate) fn share_routes_with_templates(&mut self) {

@@ -44,6 +44,7 @@
 #![warn(missing_docs)]
 
 mod app;
+mod bench;
 mod body;
 mod buffer;
 mod config;
@@ -122,6 +123,13 @@ pub use minijinja::Value;
 #[doc(hidden)]
 pub mod __private {
     pub use minijinja;
+}
+
+/// Hooks into internals for carafe's own benchmarks and allocation test. **Unstable, not
+/// public API**: outside semver, may change or vanish in any release (see `src/bench.rs`).
+#[doc(hidden)]
+pub mod __bench {
+    pub use crate::bench::{Driver, HeadParser, add_filler_routes, encode_response, route_lookup};
 }
 
 /// The README's examples, compiled and run as doc-tests so the README cannot drift.
