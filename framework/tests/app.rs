@@ -33,6 +33,33 @@ fn macro_forms_register_and_answer() {
 }
 
 #[test]
+fn path_parameters_are_decoded_one_by_one() {
+    let client = client(|app| {
+        route!(app, GET "/{shelf}/{book}/{page}" => |req| {
+            let each = format!(
+                "{}|{}|{}|{:?}",
+                req.param("shelf").unwrap_or("-"),
+                req.param("book").unwrap_or("-"),
+                req.param("page").unwrap_or("-"),
+                req.param("missing"),
+            );
+            let all: Vec<String> = req.params().map(|(key, value)| format!("{key}={value}")).collect();
+            format!("{each} {}", all.join(","))
+        })
+        .unwrap();
+    });
+    assert_eq!(
+        client.get("/plain/war%20%26%20peace/12").send().text(),
+        "plain|war & peace|12|None shelf=plain,book=war & peace,page=12"
+    );
+    // A malformed escape stays as sent; invalid UTF-8 becomes U+FFFD instead of failing.
+    assert_eq!(
+        client.get("/100%/%FF/%41").send().text(),
+        "100%|\u{FFFD}|A|None shelf=100%,book=\u{FFFD},page=A"
+    );
+}
+
+#[test]
 fn a_handler_panic_is_one_500_and_the_app_carries_on() {
     let client = client(|app| {
         route!(app, GET "/boom" => |_req| -> &'static str { panic!("handler exploded") }).unwrap();
