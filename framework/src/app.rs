@@ -512,8 +512,13 @@ impl App {
             return response;
         }
         let secure = request.scheme() == "https";
-        match session.set_cookie_value(&self.config.session_cookie_name, self.session_key(), secure)
-        {
+        let stored = session.set_cookie_value(
+            &self.config.session_cookie_name,
+            self.session_key(),
+            secure,
+            std::time::SystemTime::now(),
+        );
+        match stored {
             Ok(Some(cookie)) => {
                 if self
                     .warn_random_session_key

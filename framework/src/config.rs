@@ -79,6 +79,12 @@ pub struct Config {
     /// on one host different names: browsers share cookies across ports. Default `session`.
     #[cfg(feature = "sessions")]
     pub session_cookie_name: String,
+    /// How long a session stays valid after it was last written: the signed cookie carries
+    /// the time it was made, and an older one reads as an empty session, so a copied cookie
+    /// does not open the session for ever. Flask checks its `PERMANENT_SESSION_LIFETIME` the
+    /// same way. Default 31 days.
+    #[cfg(feature = "sessions")]
+    pub session_lifetime: Duration,
 }
 
 impl Default for Config {
@@ -104,6 +110,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             #[cfg(feature = "sessions")]
             session_cookie_name: "session".to_owned(),
+            #[cfg(feature = "sessions")]
+            session_lifetime: Duration::from_secs(31 * 24 * 60 * 60),
         }
     }
 }

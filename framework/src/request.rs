@@ -379,6 +379,8 @@ impl<'a> Request<'a> {
             Session::load(
                 self.cookie(&config.session_cookie_name),
                 self.app.session_key(),
+                config.session_lifetime,
+                std::time::SystemTime::now(),
             )
         })
     }

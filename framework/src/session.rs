@@ -1,12 +1,15 @@
 //! [`Session`]: Flask's `session`, a map of JSON values kept in a signed cookie.
 //!
-//! The cookie's value is `MAC | payload`, where the payload is the session's JSON object in
-//! URL-safe base64 and the MAC is HMAC-SHA256 over the payload, made and checked by the
-//! [`cookie`] crate's signed jar with the app's secret key. The client can read the session
-//! (do not store secrets in it) but cannot change it or make one up: any cookie that does not
-//! verify and decode is treated as no session at all.
+//! The cookie's value is `MAC | payload`, where the payload is `SECONDS.DATA`: the Unix time
+//! the cookie was written, then the session's JSON object in URL-safe base64. The MAC is
+//! HMAC-SHA256 over the payload, made and checked by the [`cookie`] crate's signed jar with
+//! the app's secret key. The client can read the session (do not store secrets in it) but
+//! cannot change it, make one up, or extend its life: any cookie that does not verify, is
+//! older than [`Config::session_lifetime`](crate::Config::session_lifetime), or does not
+//! decode is treated as no session at all.
 
 use std::cell::{Cell, RefCell};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -38,6 +41,9 @@ pub(crate) const MIN_SECRET_LEN: usize = 32;
 ///   (`HttpOnly; SameSite=Lax; Path=/`, and `Secure` when [`Request::scheme`](crate::Request::scheme)
 ///   is `https`), with no `Max-Age`, so it lasts until the browser closes. An emptied session
 ///   deletes the cookie. A handler that panics has its changes dropped.
+/// - **Lifetime**: the signed cookie records when it was written; one older than
+///   [`Config::session_lifetime`](crate::Config::session_lifetime) (default 31 days) reads as
+///   an empty session. Each write starts the time again.
 /// - **Tampering** (a bad signature, another key's cookie, a truncated or garbage value)
 ///   reads as an empty session, never an error.
 /// - **Size**: browsers drop cookies over 4 KiB. A session that would need a larger cookie is
@@ -81,12 +87,18 @@ pub struct Session {
 
 impl Session {
     /// The session stored in `cookie_value`, or an empty one if it is absent, does not verify
-    /// with `key`, or does not decode to a JSON object.
-    pub(crate) fn load(cookie_value: Option<&str>, key: Option<&Key>) -> Self {
+    /// with `key`, was written more than `lifetime` before `now`, or does not decode to a
+    /// JSON object.
+    pub(crate) fn load(
+        cookie_value: Option<&str>,
+        key: Option<&Key>,
+        lifetime: Duration,
+        now: SystemTime,
+    ) -> Self {
         let Some(cookie_value) = cookie_value else {
             return Self::default();
         };
-        let values = match key.map(|key| decode(cookie_value, key)) {
+        let values = match key.map(|key| decode(cookie_value, key, lifetime, now)) {
             Some(Ok(values)) => values,
             Some(Err(reason)) => {
                 // The client controls the cookie, so this is no operator error.
@@ -229,13 +241,15 @@ impl Session {
         self.modified.get()
     }
 
-    /// The `Set-Cookie` value that stores this session under `name`: `None` if it was not
-    /// modified, or was emptied and the client had no cookie to delete.
+    /// The `Set-Cookie` value that stores this session under `name`, stamped as written at
+    /// `now`: `None` if it was not modified, or was emptied and the client had no cookie to
+    /// delete.
     pub(crate) fn set_cookie_value(
         &self,
         name: &str,
         key: Option<&Key>,
         secure: bool,
+        now: SystemTime,
     ) -> Result<Option<HeaderValue>, SessionError> {
         if !self.modified.get() {
             return Ok(None);
@@ -253,7 +267,8 @@ impl Session {
             key: String::new(),
             source,
         })?;
-        let value = sign(name, URL_SAFE_NO_PAD.encode(json), key);
+        let payload = format!("{}.{}", unix_seconds(now), URL_SAFE_NO_PAD.encode(json));
+        let value = sign(name, payload, key);
         let header = cookies::set_cookie_value(session_cookie(name.to_owned(), value, secure))?;
         if header.len() > MAX_COOKIE_SIZE {
             return Err(SessionError::TooLarge {
@@ -286,17 +301,39 @@ fn sign(name: &str, payload: String, key: &Key) -> String {
         .to_owned()
 }
 
-/// Verifies and decodes a session cookie value, or says why it cannot.
-fn decode(cookie_value: &str, key: &Key) -> Result<Map<String, Value>, &'static str> {
+/// Verifies and decodes a session cookie value written at most `lifetime` before `now`, or
+/// says why it cannot.
+fn decode(
+    cookie_value: &str,
+    key: &Key,
+    lifetime: Duration,
+    now: SystemTime,
+) -> Result<Map<String, Value>, &'static str> {
     let cookie = Cookie::new("session", cookie_value.to_owned());
     let verified = CookieJar::new()
         .signed(key)
         .verify(cookie)
         .ok_or("bad signature")?;
+    let (written, data) = verified
+        .value()
+        .split_once('.')
+        .ok_or("payload has no time")?;
+    let written: u64 = written.parse().map_err(|_| "payload has no time")?;
+    // A time ahead of ours (another instance's clock) counts as age zero: the MAC proves
+    // that carafe wrote it.
+    if unix_seconds(now).saturating_sub(written) > lifetime.as_secs() {
+        return Err("session expired");
+    }
     let json = URL_SAFE_NO_PAD
-        .decode(verified.value())
+        .decode(data)
         .map_err(|_| "payload is not base64")?;
     serde_json::from_slice(&json).map_err(|_| "payload is not a JSON object")
+}
+
+/// Whole seconds since the Unix epoch (0 for a clock set before it).
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 /// The key that signs sessions, derived with HKDF from `secret`, which must have at least
@@ -320,6 +357,18 @@ mod tests {
         key_from_secret(&[byte; 32], "test").unwrap()
     }
 
+    /// When the tests' sessions are written and read, unless a test says otherwise.
+    const T0: u64 = 1_800_000_000;
+    const LIFETIME: Duration = Duration::from_secs(31 * 24 * 60 * 60);
+
+    fn at(unix_seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(unix_seconds)
+    }
+
+    fn load(cookie_value: Option<&str>, key: Option<&Key>) -> Session {
+        Session::load(cookie_value, key, LIFETIME, at(T0))
+    }
+
     /// The cookie value a session with `values` is written as, signed with `key`.
     fn stored(values: &[(&str, Value)], key: &Key) -> String {
         let session = Session::default();
@@ -327,7 +376,7 @@ mod tests {
             session.insert(*name, value).unwrap();
         }
         let header = session
-            .set_cookie_value("session", Some(key), false)
+            .set_cookie_value("session", Some(key), false, at(T0))
             .unwrap()
             .expect("a modified session is written");
         let text = header.to_str().unwrap();
@@ -346,7 +395,7 @@ mod tests {
             ],
             &key,
         );
-        let session = Session::load(Some(&value), Some(&key));
+        let session = load(Some(&value), Some(&key));
         assert_eq!(session.get::<String>("user").as_deref(), Some("ada"));
         assert_eq!(session.get::<u32>("visits"), Some(3));
         assert_eq!(
@@ -358,7 +407,7 @@ mod tests {
         assert!(!session.is_modified());
         assert_eq!(
             session
-                .set_cookie_value("session", Some(&key), false)
+                .set_cookie_value("session", Some(&key), false, at(T0))
                 .unwrap(),
             None,
             "an unchanged session is not written"
@@ -380,9 +429,29 @@ mod tests {
             URL_SAFE_NO_PAD.encode(br#"{"user":"admin"}"#)
         );
         let wrong_key = stored(&[("user", Value::from("ada"))], &self::key(2));
-        // Correctly signed, but not a JSON object.
-        let not_an_object = sign("session", URL_SAFE_NO_PAD.encode(b"[1,2]"), &key);
-        let not_base64 = sign("session", "!!!".to_owned(), &key);
+        // The same with a time, as the payload has now.
+        let forged_with_time = format!(
+            "{}{T0}.{}",
+            &value[..44],
+            URL_SAFE_NO_PAD.encode(br#"{"user":"admin"}"#)
+        );
+        // Correctly signed, but not a JSON object, not base64, or without the time.
+        let not_an_object = sign(
+            "session",
+            format!("{T0}.{}", URL_SAFE_NO_PAD.encode(b"[1,2]")),
+            &key,
+        );
+        let not_base64 = sign("session", format!("{T0}.!!!"), &key);
+        let no_time = sign(
+            "session",
+            URL_SAFE_NO_PAD.encode(br#"{"user":"ada"}"#),
+            &key,
+        );
+        let bad_time = sign(
+            "session",
+            format!("-1.{}", URL_SAFE_NO_PAD.encode(b"{}")),
+            &key,
+        );
         let cases = [
             flipped.as_str(),
             &value[..value.len() - 1],
@@ -390,40 +459,83 @@ mod tests {
             &value[..10],
             &value[44..],
             forged.as_str(),
+            forged_with_time.as_str(),
             wrong_key.as_str(),
             not_an_object.as_str(),
             not_base64.as_str(),
+            no_time.as_str(),
+            bad_time.as_str(),
             "",
             "garbage",
             "é漢字🍪 not base64 at all, and long enough to pass the digest length check",
         ];
         for case in cases {
-            let session = Session::load(Some(case), Some(&key));
+            let session = load(Some(case), Some(&key));
             assert!(session.is_empty(), "{case:?} gave {session:?}");
             assert_eq!(session.get::<String>("user"), None);
         }
-        let session = Session::load(Some(&value), None);
+        let session = load(Some(&value), None);
         assert!(session.is_empty(), "no key, no session");
+    }
+
+    #[test]
+    fn a_session_lasts_its_lifetime_from_the_last_write() {
+        let key = key(1);
+        let value = stored(&[("user", Value::from("ada"))], &key);
+        let read_at = |seconds: u64| Session::load(Some(&value), Some(&key), LIFETIME, at(seconds));
+        let lifetime = LIFETIME.as_secs();
+        assert!(read_at(T0 + lifetime).contains_key("user"), "last second");
+        assert!(read_at(T0 + lifetime + 1).is_empty(), "expired");
+        assert!(
+            read_at(T0 - 3600).contains_key("user"),
+            "a clock behind the writer's"
+        );
+        let short = Session::load(
+            Some(&value),
+            Some(&key),
+            Duration::from_secs(60),
+            at(T0 + 61),
+        );
+        assert!(short.is_empty(), "the lifetime is the app's setting");
+
+        // Writing again starts the time again.
+        let session = read_at(T0 + lifetime - 10);
+        session.insert("visits", 2).unwrap();
+        let header = session
+            .set_cookie_value("session", Some(&key), false, at(T0 + lifetime - 10))
+            .unwrap()
+            .unwrap();
+        let text = header.to_str().unwrap();
+        let renewed =
+            &cookies::parse_cookie_headers(std::iter::once(text.split(';').next().unwrap()))[0].1;
+        let later = Session::load(
+            Some(renewed),
+            Some(&key),
+            LIFETIME,
+            at(T0 + 2 * lifetime - 10),
+        );
+        assert_eq!(later.get::<String>("user").as_deref(), Some("ada"));
+        assert_eq!(later.get::<u32>("visits"), Some(2));
     }
 
     #[test]
     fn only_changes_are_written_and_emptying_deletes_the_cookie() {
         let key = key(1);
-        let fresh = Session::load(None, Some(&key));
+        let fresh = load(None, Some(&key));
         fresh.clear();
         assert!(!fresh.remove("x"));
         assert_eq!(
             fresh
-                .set_cookie_value("session", Some(&key), false)
+                .set_cookie_value("session", Some(&key), false, at(T0))
                 .unwrap(),
             None
         );
 
         let value = stored(&[("a", Value::from(1))], &key);
-        let session = Session::load(Some(&value), Some(&key));
+        let session = load(Some(&value), Some(&key));
         assert!(session.remove("a"));
         let header = session
-            .set_cookie_value("session", Some(&key), true)
+            .set_cookie_value("session", Some(&key), true, at(T0))
             .unwrap()
             .unwrap();
         let text = header.to_str().unwrap();
@@ -433,10 +545,10 @@ mod tests {
         );
 
         // A cookie that did not verify is deleted by `clear`.
-        let bogus = Session::load(Some("garbage"), Some(&key));
+        let bogus = load(Some("garbage"), Some(&key));
         bogus.clear();
         let header = bogus
-            .set_cookie_value("session", Some(&key), false)
+            .set_cookie_value("session", Some(&key), false, at(T0))
             .unwrap()
             .unwrap();
         assert!(header.to_str().unwrap().contains("Max-Age=0"));
@@ -448,14 +560,14 @@ mod tests {
         let session = Session::default();
         session.insert("a", 1).unwrap();
         let header = session
-            .set_cookie_value("sid", Some(&key), false)
+            .set_cookie_value("sid", Some(&key), false, at(T0))
             .unwrap()
             .unwrap();
         let text = header.to_str().unwrap();
         assert!(text.starts_with("sid="), "{text}");
         assert!(text.ends_with("; HttpOnly; SameSite=Lax; Path=/"), "{text}");
         let header = session
-            .set_cookie_value("sid", Some(&key), true)
+            .set_cookie_value("sid", Some(&key), true, at(T0))
             .unwrap()
             .unwrap();
         assert!(header.to_str().unwrap().contains("; Secure"));
@@ -489,13 +601,13 @@ mod tests {
         // Fits: about 3 KiB of JSON is about 4 KiB of base64.
         session.insert("blob", "x".repeat(2900)).unwrap();
         let header = session
-            .set_cookie_value("session", Some(&key), false)
+            .set_cookie_value("session", Some(&key), false, at(T0))
             .unwrap()
             .unwrap();
         assert!(header.len() <= MAX_COOKIE_SIZE);
         session.insert("blob", "x".repeat(3200)).unwrap();
         let error = session
-            .set_cookie_value("session", Some(&key), false)
+            .set_cookie_value("session", Some(&key), false, at(T0))
             .unwrap_err();
         assert!(
             matches!(error, SessionError::TooLarge { size, limit: MAX_COOKIE_SIZE } if size > MAX_COOKIE_SIZE),
@@ -520,7 +632,7 @@ mod tests {
         let session = Session::default();
         session.insert("a", 1).unwrap();
         assert!(matches!(
-            session.set_cookie_value("session", None, false),
+            session.set_cookie_value("session", None, false, at(T0)),
             Err(SessionError::NoKey)
         ));
     }

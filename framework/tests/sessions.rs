@@ -334,3 +334,39 @@ fn a_cookie_header_that_is_not_utf8_is_ignored() {
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
     assert!(text.ends_with("\r\n\r\nb=2"), "{text}");
 }
+
+/// A session cookie for `{"visits":41}` as the app with `SECRET` writes it, stamped as
+/// written at `unix_seconds` (the format in `carafe::Session`'s docs: `MAC | SECONDS.DATA`).
+fn written_at(unix_seconds: u64) -> String {
+    let key = cookie::Key::derive_from(SECRET.as_bytes());
+    let mut jar = cookie::CookieJar::new();
+    let payload = format!("{unix_seconds}.eyJ2aXNpdHMiOjQxfQ");
+    jar.signed_mut(&key).add(Cookie::new("session", payload));
+    jar.get("session").unwrap().value().to_owned()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn a_session_older_than_the_configured_lifetime_is_empty() {
+    let mut app = counter_app(SECRET);
+    app.config.session_lifetime = std::time::Duration::from_secs(3600);
+    let client = TestClient::new(app);
+    client.set_cookie("session", &written_at(unix_now() - 600));
+    assert_eq!(client.get("/peek").send().text(), "Some(41)");
+    client.set_cookie("session", &written_at(unix_now() - 7200));
+    assert_eq!(client.get("/peek").send().text(), "None", "expired");
+    // Counting again writes a fresh cookie, stamped with the current time.
+    assert_eq!(client.get("/count").send().text(), "1");
+    let value = client.cookie("session").unwrap();
+    let (written, _) = value[44..]
+        .split_once('.')
+        .expect("SECONDS.DATA after the MAC");
+    let written: u64 = written.parse().unwrap();
+    assert!(unix_now().abs_diff(written) <= 5, "{value}");
+}
