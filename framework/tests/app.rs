@@ -2,8 +2,10 @@
 //! request accessors and response conversions. No sockets: `TestClient` drives the same
 //! connection state machine and codec as the server.
 
+#[cfg(feature = "json")]
+use carafe::Json;
 use carafe::testing::TestClient;
-use carafe::{App, HttpError, Json, Method, Request, Response, StatusCode, abort, route};
+use carafe::{App, HttpError, Method, Request, Response, StatusCode, abort, route};
 
 fn client(configure: impl FnOnce(&mut App)) -> TestClient {
     let mut app = App::new();
@@ -198,11 +200,13 @@ fn query_form_headers_and_body_accessors() {
     );
 }
 
+#[cfg(feature = "json")]
 #[derive(serde::Deserialize, serde::Serialize)]
 struct Note {
     text: String,
 }
 
+#[cfg(feature = "json")]
 #[test]
 fn json_in_and_out() {
     let client = client(|app| {

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use carafe::testing::TestClient;
-use carafe::{App, HttpError, Method, Request, Response, StatusCode, abort, route};
+use carafe::{App, Method, Request, Response, StatusCode, abort, route};
 
 /// A shared list of what ran, in order.
 #[derive(Clone, Default)]
@@ -257,6 +257,7 @@ fn an_after_hook_that_panics_on_the_500_page_too_leaves_the_page() {
     assert_eq!(client.get("/").send().text(), "fine");
 }
 
+#[cfg(feature = "sessions")]
 #[test]
 fn hooks_see_the_session_and_a_hook_panic_discards_its_changes() {
     let mut app = App::new();
@@ -270,7 +271,7 @@ fn hooks_see_the_session_and_a_hook_panic_discards_its_changes() {
             panic!("after hook exploded");
         }
     });
-    route!(app, POST "/login" => |req| -> Result<&'static str, HttpError> {
+    route!(app, POST "/login" => |req| -> Result<&'static str, carafe::HttpError> {
         req.session().insert("user", "ada")?;
         Ok("logged in")
     })
