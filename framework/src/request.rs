@@ -6,7 +6,7 @@
 //! `fn index(req: &Request) -> ...`.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
@@ -21,7 +21,7 @@ use crate::response::Response;
 use crate::router::RouteInfo;
 #[cfg(feature = "sessions")]
 use crate::session::Session;
-use http::{Method, StatusCode, Version};
+use http::{Extensions, Method, StatusCode, Version};
 
 /// One HTTP request, as a handler sees it.
 ///
@@ -58,6 +58,8 @@ struct Lazy<'a> {
     cookies: OnceCell<CookiePairs<'a>>,
     #[cfg(feature = "sessions")]
     session: OnceCell<Session>,
+    /// What hooks and the handler stored with `set_local`, by type.
+    locals: RefCell<Extensions>,
 }
 
 impl<'a> Request<'a> {
@@ -354,6 +356,49 @@ impl<'a> Request<'a> {
             })
             .iter()
             .map(|(name, value)| (name.as_ref(), value.as_ref()))
+    }
+
+    /// Keeps `value` for the rest of this request, one value per type: Flask's `g`. A before
+    /// hook can leave what it found (the signed-in user, say) for the handler and the after
+    /// hooks, without looking it up twice. Returns the value of that type stored before, if
+    /// any. Each request starts with none.
+    ///
+    /// ```
+    /// use carafe::testing::TestClient;
+    /// use carafe::{route, App, HttpError, Request, StatusCode};
+    ///
+    /// #[derive(Clone)]
+    /// struct User(String);
+    ///
+    /// let mut app = App::new();
+    /// app.before(|req: &Request| {
+    ///     if let Some(name) = req.header("x-user") {
+    ///         req.set_local(User(name.to_owned()));
+    ///     }
+    ///     None
+    /// });
+    /// route!(app, GET "/me" => |req| -> Result<String, HttpError> {
+    ///     let user = req
+    ///         .local::<User>()
+    ///         .ok_or_else(|| HttpError::new(StatusCode::UNAUTHORIZED, "sign in first"))?;
+    ///     Ok(format!("you are {}", user.0))
+    /// })?;
+    ///
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/me").header("x-user", "ada").send().text(), "you are ada");
+    /// assert_eq!(client.get("/me").send().status(), 401);
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn set_local<T: Clone + Send + Sync + 'static>(&self, value: T) -> Option<T> {
+        self.lazy().locals.borrow_mut().insert(value)
+    }
+
+    /// A copy of the value of type `T` stored with [`set_local`](Self::set_local) during this
+    /// request, if any.
+    pub fn local<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        // No `lazy()`: a request that stored nothing allocates nothing to say so.
+        let lazy = self.lazy.get()?;
+        lazy.locals.borrow().get::<T>().cloned()
     }
 
     /// The session: a map of JSON values kept in a signed cookie, like Flask's `session`.

@@ -306,3 +306,45 @@ fn hooks_are_listed_in_debug() {
     let debug = format!("{app:?}");
     assert!(debug.contains("hooks (before, after): (1, 2)"), "{debug}");
 }
+
+/// What a before hook found out about the request, for the handler and the after hooks.
+#[derive(Clone, Debug, PartialEq)]
+struct Visitor(String);
+
+#[test]
+fn request_locals_carry_values_from_before_hooks_to_the_handler_and_after_hooks() {
+    let mut app = App::new();
+    app.before(|req: &Request| {
+        assert_eq!(req.local::<Visitor>(), None, "each request starts empty");
+        if let Some(name) = req.query("as") {
+            req.set_local(Visitor(name.to_owned()));
+        }
+        None
+    });
+    app.after(|req: &Request, response: &mut Response| {
+        let name = req.local::<Visitor>().map_or("nobody".to_owned(), |v| v.0);
+        response.set_header("x-visitor", &name).unwrap();
+    });
+    route!(app, GET "/" => |req| {
+        let previous = req.set_local(Visitor("the handler".to_owned()));
+        format!("{previous:?}")
+    })
+    .unwrap();
+    route!(app, GET "/plain" => |_req| "no locals").unwrap();
+    // A blocking route runs its hooks with its handler (on the pool, in a server), so it
+    // sees them too.
+    route!(app, GET "/report" => |req| format!("{:?}", req.local::<Visitor>()), blocking).unwrap();
+
+    let client = TestClient::new(app);
+    let response = client.get("/?as=ada").send();
+    assert_eq!(response.text(), r#"Some(Visitor("ada"))"#);
+    assert_eq!(response.header("x-visitor"), Some("the handler"));
+    let response = client.get("/plain").send();
+    assert_eq!(response.header("x-visitor"), Some("nobody"));
+    let response = client.get("/report?as=eve").send();
+    assert_eq!(response.text(), r#"Some(Visitor("eve"))"#);
+    // The 404 page goes through the after hooks too, with what the before hook stored.
+    let response = client.get("/missing?as=bob").send();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.header("x-visitor"), Some("bob"));
+}
