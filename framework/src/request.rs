@@ -529,6 +529,47 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// Answers with the file at `path`, as [`App::static_dir`](crate::App::static_dir) serves
+    /// its files: Content-Type from the extension, `ETag` and `Last-Modified` with 304 answers
+    /// to conditional requests, `Range` (206, or 416), and a large file streamed as the client
+    /// reads it, never all in memory. A file that cannot be read is a 404, logged with the
+    /// reason. Flask's `send_file`.
+    ///
+    /// `path` is trusted: never build it from the request. For a name the client chose, use
+    /// [`send_from_directory`](Self::send_from_directory).
+    ///
+    /// ```
+    /// fn terms(req: &carafe::Request) -> carafe::Response {
+    ///     req.send_file("legal/terms.pdf")
+    /// }
+    /// ```
+    pub fn send_file(&self, path: impl AsRef<std::path::Path>) -> Response {
+        crate::static_files::send_file(self, path.as_ref())
+    }
+
+    /// Answers with the file `relative` inside `dir`, where `relative` may come from the
+    /// client: the same checks as [`App::static_dir`](crate::App::static_dir) keep it inside
+    /// `dir` (no `..`, no encoded escapes, no symlinks pointing out), and anything refused or
+    /// missing is a 404. Otherwise as [`send_file`](Self::send_file). Flask's
+    /// `send_from_directory`.
+    ///
+    /// ```
+    /// use carafe::{route, App};
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/reports/{*name}" => |req| {
+    ///     req.send_from_directory("reports", req.param("name").unwrap_or_default())
+    /// })?;
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn send_from_directory(
+        &self,
+        dir: impl AsRef<std::path::Path>,
+        relative: &str,
+    ) -> Response {
+        crate::static_files::send_from_directory(self, dir.as_ref(), relative)
+    }
+
     fn has_content_type(&self, essence: &str) -> bool {
         self.content_type().is_some_and(|value| {
             value

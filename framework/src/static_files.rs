@@ -1,4 +1,5 @@
-//! Serving a folder of static files: [`App::static_dir`](crate::App::static_dir).
+//! Serving files: a folder under a URL prefix ([`App::static_dir`](crate::App::static_dir)),
+//! and one file from a handler ([`Request::send_file`], [`Request::send_from_directory`]).
 //!
 //! The one rule that matters here is that no request reaches a file outside the folder:
 //! paths are decoded once, every segment is checked (no `..`, `.`, empty segment, backslash
@@ -55,21 +56,63 @@ impl StaticDir {
 
     /// Maps a decoded relative path to a file inside the folder, or `None`.
     pub(crate) fn resolve(&self, relative: &str) -> Option<PathBuf> {
-        let mut path = self.root.clone();
-        for segment in relative.split('/') {
-            let unsafe_segment = segment.is_empty()
-                || segment == "."
-                || segment == ".."
-                || segment.contains(['\\', '\0']);
-            if unsafe_segment {
-                return None;
-            }
-            path.push(segment);
-        }
-        let resolved = path.canonicalize().ok()?;
-        (resolved.starts_with(&self.root) && resolved.is_file()).then_some(resolved)
+        resolve_inside(&self.root, relative)
     }
+}
 
+/// Maps `relative` to a file inside `root` (canonical), or `None` if any segment is unsafe,
+/// the file does not exist, or it resolves outside `root` (through a symlink, say).
+fn resolve_inside(root: &Path, relative: &str) -> Option<PathBuf> {
+    let mut path = root.to_path_buf();
+    for segment in relative.split('/') {
+        let unsafe_segment = segment.is_empty()
+            || segment == "."
+            || segment == ".."
+            || segment.contains(['\\', '\0']);
+        if unsafe_segment {
+            return None;
+        }
+        path.push(segment);
+    }
+    let resolved = path.canonicalize().ok()?;
+    (resolved.starts_with(root) && resolved.is_file()).then_some(resolved)
+}
+
+/// [`Request::send_file`]: the file at `path`, or a 404 (logged) if it cannot be read.
+pub(crate) fn send_file(req: &Request<'_>, path: &Path) -> Response {
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() => StaticDir::file_response(req, path, &metadata),
+        Ok(_) => {
+            log::warn!("send_file: {} is not a file", path.display());
+            HttpError::not_found().into()
+        }
+        Err(error) => {
+            log::warn!("send_file: cannot read {}: {error}", path.display());
+            HttpError::not_found().into()
+        }
+    }
+}
+
+/// [`Request::send_from_directory`]: `relative` (a path from the client) inside `dir`, with
+/// the rules of [`App::static_dir`](crate::App::static_dir); a 404 for anything refused.
+pub(crate) fn send_from_directory(req: &Request<'_>, dir: &Path, relative: &str) -> Response {
+    let root = match dir.canonicalize() {
+        Ok(root) => root,
+        Err(error) => {
+            log::warn!(
+                "send_from_directory: cannot open {}: {error}",
+                dir.display()
+            );
+            return HttpError::not_found().into();
+        }
+    };
+    match resolve_inside(&root, relative) {
+        Some(path) => send_file(req, &path),
+        None => HttpError::not_found().into(),
+    }
+}
+
+impl StaticDir {
     fn file_response(req: &Request<'_>, path: &Path, metadata: &Metadata) -> Response {
         let len = metadata.len();
         let modified = metadata.modified().unwrap_or(UNIX_EPOCH);
