@@ -39,7 +39,10 @@ fn app(folder: &Path) -> App {
     let missing = folder.join("missing.csv");
     let dir = folder.to_path_buf();
     let reports = folder.join("reports");
+    let download = file.clone();
     route!(app, GET "/latest" => move |req| req.send_file(&file)).unwrap();
+    route!(app, GET "/download" => move |req| req.send_file(&download).with_attachment("q3 2026.csv"))
+        .unwrap();
     route!(app, GET "/missing" => move |req| req.send_file(&missing)).unwrap();
     route!(app, GET "/folder" => move |req| req.send_file(&dir)).unwrap();
     route!(app, GET "/reports/{*name}" => move |req| {
@@ -74,6 +77,18 @@ fn send_file_answers_like_a_static_file() {
     assert_eq!(part.header("content-range"), Some("bytes 14-19/20"));
     let beyond = client.get("/latest").header("range", "bytes=100-").send();
     assert_eq!(beyond.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+
+    let download = client.get("/download").send();
+    assert_eq!(download.text(), "quarter,total\nq3,42\n");
+    assert_eq!(
+        download.header("content-disposition"),
+        Some(r#"attachment; filename="q3 2026.csv""#)
+    );
+    assert_eq!(
+        response.header("content-disposition"),
+        None,
+        "inline unless asked"
+    );
 }
 
 #[test]
