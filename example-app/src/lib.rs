@@ -53,6 +53,7 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
     route!(app, GET "/" => index)?;
     route!(app, GET "/blog" => blog)?;
     route!(app, GET "/blog/{slug}" => post)?;
+    route!(app, GET "/blog/{slug}/download" => download_post)?;
     route!(app, GET "/hello/{name}" => hello)?;
     route!(app, POST "/echo" => echo)?;
     route!(app, [GET, POST] "/contact" => contact)?;
@@ -167,6 +168,21 @@ fn post(req: &Request) -> Result<Response, HttpError> {
         .find(|post| post.slug == slug)
         .ok_or_else(HttpError::not_found)?;
     Ok(req.render("post.html", context! { post => post }))
+}
+
+/// The post as plain text, offered as a download named after it.
+fn download_post(req: &Request) -> Result<Response, HttpError> {
+    let slug = req.param("slug").unwrap_or_default();
+    let post = POSTS
+        .iter()
+        .find(|post| post.slug == slug)
+        .ok_or_else(HttpError::not_found)?;
+    let mut text = format!("{}\n{}\n\n", post.title, post.date);
+    for paragraph in post.body {
+        text.push_str(paragraph);
+        text.push_str("\n\n");
+    }
+    Ok(Response::text(text).with_attachment(&format!("{}.txt", post.slug)))
 }
 
 fn hello(req: &Request) -> Response {

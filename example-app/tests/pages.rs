@@ -32,6 +32,33 @@ fn every_page_renders() {
 }
 
 #[test]
+fn a_post_downloads_as_a_text_file() {
+    let client = client();
+    let page = client.get("/blog/epoll").send().text();
+    assert!(
+        page.contains(r#"href="/blog/epoll/download" download"#),
+        "{page}"
+    );
+    let response = client.get("/blog/epoll/download").send();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.header("content-disposition"),
+        Some(r#"attachment; filename="epoll.txt""#)
+    );
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert!(
+        response
+            .text()
+            .starts_with("From select to epoll\n2026-11-20\n\n")
+    );
+    let missing = client.get("/blog/nothing/download").send();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
 fn unknown_pages_render_the_404_template() {
     let response = client().get("/blog/no-such-post").send();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
