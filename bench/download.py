@@ -11,7 +11,9 @@ download. Files over 256 KiB are streamed from disk 64 KiB at a time as the sock
 memory should stay flat whatever the size. Server pinned to CPU 0 and curl to CPU 1 where
 taskset is there and the machine has two CPUs, as the peer harness does.
 """
-import argparse, os, shutil, socket, statistics, subprocess, tempfile, threading, time
+import argparse, os, shutil, statistics, subprocess, tempfile, threading, time
+
+import serverproc
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("--size-mib", type=int, default=100)
@@ -38,23 +40,14 @@ with tempfile.TemporaryDirectory(prefix="carafe-download-") as folder:
     with open(os.path.join(folder, "big.bin"), "wb") as file:
         for _ in range(a.size_mib):
             file.write(block)
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = serverproc.free_port()
     url = f"http://127.0.0.1:{port}/static/big.bin"
-    server = subprocess.Popen(
+    server = serverproc.start(
         server_pin + [a.binary, "--static", folder, "--addr", f"127.0.0.1:{port}", "--workers", "1"],
-        stderr=subprocess.DEVNULL,
+        port,
         env={**os.environ, "RUST_LOG": "warn"},
     )
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         # One small request first, so that lazy start-up allocations are in the baseline.
         subprocess.run(["curl", "-s", "-o", "/dev/null", "-r", "0-0", url], check=True)
         time.sleep(0.2)

@@ -7,7 +7,9 @@ N connections each complete one GET, then stay open and idle. Reports the server
 growth per held connection (from /proc), how long a fresh request takes while they are held,
 and whether they are all still open 5 s later.
 """
-import argparse, os, re, resource, socket, subprocess, time
+import argparse, re, resource, socket, time
+
+import serverproc
 
 ap = argparse.ArgumentParser()
 ap.add_argument("-n", type=int, default=10000)
@@ -20,8 +22,8 @@ limit = a.n + 1000 if hard == resource.RLIM_INFINITY else min(a.n + 1000, hard)
 resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
 request = f"GET {a.path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
 
-probe = socket.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]; probe.close()
-server = subprocess.Popen(a.command + ["--addr", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
+port = serverproc.free_port()
+server = serverproc.start(a.command + ["--addr", f"127.0.0.1:{port}"], port)
 
 
 def rss_kib():
@@ -51,11 +53,6 @@ def fresh_request_ms():
 
 
 try:
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close(); break
-        except OSError:
-            time.sleep(0.1)
     fresh_request_ms(); time.sleep(0.3)
     before = rss_kib()
     held = []

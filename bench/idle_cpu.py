@@ -6,7 +6,9 @@ BINARY is started with `--addr 127.0.0.1:PORT` appended; each of N connections m
 request, then all stay open and silent while the server's user+system CPU time is measured
 from /proc/PID/stat. An event loop without busy polling shows 0.00%.
 """
-import argparse, os, resource, socket, subprocess, time
+import argparse, os, resource, socket, time
+
+import serverproc
 
 ap = argparse.ArgumentParser()
 ap.add_argument("-n", type=int, default=1000)
@@ -14,15 +16,9 @@ ap.add_argument("--seconds", type=float, default=10)
 ap.add_argument("command", nargs=argparse.REMAINDER)
 a = ap.parse_args()
 resource.setrlimit(resource.RLIMIT_NOFILE, (max(4096, a.n + 100),) * 2)
-probe = socket.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]; probe.close()
-server = subprocess.Popen(a.command + ["--addr", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
+port = serverproc.free_port()
+server = serverproc.start(a.command + ["--addr", f"127.0.0.1:{port}"], port)
 try:
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close(); break
-        except OSError:
-            time.sleep(0.1)
-
     def cpu_seconds():
         fields = open(f"/proc/{server.pid}/stat").read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

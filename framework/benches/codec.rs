@@ -4,7 +4,8 @@
 //! comparing before and after a change on the same machine, not as absolute figures.
 
 use std::hint::black_box;
-use std::time::Duration;
+
+mod common;
 
 use carafe::__bench::{HeadParser, encode_response};
 use carafe::{Config, Response};
@@ -74,10 +75,7 @@ fn encode(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(50);
+    config = common::config();
     targets = parse, encode
 }
 criterion_main!(benches);

@@ -6,28 +6,13 @@
 //! `cargo bench -p carafe --bench pipeline`. Noisy on a shared machine: compare within a run.
 
 use std::hint::black_box;
-use std::time::Duration;
 
-use carafe::__bench::Driver;
-use carafe::{App, Json, Request, route};
+mod common;
+
+use carafe::__bench::{Driver, bench_app};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use serde::Serialize;
 
 const PIPELINE: usize = 16;
-
-#[derive(Serialize)]
-struct Message {
-    message: &'static str,
-}
-
-fn bench_app() -> App {
-    let mut app = App::new();
-    route!(app, GET "/plaintext" => |_req| "Hello, World!").unwrap();
-    route!(app, GET "/json" => |_req| Json(Message { message: "Hello, World!" })).unwrap();
-    route!(app, GET "/user/{id}" => |req: &Request| req.param("id").unwrap_or_default().to_owned())
-        .unwrap();
-    app
-}
 
 fn pipelined(c: &mut Criterion) {
     let mut group = c.benchmark_group("pipelined_x16");
@@ -59,10 +44,7 @@ fn pipelined(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(50);
+    config = common::config();
     targets = pipelined
 }
 criterion_main!(benches);

@@ -6,7 +6,8 @@
 //! `cargo bench -p carafe --bench router`. Noisy on a shared machine: compare within a run.
 
 use std::hint::black_box;
-use std::time::Duration;
+
+mod common;
 
 use carafe::__bench::{add_filler_routes, route_lookup};
 use carafe::{App, Method, route};
@@ -41,10 +42,7 @@ fn lookup(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(50);
+    config = common::config();
     targets = lookup
 }
 criterion_main!(benches);

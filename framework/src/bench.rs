@@ -108,39 +108,29 @@ impl Driver {
     /// Delivers `bytes` as one or more socket reads and appends every byte answered to
     /// `out`. Returns the number of requests answered so far on this connection.
     pub fn send(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> u64 {
-        let mut ctx = Ctx {
-            app: &self.app,
-            date: self.date.as_bytes(),
-            pool: &mut self.pool,
-            shutting_down: false,
-            run_blocking: true,
-        };
-        let conn = &mut self.conn;
-        let mut rest = bytes;
-        while !rest.is_empty() && !conn.is_closing() {
-            let buffer = conn.read_buffer(&mut ctx);
-            let n = buffer.len().min(rest.len());
-            if n == 0 {
-                break;
-            }
-            buffer[..n].copy_from_slice(&rest[..n]);
-            rest = &rest[n..];
-            conn.received(n, &mut ctx);
-            out.extend_from_slice(conn.pending_output());
-            conn.wrote(conn.pending_output().len());
-        }
-        // Requests held back by the output limit are answered as the "client" reads.
-        while conn.can_resume(&ctx) {
-            conn.process(&mut ctx);
-            if conn.pending_output().is_empty() {
-                break;
-            }
-            out.extend_from_slice(conn.pending_output());
-            conn.wrote(conn.pending_output().len());
-        }
-        conn.release_idle_buffers(ctx.pool);
-        conn.answered()
+        let mut ctx = Ctx::in_memory(&self.app, self.date.as_bytes(), &mut self.pool);
+        self.conn.deliver_in_memory(bytes, &mut ctx, out);
+        self.conn.release_idle_buffers(ctx.pool);
+        self.conn.answered()
     }
+}
+
+/// The app of `examples/bench_server.rs` (written out there as an application would write
+/// it): `/plaintext`, `/json` and `/user/{id}`, for the pipeline bench and the allocation test.
+#[cfg(feature = "json")]
+pub fn bench_app() -> App {
+    #[derive(serde::Serialize)]
+    struct Message {
+        message: &'static str,
+    }
+    let mut app = App::new();
+    crate::route!(app, GET "/plaintext" => |_req| "Hello, World!")
+        .expect("a fresh app takes the route");
+    crate::route!(app, GET "/json" => |_req| crate::Json(Message { message: "Hello, World!" }))
+        .expect("a fresh app takes the route");
+    crate::route!(app, GET "/user/{id}" => |req: &Request<'_>| req.param("id").unwrap_or_default().to_owned())
+        .expect("a fresh app takes the route");
+    app
 }
 
 /// Registers `n` more GET routes on `app`, a mix such as a large app has, for measuring how

@@ -151,6 +151,11 @@ mod tests {
         assert_eq!(config.max_head_size, 16 * 1024);
         assert_eq!(config.max_body_size, 8 * 1024 * 1024);
         assert_eq!(config.max_file_size, 2 * 1024 * 1024);
+        #[cfg(feature = "sessions")]
+        assert_eq!(
+            config.session_lifetime,
+            Duration::from_secs(31 * 24 * 60 * 60)
+        );
     }
 
     #[cfg(target_os = "linux")]

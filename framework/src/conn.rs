@@ -45,7 +45,23 @@ pub(crate) struct Ctx<'w> {
     pub run_blocking: bool,
 }
 
-impl Ctx<'_> {
+impl<'w> Ctx<'w> {
+    /// The context of an in-process driver (the test client, `__bench::Driver`, tests): no
+    /// shutdown, and blocking handlers run in place, as there is no event loop to keep free.
+    pub(crate) fn in_memory(
+        app: &'w App,
+        date: &'w [u8; HTTP_DATE_LEN],
+        pool: &'w mut BufferPool,
+    ) -> Self {
+        Self {
+            app,
+            date,
+            pool,
+            shutting_down: false,
+            run_blocking: true,
+        }
+    }
+
     fn head_limits(&self) -> HeadLimits {
         let config = &self.app.config;
         HeadLimits {
@@ -203,6 +219,34 @@ impl Conn {
     pub(crate) fn received(&mut self, n: usize, ctx: &mut Ctx<'_>) {
         self.input.commit(n);
         self.process(ctx);
+    }
+
+    /// Delivers `bytes` as reads of what the read buffer offers, appending every byte answered
+    /// to `out` as a client that reads fast would take it, then lets requests held back by the
+    /// output limit proceed. The loop of the in-process drivers (the test client,
+    /// `__bench::Driver`); the server's is `server/connection.rs`.
+    pub(crate) fn deliver_in_memory(&mut self, bytes: &[u8], ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
+        let mut rest = bytes;
+        while !rest.is_empty() && !self.is_closing() {
+            let buffer = self.read_buffer(ctx);
+            let n = buffer.len().min(rest.len());
+            if n == 0 {
+                break;
+            }
+            buffer[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            self.received(n, ctx);
+            out.extend_from_slice(self.pending_output());
+            self.wrote(self.pending_output().len());
+        }
+        while self.can_resume(ctx) {
+            self.process(ctx);
+            if self.pending_output().is_empty() {
+                break;
+            }
+            out.extend_from_slice(self.pending_output());
+            self.wrote(self.pending_output().len());
+        }
     }
 
     /// Records that the client shut down its sending side. A partial request can never
@@ -715,13 +759,7 @@ mod tests {
     /// Feeds `input` to a fresh connection in pieces ending at `splits`, collecting output.
     fn run(app: &App, input: &[u8], splits: &[usize]) -> (Vec<u8>, Conn) {
         let mut pool = BufferPool::default();
-        let mut ctx = Ctx {
-            app,
-            date: DATE,
-            pool: &mut pool,
-            shutting_down: false,
-            run_blocking: true,
-        };
+        let mut ctx = Ctx::in_memory(app, DATE, &mut pool);
         let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
         let mut output = Vec::new();
         let mut fed = 0;
@@ -946,11 +984,8 @@ mod tests {
         let app = app();
         let mut pool = BufferPool::default();
         let mut ctx = Ctx {
-            app: &app,
-            date: DATE,
-            pool: &mut pool,
             shutting_down: true,
-            run_blocking: true,
+            ..Ctx::in_memory(&app, DATE, &mut pool)
         };
         let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
         let input = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -966,13 +1001,7 @@ mod tests {
         app.config.max_pending_output = 1;
         let input = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
         let mut pool = BufferPool::default();
-        let mut ctx = Ctx {
-            app: &app,
-            date: DATE,
-            pool: &mut pool,
-            shutting_down: false,
-            run_blocking: true,
-        };
+        let mut ctx = Ctx::in_memory(&app, DATE, &mut pool);
         let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
         conn.read_buffer(&mut ctx)[..input.len()].copy_from_slice(input);
         conn.received(input.len(), &mut ctx);
@@ -1008,13 +1037,7 @@ mod tests {
     fn timeout_answers_408_only_mid_request() {
         let app = app();
         let mut pool = BufferPool::default();
-        let mut ctx = Ctx {
-            app: &app,
-            date: DATE,
-            pool: &mut pool,
-            shutting_down: false,
-            run_blocking: true,
-        };
+        let mut ctx = Ctx::in_memory(&app, DATE, &mut pool);
         let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
         conn.timed_out(&mut ctx);
         assert!(
@@ -1072,13 +1095,7 @@ mod tests {
     fn a_sized_stream_is_sent_whole_in_bounded_pieces() {
         let app = streaming_app();
         let mut pool = BufferPool::default();
-        let mut ctx = Ctx {
-            app: &app,
-            date: DATE,
-            pool: &mut pool,
-            shutting_down: false,
-            run_blocking: true,
-        };
+        let mut ctx = Ctx::in_memory(&app, DATE, &mut pool);
         let mut conn = Conn::new(SocketAddr::from(([127, 0, 0, 1], 1)));
         let request =
             b"GET /sized/3000000 HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n";

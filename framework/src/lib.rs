@@ -129,6 +129,8 @@ pub mod __private {
 /// public API**: outside semver, may change or vanish in any release (see `src/bench.rs`).
 #[doc(hidden)]
 pub mod __bench {
+    #[cfg(feature = "json")]
+    pub use crate::bench::bench_app;
     pub use crate::bench::{Driver, HeadParser, add_filler_routes, encode_response, route_lookup};
 }
 

@@ -169,13 +169,7 @@ const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr
 /// server's driver does: `read_buffer`, copy, `received`, then write out all pending output.
 fn feed(app: &App, input: &[u8], splits: &[usize]) -> Outcome {
     let mut pool = BufferPool::default();
-    let mut ctx = Ctx {
-        app,
-        date: DATE,
-        pool: &mut pool,
-        shutting_down: false,
-        run_blocking: true,
-    };
+    let mut ctx = Ctx::in_memory(app, DATE, &mut pool);
     let mut conn = Conn::new(PEER);
     let mut output = Vec::new();
     let mut fed = 0;

@@ -188,38 +188,9 @@ impl TestClient {
     pub fn send_raw(&self, bytes: &[u8]) -> Vec<u8> {
         let mut pool = BufferPool::default();
         let date = DateCache::new();
-        let mut ctx = Ctx {
-            app: &self.app,
-            date: date.as_bytes(),
-            pool: &mut pool,
-            shutting_down: false,
-            // Blocking handlers run right here: there is no event loop to keep free.
-            run_blocking: true,
-        };
-        let mut conn = Conn::new(self.peer);
+        let mut ctx = Ctx::in_memory(&self.app, date.as_bytes(), &mut pool);
         let mut output = Vec::new();
-        let mut rest = bytes;
-        loop {
-            let buffer = conn.read_buffer(&mut ctx);
-            let n = buffer.len().min(rest.len());
-            buffer[..n].copy_from_slice(&rest[..n]);
-            rest = &rest[n..];
-            conn.received(n, &mut ctx);
-            output.extend_from_slice(conn.pending_output());
-            conn.wrote(conn.pending_output().len());
-            if n == 0 || rest.is_empty() || conn.is_closing() {
-                break;
-            }
-        }
-        // Held-back requests (output limit) are answered as the "client" reads.
-        while conn.can_resume(&ctx) {
-            conn.process(&mut ctx);
-            if conn.pending_output().is_empty() {
-                break;
-            }
-            output.extend_from_slice(conn.pending_output());
-            conn.wrote(conn.pending_output().len());
-        }
+        Conn::new(self.peer).deliver_in_memory(bytes, &mut ctx, &mut output);
         output
     }
 }

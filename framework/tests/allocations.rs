@@ -12,9 +12,7 @@
 //! One test in this binary, on purpose: dhat counts every thread's allocations and allows one
 //! profiler at a time, so a second test running alongside would disturb the counts.
 
-use carafe::__bench::Driver;
-use carafe::{App, Json, Request, route};
-use serde::Serialize;
+use carafe::__bench::{Driver, bench_app};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -23,21 +21,6 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 const PIPELINE: usize = 16;
 /// Batches in the shorter of the two runs.
 const BATCHES: usize = 4;
-
-#[derive(Serialize)]
-struct Message {
-    message: &'static str,
-}
-
-/// `examples/bench_server.rs`'s app.
-fn bench_app() -> App {
-    let mut app = App::new();
-    route!(app, GET "/plaintext" => |_req| "Hello, World!").unwrap();
-    route!(app, GET "/json" => |_req| Json(Message { message: "Hello, World!" })).unwrap();
-    route!(app, GET "/user/{id}" => |req: &Request| req.param("id").unwrap_or_default().to_owned())
-        .unwrap();
-    app
-}
 
 /// What a run of batches allocated: blocks and bytes.
 fn allocated_by(run: impl FnOnce()) -> (u64, u64) {
@@ -52,7 +35,7 @@ fn allocated_by(run: impl FnOnce()) -> (u64, u64) {
 
 /// Allocations per request for `GET path`, in the steady state: blocks and bytes.
 fn per_request(path: &str, body: &str) -> (u64, u64) {
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
     let batch = request.repeat(PIPELINE).into_bytes();
     let mut driver = Driver::new(bench_app());
     let mut out = Vec::with_capacity(64 * 1024);

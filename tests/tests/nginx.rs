@@ -288,17 +288,24 @@ fn site_config(
     [certificate, key]: [&Path; 2],
     scratch: &Scratch,
 ) -> String {
+    // The instances the recipe's upstream lists (two), whatever ports it gives them.
+    let upstreams: Vec<&str> = DEPLOY_CONF
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("server "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|address| address.parse::<SocketAddr>().is_ok())
+        .collect();
+    assert_eq!(
+        upstreams.len(),
+        2,
+        "deploy/nginx.conf's upstream should list two instances: the nginx test replaces them"
+    );
+    let [first, second] = [0, 1].map(|i| format!("server {} ", upstreams[i]));
     let replacements = [
         ("listen 80;", format!("listen {http};")),
         ("listen 443 ssl;", format!("listen {https} ssl;")),
-        (
-            "server 127.0.0.1:8081 ",
-            format!("server {} ", instances[0]),
-        ),
-        (
-            "server 127.0.0.1:8082 ",
-            format!("server {} ", instances[1]),
-        ),
+        (first.as_str(), format!("server {} ", instances[0])),
+        (second.as_str(), format!("server {} ", instances[1])),
         (
             "/etc/ssl/certs/ssl-cert-snakeoil.pem",
             certificate.display().to_string(),
