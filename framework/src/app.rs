@@ -386,9 +386,23 @@ impl App {
         &self.router
     }
 
-    /// Gives the templates the final route table for `url_for`. Called where the app stops
-    /// changing (`bind`, `TestClient::new`): templates may be configured before the routes.
-    pub(crate) fn share_routes_with_templates(&mut self) {
+    /// What is settled once the app stops changing (`bind`, and the in-memory drivers
+    /// `TestClient::new` and `__bench::Driver::new`): the session key (with
+    /// `from_environment`, read from `CARAFE_SECRET_KEY` if none was set; tests do not read
+    /// it, so they do not depend on the environment), and the final route table for the
+    /// templates' `url_for`.
+    pub(crate) fn finish_setup(&mut self, from_environment: bool) -> Result<(), Error> {
+        #[cfg(feature = "sessions")]
+        self.ensure_session_key(from_environment)?;
+        #[cfg(not(feature = "sessions"))]
+        let _ = from_environment;
+        self.share_routes_with_templates();
+        Ok(())
+    }
+
+    /// Gives the templates the final route table for `url_for`: templates may be configured
+    /// before the routes.
+    fn share_routes_with_templates(&mut self) {
         let urls = self.router.url_map();
         if let Some(templates) = &mut self.templates {
             templates.set_url_map(urls);
@@ -398,9 +412,7 @@ impl App {
     /// Binds the listening socket(s) without serving yet, so the caller can read the bound
     /// address (bind port 0 for any free port) and take a shutdown handle first.
     pub fn bind(mut self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
-        #[cfg(feature = "sessions")]
-        self.ensure_session_key(true)?;
-        self.share_routes_with_templates();
+        self.finish_setup(true)?;
         Server::bind(Arc::new(self), addr)
     }
 

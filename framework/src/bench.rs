@@ -93,10 +93,8 @@ impl Driver {
     /// A connection to `app` from `127.0.0.1:40000`. Like `TestClient::new`, an app without
     /// a secret key gets a random session key.
     pub fn new(mut app: App) -> Self {
-        #[cfg(feature = "sessions")]
-        app.ensure_session_key(false)
+        app.finish_setup(false)
             .expect("the operating system provides randomness for a session key");
-        app.share_routes_with_templates();
         Self {
             app,
             pool: BufferPool::default(),

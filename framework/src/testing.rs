@@ -50,10 +50,8 @@ impl TestClient {
     /// An app without [`App::secret_key`] gets a random session key here, without reading
     /// `CARAFE_SECRET_KEY`, so tests do not depend on the environment.
     pub fn new(mut app: App) -> Self {
-        #[cfg(feature = "sessions")]
-        app.ensure_session_key(false)
+        app.finish_setup(false)
             .expect("the operating system provides randomness for a session key");
-        app.share_routes_with_templates();
         Self {
             app: Arc::new(app),
             peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
