@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # User-space instructions per request on the hot path, counted by callgrind: deterministic
 # for a given binary, whatever else the machine is doing. The server runs under valgrind
-# while wrk pipelines 16 requests per write; the total is divided by the requests served.
+# while wrk pipelines 16 requests per write (DEPTH, below); the total is divided by the
+# requests served.
 # Counting starts once the server has answered its first request, so start-up (registering
 # routes, say) is not spread over the requests.
 #
@@ -11,6 +12,8 @@
 # KEEP=1 keeps the callgrind files (for --tree=caller and the like).
 # SERVER_CMD='/path/to/peer {port}' measures another server the same way (a peer from
 # ../shared/bench/anchors, say); server arguments are then ignored.
+# DEPTH=1 sends one request per write (no pipelining): what a request costs when each one
+# needs its own readiness event, read and write.
 # ZERO=0 counts from start-up instead, for a server that a signal to callgrind would stop (the
 # ceiling treats the EINTR it gets from epoll_wait as fatal); small for a server with no set-up.
 # needs: valgrind, wrk, and `cargo build --release -p carafe --example bench_server`
@@ -34,8 +37,9 @@ pid=$!
 trap '[ -z "$pid" ] || kill -INT "$pid" 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] && echo "kept $out" >&2 || rm -rf "$out"' EXIT
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port$path" && break; sleep 0.1; done
 [ "${ZERO:-1}" = 0 ] || callgrind_control --zero "$pid" >/dev/null 2>&1
-cat >"$out/pipeline.lua" <<'LUA'
-init = function(args) local r = {} for i = 1, 16 do r[i] = wrk.format() end req = table.concat(r) end
+depth="${DEPTH:-16}"
+sed "s/DEPTH/$depth/" >"$out/pipeline.lua" <<'LUA'
+init = function(args) local r = {} for i = 1, DEPTH do r[i] = wrk.format() end req = table.concat(r) end
 request = function() return req end
 LUA
 requests=$(wrk -t1 -c16 -d"${seconds}s" -s "$out/pipeline.lua" "http://127.0.0.1:$port$path" | awk '/requests in/ {print $1}')
