@@ -73,7 +73,9 @@ pub struct Config {
     pub reuse_port: bool,
     /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed, for
     /// [`Request::remote_addr`](crate::Request::remote_addr) and
-    /// [`Request::scheme`](crate::Request::scheme). Default: none (headers ignored).
+    /// [`Request::scheme`](crate::Request::scheme); see also
+    /// [`Request::is_from_trusted_proxy`](crate::Request::is_from_trusted_proxy). Default:
+    /// none (headers ignored).
     pub trusted_proxies: Vec<IpNet>,
     /// Name of the cookie that holds [`Request::session`](crate::Request::session). Give apps
     /// on one host different names: browsers share cookies across ports. Default `session`.

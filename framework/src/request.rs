@@ -454,6 +454,15 @@ impl<'a> Request<'a> {
         proxy::client_ip(self.peer, forwarded.into_iter(), trusted)
     }
 
+    /// Whether the TCP peer is one of [`Config::trusted_proxies`](crate::Config::trusted_proxies):
+    /// then the headers that proxy adds can be believed, as [`remote_addr`](Self::remote_addr)
+    /// and [`scheme`](Self::scheme) believe `X-Forwarded-For` and `X-Forwarded-Proto`. Use it
+    /// for any other header a proxy vouches for, such as a request id it generated; from anyone
+    /// else such headers are whatever the client chose to send.
+    pub fn is_from_trusted_proxy(&self) -> bool {
+        proxy::is_trusted(self.peer.ip(), &self.app.config.trusted_proxies)
+    }
+
     /// `"https"` when a trusted proxy says so in `X-Forwarded-Proto`, else `"http"` (carafe
     /// itself speaks plain HTTP; TLS ends at the proxy).
     pub fn scheme(&self) -> &str {

@@ -315,8 +315,13 @@ fn registration_errors_name_both_routes() {
 #[test]
 fn forwarded_headers_count_only_from_trusted_proxies() {
     let whoami = |app: &mut App| {
-        route!(app, GET "/whoami" => |req| format!("{} {}", req.remote_addr(), req.scheme()))
-            .unwrap();
+        route!(app, GET "/whoami" => |req| format!(
+            "{} {} {}",
+            req.remote_addr(),
+            req.scheme(),
+            req.is_from_trusted_proxy()
+        ))
+        .unwrap();
     };
     let untrusting = client(whoami);
     let spoofed = untrusting
@@ -326,7 +331,7 @@ fn forwarded_headers_count_only_from_trusted_proxies() {
         .send();
     assert_eq!(
         spoofed.text(),
-        "127.0.0.1 http",
+        "127.0.0.1 http false",
         "headers from an untrusted peer are ignored"
     );
 
@@ -342,7 +347,7 @@ fn forwarded_headers_count_only_from_trusted_proxies() {
         .send();
     assert_eq!(
         forwarded.text(),
-        "198.51.100.7 https",
+        "198.51.100.7 https true",
         "the rightmost untrusted hop is the client"
     );
 }
