@@ -77,14 +77,25 @@ pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; style-src '
 /// Numbers the responses of this process for `X-Request-Id`.
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// The after hook: an `X-Request-Id` (the process id and a counter, unique across the
-/// instances behind one proxy) and the standard security headers on every response, error
-/// pages and static files included. A handler that sets one of these headers keeps its own.
-fn standard_headers(_req: &Request, response: &mut Response) {
-    let number = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
+/// The after hook: an `X-Request-Id` and the standard security headers on every response,
+/// error pages and static files included. A handler that sets one of these headers keeps its
+/// own. The id is the one a trusted proxy sent (nginx's `$request_id`, so its access log and
+/// the client see the same id), or else the process id and a counter, unique across the
+/// instances behind one proxy; an id from anyone else is not repeated back.
+fn standard_headers(req: &Request, response: &mut Response) {
+    let proxy_id = req
+        .is_from_trusted_proxy()
+        .then(|| req.header("x-request-id"))
+        .flatten()
+        .filter(|id| is_request_id(id))
+        .and_then(|id| HeaderValue::try_from(id).ok());
+    let id = proxy_id.or_else(|| {
+        let number = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
+        // Digits and a dash are always a valid header value.
+        HeaderValue::try_from(format!("{}-{number}", std::process::id())).ok()
+    });
     let headers = response.headers_mut();
-    // Digits and a dash are always a valid header value.
-    if let Ok(id) = HeaderValue::try_from(format!("{}-{number}", std::process::id())) {
+    if let Some(id) = id {
         headers
             .entry(HeaderName::from_static("x-request-id"))
             .or_insert(id);
@@ -99,6 +110,15 @@ fn standard_headers(_req: &Request, response: &mut Response) {
             .entry(name)
             .or_insert(HeaderValue::from_static(value));
     }
+}
+
+/// Whether a proxy's request id is one to pass on: up to 128 letters, digits, `-`, `_`, `.`
+/// and `:` (nginx's are 32 hex digits, UUIDs fit too), nothing that could garble a log line.
+fn is_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 /// A blog post. The posts are the notes' progression, from one blocking socket to carafe.

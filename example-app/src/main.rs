@@ -28,8 +28,8 @@ struct Args {
     /// Event-loop threads [default: one per CPU]
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
-    /// Trust X-Forwarded-For/-Proto from this proxy address or network (repeatable),
-    /// e.g. 127.0.0.1 or 10.0.0.0/8
+    /// Trust X-Forwarded-For/-Proto and X-Request-Id from this proxy address or network
+    /// (repeatable), e.g. 127.0.0.1 or 10.0.0.0/8
     #[arg(long = "trusted-proxy", value_name = "NET", value_parser = parse_network)]
     trusted_proxies: Vec<carafe::IpNet>,
     /// Share the port with another process (SO_REUSEPORT), for rolling restarts

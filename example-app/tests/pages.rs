@@ -123,3 +123,47 @@ fn routes_flag_lists_names_methods_patterns_and_handlers() {
     );
     assert!(table.contains("slow (blocking)"), "{table}");
 }
+
+#[test]
+fn a_request_id_is_taken_only_from_a_trusted_proxy() {
+    let generated = |id: &str| {
+        let (pid, number) = id.split_once('-').expect("PID-N");
+        pid == std::process::id().to_string() && number.parse::<u64>().is_ok()
+    };
+    let nginx_id = "3f2a9c0d5e6b47a8b1c2d3e4f5a6b7c8";
+
+    // From an untrusted peer, a request id is what the client chose: not repeated back.
+    let direct = client();
+    let response = direct.get("/").header("X-Request-Id", nginx_id).send();
+    let id = response.header("x-request-id").expect("an id");
+    assert!(generated(id), "{id}");
+
+    // TestClient requests come from 127.0.0.1, here the trusted proxy.
+    let mut app =
+        example_app::build(&example_app::Options::default()).expect("the example app builds");
+    app.config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let behind_proxy = TestClient::new(app);
+    for path in ["/", "/no-such-page", "/static/style.css"] {
+        let response = behind_proxy
+            .get(path)
+            .header("X-Request-Id", nginx_id)
+            .send();
+        assert_eq!(response.header("x-request-id"), Some(nginx_id), "{path}");
+    }
+    // An id that could garble a log line, or none, gets one of ours.
+    let too_long = "a".repeat(129);
+    for sent in [
+        Some("two words"),
+        Some("a\"b"),
+        Some(too_long.as_str()),
+        None,
+    ] {
+        let mut request = behind_proxy.get("/");
+        if let Some(sent) = sent {
+            request = request.header("X-Request-Id", sent);
+        }
+        let response = request.send();
+        let id = response.header("x-request-id").expect("an id");
+        assert!(generated(id), "{sent:?} gave {id}");
+    }
+}

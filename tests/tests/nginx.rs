@@ -110,6 +110,38 @@ fn forwarded_headers_are_believed_from_the_trusted_proxy_only() {
 }
 
 #[test]
+fn the_client_gets_the_request_id_of_the_access_log_line() {
+    let (a, b) = (instance(), instance());
+    let nginx = Nginx::start([a.addr(), b.addr()]);
+    let mut ids = BTreeSet::new();
+    for path in ["/", "/no-such-page"] {
+        let mut connection = HttpConnection::connect(nginx.http).expect("connect");
+        // nginx replaces an id the client sent with its own.
+        let response = connection
+            .get(path, &[("X-Request-Id", "chosen-by-the-client")])
+            .expect("an answer");
+        let id = response.header("x-request-id").expect("an X-Request-Id");
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{path}: {id} should be nginx's $request_id"
+        );
+        // nginx writes the line once the response is sent, so it may lag the client a little.
+        let line = format!("request_id={id}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while nginx.access_log_lines_with(&line) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            nginx.access_log_lines_with(&line),
+            1,
+            "{path}: the access log names the request by the id the client got"
+        );
+        ids.insert(id.to_owned());
+    }
+    assert_eq!(ids.len(), 2, "each request has its own id: {ids:?}");
+}
+
+#[test]
 fn an_instance_stopped_with_sigterm_costs_no_request() {
     losing_an_instance_costs_no_request("TERM");
 }
