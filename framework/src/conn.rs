@@ -706,14 +706,22 @@ impl AccessLine {
         } else {
             response.body().content_length().unwrap_or(0)
         };
+        // The response's request id, if it has one (set by the app, or passed on from a proxy),
+        // so the line can be matched with the proxy's log and the client's report. Only if it
+        // is one printable word: it must not garble the line.
+        let id = response
+            .header("x-request-id")
+            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic()));
         log::info!(
             target: ACCESS_LOG,
-            "{peer} \"{} {} {:?}\" {} {bytes} {:.3}ms",
+            "{peer} \"{} {} {:?}\" {} {bytes} {:.3}ms{}{}",
             self.method,
             self.target,
             self.version,
             response.status().as_u16(),
-            self.started.elapsed().as_secs_f64() * 1000.0
+            self.started.elapsed().as_secs_f64() * 1000.0,
+            if id.is_some() { " id=" } else { "" },
+            id.unwrap_or(""),
         );
     }
 }

@@ -307,6 +307,17 @@ impl ServerProcess {
     /// Runs `program` with `args` (optionally under `wrapper`, e.g. `prlimit --nofile=40`),
     /// waiting for its `listening on ADDR` line.
     pub fn start(wrapper: &[&str], program: &str, args: &[&str]) -> Self {
+        Self::start_with_env(wrapper, program, args, &[])
+    }
+
+    /// [`start`](Self::start) with environment variables added, e.g.
+    /// `("RUST_LOG", "carafe::access=info")` for the access log in [`stderr`](Self::stderr).
+    pub fn start_with_env(
+        wrapper: &[&str],
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         use std::io::BufRead;
         let scratch = Scratch::new();
         let stderr_path = scratch.path("stderr");
@@ -321,6 +332,7 @@ impl ServerProcess {
         };
         let mut child = command
             .args(args)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(stderr)
             .spawn()

@@ -110,8 +110,16 @@ fn forwarded_headers_are_believed_from_the_trusted_proxy_only() {
 }
 
 #[test]
-fn the_client_gets_the_request_id_of_the_access_log_line() {
-    let (a, b) = (instance(), instance());
+fn the_client_nginx_and_the_instance_name_a_request_by_one_id() {
+    let logging = || {
+        ServerProcess::start_with_env(
+            &[],
+            SERVER,
+            &["--trusted-proxy", "127.0.0.1"],
+            &[("RUST_LOG", "carafe::access=info")],
+        )
+    };
+    let (a, b) = (logging(), logging());
     let nginx = Nginx::start([a.addr(), b.addr()]);
     let mut ids = BTreeSet::new();
     for path in ["/", "/no-such-page"] {
@@ -139,6 +147,28 @@ fn the_client_gets_the_request_id_of_the_access_log_line() {
         ids.insert(id.to_owned());
     }
     assert_eq!(ids.len(), 2, "each request has its own id: {ids:?}");
+    // And the instance that answered logged it on its own access line.
+    for id in &ids {
+        let logged = [&a, &b]
+            .iter()
+            .flat_map(|instance| {
+                let log = instance.stderr();
+                log.lines()
+                    .filter(|line| {
+                        line.contains("carafe::access") && line.ends_with(&format!(" id={id}"))
+                    })
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .count();
+        assert_eq!(
+            logged,
+            1,
+            "access lines with id={id}:\n{}\n{}",
+            a.stderr(),
+            b.stderr()
+        );
+    }
 }
 
 #[test]
