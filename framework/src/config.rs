@@ -15,7 +15,6 @@ use ipnet::IpNet;
 /// app.config.max_file_size = 16 * 1024 * 1024;
 /// app.config.keep_alive_timeout = Duration::from_secs(5);
 /// app.config.workers = 1;
-/// app.config.session_cookie_name = "shop_session".to_owned();
 /// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]

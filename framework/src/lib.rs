@@ -5,7 +5,9 @@
 //! Handlers are plain functions or closures from [`&Request`](Request) to anything that
 //! implements [`IntoResponse`], registered with [`route!`]:
 //!
-//! ```
+// The example needs the `json` feature (a default one); without it, it is shown but not run.
+#![cfg_attr(feature = "json", doc = "```")]
+#![cfg_attr(not(feature = "json"), doc = "```ignore")]
 //! use carafe::testing::TestClient;
 //! use carafe::{context, route, App, HttpError, Json, Request, Response};
 //!
@@ -39,6 +41,16 @@
 //! machine) → `parse` + `body` (the sans-IO HTTP/1.1 codec) → `router` (matchit plus a method
 //! table) → `handler` (your function, behind a panic boundary). `ARCHITECTURE.md` in the
 //! repository walks through them.
+//!
+//! ## Cargo features
+//!
+//! Both on by default:
+//! - `json`: `Json`, `Request::json` and `Response::json` (serde_json).
+//! - `sessions`: `Request::session` and `App::secret_key`, a map of JSON values in an
+//!   HMAC-signed cookie; implies `json`.
+//!
+//! With `default-features = false`, routing, templates, forms, uploads, cookies, static files
+//! and the test client remain.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -134,7 +146,8 @@ pub mod __bench {
     pub use crate::bench::{Driver, HeadParser, add_filler_routes, encode_response, route_lookup};
 }
 
-/// The README's examples, compiled and run as doc-tests so the README cannot drift.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doc-tests so the README cannot drift. They use
+/// the default features (JSON and sessions).
+#[cfg(all(doctest, feature = "sessions"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
