@@ -813,9 +813,13 @@ const LOCATION_UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 /// Anything a handler can return.
 ///
 /// Implemented for `&'static str` and `String` (text/plain), `Vec<u8>` (octet-stream),
-/// [`Html`], [`Json`], [`Response`], [`StatusCode`], `(StatusCode, T)`, `Option<T>` (`None` is
-/// a 404) and `Result<T, E>` where both sides are `IntoResponse` (so handlers use `?` with
+/// [`Html`], [`Response`], [`StatusCode`], `(StatusCode, T)`, `Option<T>` (`None` is a 404)
+/// and `Result<T, E>` where both sides are `IntoResponse` (so handlers use `?` with
 /// [`HttpError`]).
+#[cfg_attr(
+    feature = "json",
+    doc = "With the `json` feature (a default one), also [`Json`]."
+)]
 pub trait IntoResponse {
     /// Converts `self` into a response.
     fn into_response(self) -> Response;

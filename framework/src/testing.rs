@@ -46,9 +46,11 @@ pub struct TestClient {
 
 impl TestClient {
     /// A client for `app`. Requests appear to come from `127.0.0.1:40000`.
-    ///
-    /// An app without [`App::secret_key`] gets a random session key here, without reading
-    /// `CARAFE_SECRET_KEY`, so tests do not depend on the environment.
+    #[cfg_attr(
+        feature = "sessions",
+        doc = "\nAn app without [`App::secret_key`] gets a random session key here, without \
+               reading `CARAFE_SECRET_KEY`, so tests do not depend on the environment."
+    )]
     pub fn new(mut app: App) -> Self {
         app.finish_setup(false)
             .expect("the operating system provides randomness for a session key");
