@@ -149,18 +149,16 @@ fn the_client_nginx_and_the_instance_name_a_request_by_one_id() {
     assert_eq!(ids.len(), 2, "each request has its own id: {ids:?}");
     // And the instance that answered logged it on its own access line.
     for id in &ids {
-        let logged = [&a, &b]
+        let suffix = format!(" id={id}");
+        let logged: usize = [&a, &b]
             .iter()
-            .flat_map(|instance| {
+            .map(|instance| {
                 let log = instance.stderr();
                 log.lines()
-                    .filter(|line| {
-                        line.contains("carafe::access") && line.ends_with(&format!(" id={id}"))
-                    })
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
+                    .filter(|line| line.contains("carafe::access") && line.ends_with(&suffix))
+                    .count()
             })
-            .count();
+            .sum();
         assert_eq!(
             logged,
             1,
