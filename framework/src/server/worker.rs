@@ -265,23 +265,31 @@ impl Worker {
         self.drive(key, now);
     }
 
+    /// Drives a connection until it waits for an event. A loop, never recursion: a request
+    /// the blocking pool refuses is answered (503) here and the connection driven again for
+    /// the requests pipelined behind it, however many there are.
     fn drive(&mut self, key: usize, now: Instant) {
-        let mut ctx = self.lend.ctx();
-        let Some(connection) = self.conns.get_mut(key) else {
-            return;
-        };
-        let next = connection.drive(&mut ctx);
-        self.after_drive(key, next, now);
+        loop {
+            let mut ctx = self.lend.ctx();
+            let Some(connection) = self.conns.get_mut(key) else {
+                return;
+            };
+            let next = connection.drive(&mut ctx);
+            if !self.after_drive(key, next, now) {
+                return;
+            }
+        }
     }
 
-    /// Hands a request for a `blocking` handler to the pool; when its queue is full, answers
-    /// 503 at once rather than letting requests pile up without bound.
-    fn submit_job(&mut self, key: usize, now: Instant) {
+    /// Hands a request for a `blocking` handler to the pool. When the pool is full, answers
+    /// 503 at once (rather than letting requests pile up without bound) and returns true: the
+    /// connection has more to do.
+    fn submit_job(&mut self, key: usize) -> bool {
         let Some(connection) = self.conns.get_mut(key) else {
-            return;
+            return false;
         };
         let Some(request) = connection.conn.take_job() else {
-            return;
+            return false;
         };
         let reply = Reply {
             results: self.results_sender.clone(),
@@ -297,13 +305,15 @@ impl Worker {
             // Only reachable if a blocking route exists without a pool; answer here, slowly.
             None => Some(request.respond(&self.lend.app)),
         };
-        if let Some(response) = refused {
-            let mut ctx = self.lend.ctx();
-            if let Some(connection) = self.conns.get_mut(key) {
-                connection.conn.complete(response, &mut ctx);
-            }
-            self.drive(key, now);
-        }
+        let Some(response) = refused else {
+            return false;
+        };
+        let mut ctx = self.lend.ctx();
+        let Some(connection) = self.conns.get_mut(key) else {
+            return false;
+        };
+        connection.conn.complete(response, &mut ctx);
+        true
     }
 
     /// Delivers responses from blocking handlers to their connections and carries on with them.
@@ -322,9 +332,11 @@ impl Worker {
     }
 
     /// Updates interest, timers and buffers after a connection was driven, or closes it.
-    fn after_drive(&mut self, key: usize, next: Next, now: Instant) {
+    /// Returns true when the connection must be driven again at once (its blocking request was
+    /// refused and answered, so the requests behind it can go on).
+    fn after_drive(&mut self, key: usize, next: Next, now: Instant) -> bool {
         let Some(connection) = self.conns.get_mut(key) else {
-            return;
+            return false;
         };
         let (read, wrote) = match next {
             Next::Keep { read, wrote } => (read, wrote),
@@ -332,21 +344,20 @@ impl Worker {
                 // One fixed window, not restarted by further bytes.
                 connection.conn.release_buffers(&mut self.lend.pool);
                 self.timers.set(key, TimerKind::Linger, now);
-                return;
+                return false;
             }
             Next::Close => {
                 self.close(key);
-                return;
+                return false;
             }
         };
         if connection.lingering.is_some() {
-            return;
+            return false;
         }
         if connection.conn.phase() == Phase::Busy {
             self.timers.cancel(key);
             connection.timer_phase = Phase::Busy;
-            self.submit_job(key, now);
-            return;
+            return self.submit_job(key);
         }
         let wanted = connection.wanted_interest();
         if wanted != connection.interest {
@@ -360,7 +371,7 @@ impl Worker {
                     connection.conn.peer()
                 );
                 self.close(key);
-                return;
+                return false;
             }
             connection.interest = wanted;
         }
@@ -392,6 +403,7 @@ impl Worker {
         {
             self.close(key);
         }
+        false
     }
 
     fn expire_timers(&mut self, now: Instant) {
@@ -405,8 +417,7 @@ impl Worker {
                     log::debug!("peer={peer} token={key} request timed out ({kind:?})");
                     let mut ctx = self.lend.ctx();
                     connection.conn.timed_out(&mut ctx);
-                    let next = connection.drive(&mut ctx);
-                    self.after_drive(key, next, now);
+                    self.drive(key, now);
                 }
                 TimerKind::Idle | TimerKind::Write | TimerKind::Linger => {
                     log::debug!("peer={peer} token={key} closed after {kind:?} timeout");

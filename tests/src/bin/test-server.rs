@@ -4,6 +4,7 @@
 //!
 //! usage: test-server [--addr ADDR] [--reuse-port] [--trusted-proxy NET]... [--workers N]
 //!                    [--max-connections N] [--max-pending-output BYTES] [--grace-ms MS]
+//!                    [--blocking-threads N] [--blocking-queue N]
 //!
 //! Binds `--addr` (default 127.0.0.1:0) and prints `listening on ADDR` on stdout once it
 //! accepts connections. `--addr`, `--reuse-port`, `--trusted-proxy` and `--workers` mean what
@@ -40,6 +41,8 @@ fn main() {
                 app.config.shutdown_grace = Duration::from_millis(number(&flag, &value));
             }
             "--workers" => app.config.workers = number(&flag, &value),
+            "--blocking-threads" => app.config.blocking_threads = number(&flag, &value),
+            "--blocking-queue" => app.config.blocking_queue = number(&flag, &value),
             "--files" => {
                 app.static_dir("/files", &value)
                     .expect("a readable --files folder");
