@@ -41,8 +41,9 @@ pub struct Config {
     /// share a worker stops accepting until one of its connections closes. Default: the
     /// `RLIMIT_NOFILE` soft limit less 64 descriptors kept for everything else.
     pub max_connections: usize,
-    /// Unsent response bytes per connection above which carafe stops reading more pipelined
-    /// requests from it until the client catches up. Default 1 MiB.
+    /// Response bytes held per connection (unsent, or sent and not yet dropped, which is
+    /// never more than the unsent) above which carafe stops reading more pipelined requests
+    /// from it until the client catches up. Default 1 MiB.
     pub max_pending_output: usize,
     /// Time allowed from the first byte of a request head to its end; then 408 and close
     /// (stops slowloris). Default 10 s.
@@ -65,6 +66,11 @@ pub struct Config {
     pub blocking_queue: usize,
     /// Length of the listen queue (`listen(2)` backlog). Default 1024.
     pub backlog: u32,
+    /// The kernel send buffer of each connection (`SO_SNDBUF`), in bytes. Default `None`:
+    /// the kernel sizes it and grows it as needed, which is best for almost everyone. A small
+    /// value makes a fast client look like a slow WAN one (the kernel takes each response a
+    /// few KiB at a time), as nginx's `listen ... sndbuf=` does.
+    pub send_buffer_size: Option<usize>,
     /// Let other processes bind the same port (`SO_REUSEPORT`), so a new process can start
     /// while the old one still serves: a rolling restart. Default false: binding a port that
     /// another server holds is then an "address in use" error, not a silent share. (Several
@@ -107,6 +113,7 @@ impl Default for Config {
             blocking_threads: 16,
             blocking_queue: 256,
             backlog: 1024,
+            send_buffer_size: None,
             reuse_port: false,
             trusted_proxies: Vec::new(),
             #[cfg(feature = "sessions")]

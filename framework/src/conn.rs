@@ -180,7 +180,7 @@ impl Conn {
         !self.closing
             && !self.read_closed
             && self.out.deferred.is_none()
-            && self.out.output.pending().len() < ctx.app.config.max_pending_output
+            && self.out.output.held() < ctx.app.config.max_pending_output
     }
 
     /// Space to read into, sized for the request being read.
@@ -269,7 +269,7 @@ impl Conn {
             }
             if self.closing
                 || self.out.deferred.is_some()
-                || self.out.output.pending().len() >= ctx.app.config.max_pending_output
+                || self.out.output.held() >= ctx.app.config.max_pending_output
             {
                 break;
             }
@@ -431,7 +431,7 @@ impl Conn {
         let Some(stream) = self.out.streaming.as_deref_mut() else {
             return false;
         };
-        if self.out.output.pending().len() >= STREAM_CHUNK {
+        if self.out.output.held() >= STREAM_CHUNK {
             return false; // Wait for the client to take what is already there.
         }
         let out = self.out.output.writer(ctx.pool);
@@ -581,9 +581,8 @@ impl Conn {
 
     /// Whether requests that were held back (by the output limit) can now be answered.
     pub(crate) fn can_resume(&self, ctx: &Ctx<'_>) -> bool {
-        let room = self.out.output.pending().len() < ctx.app.config.max_pending_output;
-        let stream_ready =
-            self.out.streaming.is_some() && self.out.output.pending().len() < STREAM_CHUNK;
+        let room = self.out.output.held() < ctx.app.config.max_pending_output;
+        let stream_ready = self.out.streaming.is_some() && self.out.output.held() < STREAM_CHUNK;
         stream_ready
             || (!self.closing && self.out.deferred.is_none() && room && !self.input.is_empty())
     }

@@ -80,6 +80,59 @@ fn a_client_that_does_not_read_cannot_grow_server_memory() {
 }
 
 #[test]
+fn a_slow_reader_cannot_grow_server_memory_with_what_it_already_read() {
+    // A 64 KiB send buffer, far below the 1 MiB of output the server may queue: the kernel
+    // takes the output a piece at a time, as for a client on a modest WAN link, so it is
+    // never written out whole. The
+    // client pipelines requests for a small static file and reads every byte, steadily.
+    // The server used to keep every byte already sent until its output emptied, which never
+    // happened: its memory grew with what the client read (issue 11, defect 2).
+    let server = start(&["--send-buffer", "65536"]);
+    let before = server.rss_kib();
+    let stream = TcpStream::connect(server.addr()).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sending = std::thread::spawn({
+        let stop = std::sync::Arc::clone(&stop);
+        move || {
+            let batch = b"GET /static/style.css HTTP/1.1\r\nHost: x\r\n\r\n".repeat(64);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if writer.write_all(&batch).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let mut reader = stream;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let (mut read, mut most_grown) = (0u64, 0u64);
+    let started = Instant::now();
+    while read < 128 * 1024 * 1024 && started.elapsed() < Duration::from_secs(20) {
+        let n = reader.read(&mut buffer).expect("responses keep coming");
+        assert!(n > 0, "the server closed the connection");
+        read += n as u64;
+        if read % (8 * 1024 * 1024) < n as u64 {
+            most_grown = most_grown.max(server.rss_kib().saturating_sub(before));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.shutdown(std::net::Shutdown::Both).unwrap();
+    sending.join().unwrap();
+    assert!(
+        read > 64 * 1024 * 1024,
+        "only {read} bytes arrived in {:?}: too slow to tell",
+        started.elapsed()
+    );
+    // The output limit (1 MiB) bounds what one connection holds, sent or not.
+    assert!(
+        most_grown < 16 * 1024,
+        "server RSS grew by {most_grown} KiB while the client read {} MiB",
+        read / (1024 * 1024)
+    );
+}
+
+#[test]
 fn sigterm_finishes_the_request_in_flight_then_exits() {
     let mut server = start(&[]);
     let mut idle = TcpStream::connect(server.addr()).unwrap();

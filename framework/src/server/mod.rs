@@ -125,12 +125,21 @@ impl Server {
             requested
         };
         let reuse_port = count > 1 || app.config.reuse_port;
-        let first = listen(requested, reuse_port, app.config.backlog).map_err(bind_error)?;
+        let options = ListenOptions {
+            reuse_port,
+            backlog: app.config.backlog,
+            send_buffer_size: app.config.send_buffer_size,
+        };
+        let first = listen(requested, &options).map_err(bind_error)?;
         let addr = first.local_addr().map_err(bind_error)?;
         let mut listeners = vec![first];
         for _ in 1..count {
             // The others join the port the first one got (port 0 resolves once).
-            listeners.push(listen(addr, true, app.config.backlog).map_err(bind_error)?);
+            let options = ListenOptions {
+                reuse_port: true,
+                ..options
+            };
+            listeners.push(listen(addr, &options).map_err(bind_error)?);
         }
         let mut workers = Vec::with_capacity(count);
         let mut wakers = Vec::with_capacity(count);
@@ -343,20 +352,31 @@ fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
 }
 
-/// A non-blocking listening socket with our backlog, and `SO_REUSEPORT` when several workers
-/// (each with its own listener, balanced by the kernel) share the port.
-fn listen(addr: SocketAddr, reuse_port: bool, backlog: u32) -> io::Result<TcpListener> {
+/// How to set up a listening socket.
+#[derive(Debug, Clone, Copy)]
+struct ListenOptions {
+    /// `SO_REUSEPORT`: several workers (each with its own listener, balanced by the kernel),
+    /// or another process, share the port.
+    reuse_port: bool,
+    backlog: u32,
+    /// `SO_SNDBUF`, which accepted connections inherit.
+    send_buffer_size: Option<usize>,
+}
+
+/// A non-blocking listening socket with our options.
+fn listen(addr: SocketAddr, options: &ListenOptions) -> io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     #[cfg(unix)]
-    if reuse_port {
+    if options.reuse_port {
         socket.set_reuse_port(true)?;
     }
-    #[cfg(not(unix))]
-    let _ = reuse_port;
+    if let Some(size) = options.send_buffer_size {
+        socket.set_send_buffer_size(size)?;
+    }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    socket.listen(i32::try_from(options.backlog).unwrap_or(i32::MAX))?;
     Ok(TcpListener::from_std(socket.into()))
 }

@@ -4,7 +4,7 @@
 //!
 //! usage: test-server [--addr ADDR] [--reuse-port] [--trusted-proxy NET]... [--workers N]
 //!                    [--max-connections N] [--max-pending-output BYTES] [--grace-ms MS]
-//!                    [--blocking-threads N] [--blocking-queue N]
+//!                    [--blocking-threads N] [--blocking-queue N] [--send-buffer BYTES]
 //!
 //! Binds `--addr` (default 127.0.0.1:0) and prints `listening on ADDR` on stdout once it
 //! accepts connections. `--addr`, `--reuse-port`, `--trusted-proxy` and `--workers` mean what
@@ -43,6 +43,7 @@ fn main() {
             "--workers" => app.config.workers = number(&flag, &value),
             "--blocking-threads" => app.config.blocking_threads = number(&flag, &value),
             "--blocking-queue" => app.config.blocking_queue = number(&flag, &value),
+            "--send-buffer" => app.config.send_buffer_size = Some(number(&flag, &value)),
             "--files" => {
                 app.static_dir("/files", &value)
                     .expect("a readable --files folder");
