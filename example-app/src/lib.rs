@@ -223,18 +223,18 @@ fn echo(req: &Request) -> Response {
 }
 
 /// The contact form: GET shows it, POST shows the submitted fields back.
-fn contact(req: &Request) -> Response {
+fn contact(req: &Request) -> Result<Response, HttpError> {
     if req.method() == carafe::Method::POST {
-        let form = req.form();
+        let form = req.form()?;
         let field = |name| form.get(name).unwrap_or("").trim();
         let submitted = context! {
             name => field("name"),
             email => field("email"),
             message => field("message"),
         };
-        return req.render("contact.html", context! { submitted => submitted });
+        return Ok(req.render("contact.html", context! { submitted => submitted }));
     }
-    req.render("contact.html", context! {})
+    Ok(req.render("contact.html", context! {}))
 }
 
 /// Counts the visitor's visits in the session and shows the count.

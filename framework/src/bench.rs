@@ -36,11 +36,7 @@ impl HeadParser {
     /// A parser with `config`'s head limits.
     pub fn new(config: &Config) -> Self {
         Self {
-            limits: HeadLimits {
-                max_head: config.max_head_size,
-                max_headers: config.max_headers,
-                max_target: config.max_target_len,
-            },
+            limits: HeadLimits::from_config(config),
         }
     }
 

@@ -37,6 +37,17 @@ pub struct Config {
     /// whole body, all files and fields together, stays bounded by `max_body_size`. Default
     /// 2 MiB (with the 8 MiB body limit, PHP's long-standing pair of defaults).
     pub max_file_size: u64,
+    /// Most fields in a form body: urlencoded pairs for [`Request::form`](crate::Request::form),
+    /// parts (fields and files) for [`Request::multipart`](crate::Request::multipart); one more
+    /// is answered with 413. Werkzeug's `max_form_parts`. Default 1,000.
+    pub max_form_parts: usize,
+    /// Most parameters in a request's query string (empty pairs, as in `a&&b`, do not count);
+    /// one more is answered with 414 before the request reaches the app. Default 1,000.
+    pub max_query_params: usize,
+    /// Most cookies a request may carry, across its `Cookie` headers; one more is answered
+    /// with 431 before the request reaches the app. Browsers keep at most about 180 per
+    /// site. Default 200.
+    pub max_cookies: usize,
     /// Most open connections for the whole server, shared evenly by the workers; at its
     /// share a worker stops accepting until one of its connections closes. Default: the
     /// `RLIMIT_NOFILE` soft limit less 64 descriptors kept for everything else.
@@ -103,6 +114,9 @@ impl Default for Config {
             max_target_len: 8 * 1024,
             max_body_size: 8 * 1024 * 1024,
             max_file_size: 2 * 1024 * 1024,
+            max_form_parts: 1000,
+            max_query_params: 1000,
+            max_cookies: 200,
             max_connections: default_max_connections(),
             max_pending_output: 1024 * 1024,
             header_timeout: Duration::from_secs(10),

@@ -63,12 +63,7 @@ impl<'w> Ctx<'w> {
     }
 
     fn head_limits(&self) -> HeadLimits {
-        let config = &self.app.config;
-        HeadLimits {
-            max_head: config.max_head_size,
-            max_headers: config.max_headers,
-            max_target: config.max_target_len,
-        }
+        HeadLimits::from_config(&self.app.config)
     }
 }
 

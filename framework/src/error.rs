@@ -377,6 +377,12 @@ pub(crate) enum ParseError {
     /// The request-target is longer than the limit.
     #[error("request-target longer than {0} bytes")]
     UriTooLong(usize),
+    /// The query string has more parameters than the limit.
+    #[error("more than {0} query parameters")]
+    TooManyQueryParams(usize),
+    /// The `Cookie` header fields hold more cookies than the limit.
+    #[error("more than {0} cookies")]
+    TooManyCookies(usize),
     /// The declared or received body is larger than the limit.
     #[error("request body larger than {0} bytes")]
     BodyTooLarge(u64),
@@ -400,10 +406,12 @@ impl ParseError {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             ParseError::Malformed(_) => StatusCode::BAD_REQUEST,
-            ParseError::HeadTooLarge(_) | ParseError::TooManyHeaders(_) => {
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            ParseError::HeadTooLarge(_)
+            | ParseError::TooManyHeaders(_)
+            | ParseError::TooManyCookies(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ParseError::UriTooLong(_) | ParseError::TooManyQueryParams(_) => {
+                StatusCode::URI_TOO_LONG
             }
-            ParseError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ParseError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ParseError::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
             ParseError::UnsupportedExpectation => StatusCode::EXPECTATION_FAILED,
@@ -473,6 +481,8 @@ mod tests {
             (ParseError::HeadTooLarge(1), 431),
             (ParseError::TooManyHeaders(1), 431),
             (ParseError::UriTooLong(1), 414),
+            (ParseError::TooManyQueryParams(1), 414),
+            (ParseError::TooManyCookies(1), 431),
             (ParseError::BodyTooLarge(1), 413),
             (ParseError::UnsupportedTransferCoding, 501),
             (ParseError::UnsupportedExpectation, 417),

@@ -27,11 +27,25 @@ pub struct Form<'a> {
 
 impl<'a> Form<'a> {
     /// Decodes urlencoded bytes. Invalid UTF-8 is replaced with U+FFFD rather than rejected,
-    /// as browsers and Werkzeug do.
+    /// as browsers and Werkzeug do. Every pair is kept, however many: for input from a
+    /// client, [`Request::form`](crate::Request::form) caps them.
     pub fn parse(input: &'a [u8]) -> Self {
         Self {
             pairs: form_urlencoded::parse(input).collect(),
         }
+    }
+
+    /// Decodes urlencoded bytes into at most `max_pairs` pairs; `None` as soon as there are
+    /// more, so that a body of a million pairs costs no more than the cap.
+    pub(crate) fn parse_bounded(input: &'a [u8], max_pairs: usize) -> Option<Self> {
+        let mut pairs = Vec::new();
+        for pair in form_urlencoded::parse(input) {
+            if pairs.len() == max_pairs {
+                return None;
+            }
+            pairs.push(pair);
+        }
+        Some(Self { pairs })
     }
 
     /// Appends a pair, for parsers of other encodings (multipart text fields).
@@ -101,8 +115,11 @@ mod tests {
         assert_eq!(form.get("sym"), Some("&=+"));
         assert_eq!(form.get("empty"), Some(""));
         assert!(form.contains_key("flag"));
+        assert!(!form.contains_key("missing"));
         assert_eq!(form.get("missing"), None);
         assert_eq!(form.len(), 6);
+        assert!(!form.is_empty());
+        assert!(Form::parse(b"").is_empty());
     }
 
     #[test]
@@ -113,6 +130,25 @@ mod tests {
         let error = form.get_as::<u32>("size").unwrap_err();
         assert_eq!(error.status(), http::StatusCode::BAD_REQUEST);
         assert!(error.message().contains("size"));
+    }
+
+    #[test]
+    fn bounded_parsing_stops_past_the_cap() {
+        let at_cap = Form::parse_bounded(b"a=1&b=2&&c=3", 3).expect("three pairs fit");
+        assert_eq!(at_cap.len(), 3);
+        assert!(Form::parse_bounded(b"a=1&b=2&c=3&d", 3).is_none());
+        assert_eq!(Form::parse_bounded(b"", 0).map(|form| form.len()), Some(0));
+        assert!(Form::parse_bounded(b"a", 0).is_none());
+    }
+
+    #[test]
+    fn pairs_are_counted_as_the_parser_finds_them() {
+        for input in [&b"a=1&b=2&&c=3&"[..], b"", b"&&&", b"x", b"a&b&c&d&e"] {
+            let parsed = Form::parse(input).len();
+            let count = crate::parse::count_pairs;
+            assert_eq!(count(input, 100), parsed, "{input:?}");
+            assert_eq!(count(input, 1), parsed.min(2), "{input:?}");
+        }
     }
 
     #[test]

@@ -25,9 +25,6 @@ use memchr::memmem;
 use crate::error::MultipartError;
 use crate::form::Form;
 
-/// Most parts (fields and files) in one body; one more is a 413, like Werkzeug's
-/// `max_form_parts`.
-pub(crate) const MAX_PARTS: usize = 100;
 /// Largest header section of one part, in bytes; larger is a 413. Browsers send about 150.
 pub(crate) const MAX_PART_HEAD_SIZE: usize = 8 * 1024;
 /// Most header fields in one part; more is a 413. Browsers send one or two.
@@ -70,10 +67,12 @@ pub struct Multipart<'a> {
 
 impl<'a> Multipart<'a> {
     /// Parses `body` as `multipart/form-data` with the boundary from `content_type` (the
-    /// request's `Content-Type`), refusing files larger than `max_file_size`.
+    /// request's `Content-Type`), refusing more than `max_parts` parts (fields and files) and
+    /// files larger than `max_file_size`.
     pub(crate) fn parse(
         content_type: Option<&str>,
         body: &'a [u8],
+        max_parts: usize,
         max_file_size: u64,
     ) -> Result<Self, MultipartError> {
         let boundary = boundary(content_type.ok_or(MultipartError::NotMultipart)?)?;
@@ -90,8 +89,8 @@ impl<'a> Multipart<'a> {
         let mut parts = 0;
         while let BoundaryLine::Part(start) = line {
             parts += 1;
-            if parts > MAX_PARTS {
-                return Err(MultipartError::TooManyParts(MAX_PARTS));
+            if parts > max_parts {
+                return Err(MultipartError::TooManyParts(max_parts));
             }
             let (end, next) = scanner
                 .next_delimiter(start)
@@ -692,9 +691,11 @@ mod tests {
 
     const CT: &str = "multipart/form-data; boundary=XyZ";
     const NO_LIMIT: u64 = u64::MAX;
+    /// The part limit these tests run with.
+    pub(super) const MAX_PARTS: usize = 100;
 
     fn parse<'a>(content_type: &str, body: &'a [u8]) -> Result<Multipart<'a>, MultipartError> {
-        Multipart::parse(Some(content_type), body, NO_LIMIT)
+        Multipart::parse(Some(content_type), body, MAX_PARTS, NO_LIMIT)
     }
 
     /// `(name, filename, content type, bytes)` of every file.
@@ -953,7 +954,10 @@ mod tests {
     #[test]
     fn content_types_without_a_usable_boundary() {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--XyZ--";
-        assert_eq!(status(Multipart::parse(None, body, NO_LIMIT)), 415);
+        assert_eq!(
+            status(Multipart::parse(None, body, MAX_PARTS, NO_LIMIT)),
+            415
+        );
         let long = format!("multipart/form-data; boundary={}", "b".repeat(71));
         let cases: &[(&str, u16)] = &[
             ("application/x-www-form-urlencoded", 415),
@@ -1047,10 +1051,10 @@ mod tests {
             body
         };
         let at_cap = body(1000, "; filename=\"a\"");
-        let file = Multipart::parse(Some(CT), &at_cap, 1000).unwrap();
+        let file = Multipart::parse(Some(CT), &at_cap, MAX_PARTS, 1000).unwrap();
         assert_eq!(file.file("up").unwrap().len(), 1000);
         let over = body(1001, "; filename=\"a\"");
-        let error = Multipart::parse(Some(CT), &over, 1000).unwrap_err();
+        let error = Multipart::parse(Some(CT), &over, MAX_PARTS, 1000).unwrap_err();
         assert_eq!(
             error,
             MultipartError::FileTooLarge {
@@ -1065,7 +1069,7 @@ mod tests {
         );
         let text = body(1001, "");
         assert_eq!(
-            Multipart::parse(Some(CT), &text, 1000)
+            Multipart::parse(Some(CT), &text, MAX_PARTS, 1000)
                 .unwrap()
                 .form()
                 .get("up")
@@ -1138,6 +1142,7 @@ mod tests {
 ///    parses borrows the body and respects the part and file limits.
 #[cfg(test)]
 mod properties {
+    use super::tests::MAX_PARTS;
     use super::*;
     use proptest::collection::vec;
     use proptest::option;
@@ -1375,7 +1380,7 @@ mod properties {
         fn encoded_parts_parse_back_exactly(generated in generated_body()) {
             let body = generated.encode();
             let content_type = generated.content_type();
-            let multipart = Multipart::parse(Some(&content_type), &body, u64::MAX)
+            let multipart = Multipart::parse(Some(&content_type), &body, MAX_PARTS, u64::MAX)
                 .map_err(|error| TestCaseError::fail(format!("{error} for {:?}", String::from_utf8_lossy(&body))))?;
             let expected_fields: Vec<(String, String)> = generated.parts.iter()
                 .filter(|part| part.filename.is_none())
@@ -1398,7 +1403,7 @@ mod properties {
 
         #[test]
         fn hostile_bodies_never_panic((content_type, body) in hostile_body(), max_file_size in 0u64..64) {
-            match Multipart::parse(Some(&content_type), &body, max_file_size) {
+            match Multipart::parse(Some(&content_type), &body, MAX_PARTS, max_file_size) {
                 Ok(multipart) => {
                     prop_assert!(multipart.form().len() + multipart.files().len() <= MAX_PARTS);
                     for file in multipart.files() {

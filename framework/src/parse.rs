@@ -25,6 +25,23 @@ pub(crate) struct HeadLimits {
     pub max_headers: usize,
     /// Bytes of request-target.
     pub max_target: usize,
+    /// Pairs in the query string.
+    pub max_query_params: usize,
+    /// Cookies, across all `Cookie` header fields.
+    pub max_cookies: usize,
+}
+
+impl HeadLimits {
+    /// The limits of `config`.
+    pub(crate) fn from_config(config: &crate::Config) -> Self {
+        Self {
+            max_head: config.max_head_size,
+            max_headers: config.max_headers,
+            max_target: config.max_target_len,
+            max_query_params: config.max_query_params,
+            max_cookies: config.max_cookies,
+        }
+    }
 }
 
 /// Uninitialised storage for the parsed header fields, borrowed by [`Head::headers`].
@@ -91,8 +108,16 @@ pub(crate) fn parse_head<'h, 'b>(
         Version::HTTP_11
     };
     let (path, query) = split_target(target, &method)?;
+    if let Some(query) = query
+        && count_pairs(query.as_bytes(), limits.max_query_params) > limits.max_query_params
+    {
+        return Err(ParseError::TooManyQueryParams(limits.max_query_params));
+    }
     let headers: &'h [Header<'b>] = request.headers;
     let fields = FramingFields::read(headers)?;
+    if fields.cookies > limits.max_cookies {
+        return Err(ParseError::TooManyCookies(limits.max_cookies));
+    }
     let body = fields.body_kind(version)?;
     if version == Version::HTTP_11 && fields.hosts != 1 || fields.hosts > 1 {
         return Err(ParseError::Malformed(
@@ -117,6 +142,16 @@ pub(crate) fn parse_head<'h, 'b>(
         // RFC 9110 §10.1.1: an HTTP/1.0 server ignores the expectation.
         expect_continue: fields.expect_continue && version == Version::HTTP_11,
     }))
+}
+
+/// How many `key=value` pairs an urlencoded `input` holds, as a form parser finds them (empty
+/// pieces between `&`s are none), counting no further than `limit + 1`.
+pub(crate) fn count_pairs(input: &[u8], limit: usize) -> usize {
+    input
+        .split(|&b| b == b'&')
+        .filter(|piece| !piece.is_empty())
+        .take(limit.saturating_add(1))
+        .count()
 }
 
 /// Decides whether an incomplete head has already broken a limit.
@@ -205,6 +240,8 @@ struct FramingFields {
     keep_alive: bool,
     expect_continue: bool,
     hosts: usize,
+    /// Cookies in the `Cookie` fields (at least; pieces between `;` that are not empty).
+    cookies: usize,
 }
 
 impl FramingFields {
@@ -222,6 +259,7 @@ impl FramingFields {
                     check_host(header.value)?;
                 }
                 6 if is_name(name, b"expect") => fields.read_expect(header.value)?,
+                6 if is_name(name, b"cookie") => fields.count_cookies(header.value),
                 10 if is_name(name, b"connection") => fields.read_connection(header.value),
                 14 if is_name(name, b"content-length") => {
                     fields.read_content_length(header.value)?;
@@ -273,6 +311,15 @@ impl FramingFields {
             }
         }
         Ok(())
+    }
+
+    /// Counts the cookies of one `Cookie` field as the cookie parser will find them:
+    /// `;`-separated pieces that are not blank.
+    fn count_cookies(&mut self, value: &[u8]) {
+        self.cookies += value
+            .split(|&b| b == b';')
+            .filter(|piece| !trim_ows(piece).is_empty())
+            .count();
     }
 
     fn read_connection(&mut self, value: &[u8]) {
@@ -416,6 +463,8 @@ mod tests {
         max_head: 16 * 1024,
         max_headers: 100,
         max_target: 8 * 1024,
+        max_query_params: 1000,
+        max_cookies: 200,
     };
 
     /// What a test needs from a parsed head, owned so it can outlive the buffer.
@@ -628,6 +677,7 @@ mod tests {
             max_head: 64,
             max_headers: 2,
             max_target: 16,
+            ..LIMITS
         };
         let many = "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n";
         assert_eq!(
@@ -665,6 +715,7 @@ mod tests {
             max_head: 1024,
             max_headers: 8,
             max_target: 16,
+            ..LIMITS
         };
         let input = format!("{} /a HTTP/1.1\r\nHost: x\r\n\r\n", "M".repeat(100));
         assert!(matches!(parse_with(input.as_bytes(), &limits), Ok(Some(_))));

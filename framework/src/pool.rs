@@ -40,12 +40,7 @@ impl OwnedRequest {
     /// Answers the request on this thread: the head is parsed again (it was valid when it
     /// arrived, and the bytes have not changed) and the app responds as it would on a worker.
     pub(crate) fn respond(&self, app: &App) -> Response {
-        let config = &app.config;
-        let limits = HeadLimits {
-            max_head: config.max_head_size,
-            max_headers: config.max_headers,
-            max_target: config.max_target_len,
-        };
+        let limits = HeadLimits::from_config(&app.config);
         let mut storage = parse::header_storage();
         match parse::parse_head(&self.bytes[..self.head_len], &mut storage, &limits) {
             Ok(Some(head)) => app.respond(&head, &self.bytes[self.head_len..], self.peer, true),

@@ -123,10 +123,13 @@ impl Limits {
     }
 
     fn head_limits(&self) -> HeadLimits {
+        let defaults = crate::Config::default();
         HeadLimits {
             max_head: self.max_head,
             max_headers: self.max_headers,
             max_target: self.max_target,
+            max_query_params: defaults.max_query_params,
+            max_cookies: defaults.max_cookies,
         }
     }
 }

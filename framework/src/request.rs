@@ -53,7 +53,7 @@ struct Lazy<'a> {
     /// Every parameter value percent-decoded, built only if a value has a `%`.
     decoded_params: OnceCell<Vec<Cow<'a, str>>>,
     args: OnceCell<Form<'a>>,
-    form: OnceCell<Form<'a>>,
+    form: OnceCell<Result<Form<'a>, HttpError>>,
     multipart: OnceCell<Result<Multipart<'a>, HttpError>>,
     cookies: OnceCell<CookiePairs<'a>>,
     #[cfg(feature = "sessions")]
@@ -222,14 +222,49 @@ impl<'a> Request<'a> {
     /// The urlencoded form fields of the body (Flask's `request.form`); empty unless the
     /// `Content-Type` is `application/x-www-form-urlencoded`. For an upload form
     /// (`multipart/form-data`), see [`multipart`](Self::multipart).
-    pub fn form(&self) -> &Form<'a> {
-        self.lazy().form.get_or_init(|| {
-            if self.has_content_type("application/x-www-form-urlencoded") {
-                Form::parse(self.body)
-            } else {
-                Form::default()
+    ///
+    /// Parsed on the first call. A body with more than
+    /// [`Config::max_form_parts`](crate::Config::max_form_parts) fields is a 413, ready for `?`
+    /// (as Werkzeug raises for `max_form_parts`), so a form of a million fields costs no more
+    /// than the limit.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App, HttpError, Request};
+    ///
+    /// fn greet(req: &Request) -> Result<String, HttpError> {
+    ///     let form = req.form()?;
+    ///     Ok(format!("Hello, {}!", form.get("name").unwrap_or("you")))
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// app.config.max_form_parts = 2;
+    /// route!(app, POST "/" => greet)?;
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.post("/").form(&[("name", "Ada")]).send().text(), "Hello, Ada!");
+    /// let flood = client.post("/").form(&[("a", "1"), ("b", "2"), ("c", "3")]).send();
+    /// assert_eq!(flood.status(), 413);
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn form(&self) -> Result<&Form<'a>, HttpError> {
+        let parsed = self.lazy().form.get_or_init(|| {
+            if !self.has_content_type("application/x-www-form-urlencoded") {
+                return Ok(Form::default());
             }
-        })
+            let limit = self.app.config.max_form_parts;
+            Form::parse_bounded(self.body, limit).ok_or_else(|| {
+                log::debug!(
+                    "peer={} {} {}: form refused, more than {limit} fields",
+                    self.peer,
+                    self.head.method,
+                    self.head.path
+                );
+                HttpError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the form has more than {limit} fields"),
+                )
+            })
+        });
+        parsed.as_ref().map_err(Clone::clone)
     }
 
     /// The `multipart/form-data` body: its text fields and uploaded files (Flask's
@@ -239,8 +274,9 @@ impl<'a> Request<'a> {
     /// [`form`](Self::form) stays empty for a multipart body: parsing one can fail, and this
     /// says why. Errors, ready for `?`: 415 unless the `Content-Type` is
     /// `multipart/form-data`; 400 for a malformed body (no boundary, no closing delimiter,
-    /// bad part headers, a part without a name); 413 for more than 100 parts, a part header
-    /// section over 8 KiB, or a file over [`Config::max_file_size`](crate::Config::max_file_size).
+    /// bad part headers, a part without a name); 413 for more than
+    /// [`Config::max_form_parts`](crate::Config::max_form_parts) parts, a part header section
+    /// over 8 KiB, or a file over [`Config::max_file_size`](crate::Config::max_file_size).
     ///
     /// ```
     /// use carafe::testing::{MultipartBody, TestClient};
@@ -264,10 +300,12 @@ impl<'a> Request<'a> {
     /// ```
     pub fn multipart(&self) -> Result<&Multipart<'a>, HttpError> {
         let parsed = self.lazy().multipart.get_or_init(|| {
+            let config = &self.app.config;
             let parsed = Multipart::parse(
                 self.content_type(),
                 self.body,
-                self.app.config.max_file_size,
+                config.max_form_parts,
+                config.max_file_size,
             );
             parsed.map_err(|error| {
                 log::debug!(
@@ -412,7 +450,7 @@ impl<'a> Request<'a> {
     /// use carafe::{HttpError, Request, Response};
     ///
     /// fn login(req: &Request) -> Result<Response, HttpError> {
-    ///     let user = req.form().get("user").unwrap_or("guest");
+    ///     let user = req.form()?.get("user").unwrap_or("guest");
     ///     req.session().insert("user", user)?;
     ///     Ok(Response::redirect("/"))
     /// }

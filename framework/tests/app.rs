@@ -159,16 +159,16 @@ fn typed_params_are_404_and_typed_queries_are_400() {
 #[test]
 fn query_form_headers_and_body_accessors() {
     let client = client(|app| {
-        route!(app, [GET, POST] "/inspect" => |req| {
-            format!(
+        route!(app, [GET, POST] "/inspect" => |req| -> Result<String, HttpError> {
+            Ok(format!(
                 "q={:?} tags={:?} name={:?} agent={:?} ct={:?} body={}",
                 req.query("q"),
                 req.args().get_all("tag"),
-                req.form().get("name"),
+                req.form()?.get("name"),
                 req.header("USER-AGENT"),
                 req.content_type(),
                 req.body().len()
-            )
+            ))
         })
         .unwrap();
     });

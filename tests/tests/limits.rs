@@ -139,3 +139,75 @@ fn at_the_connection_limit_accepting_pauses_and_resumes() {
         "not served after a slot freed"
     );
 }
+
+/// One exchange on a fresh connection that ends it; the status code of the answer.
+fn status_of(served: &Served, request: &str) -> String {
+    let received = raw_exchange(served.addr(), request.as_bytes(), WAIT);
+    let text = String::from_utf8_lossy(&received);
+    text.get(9..12).unwrap_or("").to_owned()
+}
+
+#[test]
+fn form_fields_over_the_limit_are_413() {
+    let served = Served::example_app_with(|app| app.config.max_form_parts = 10);
+    let post = |pairs: usize| {
+        let body = vec!["a=1"; pairs].join("&");
+        format!(
+            "POST /contact HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    assert_eq!(status_of(&served, &post(10)), "200", "at the limit");
+    assert_eq!(status_of(&served, &post(11)), "413", "one over");
+    // 8 MiB of `a&a&...`: four million pairs used to cost 200 MB for this one request.
+    let flood = "a&".repeat(4 * 1024 * 1024);
+    let request = format!(
+        "POST /contact HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{flood}",
+        flood.len()
+    );
+    assert_eq!(status_of(&served, &request), "413");
+    assert_status(&curl(&[&served.url("/hello/still-up")]), 200);
+}
+
+#[test]
+fn query_parameters_over_the_limit_are_414() {
+    let served = Served::example_app_with(|app| app.config.max_query_params = 10);
+    let get = |pairs: usize| {
+        let query = vec!["q=1"; pairs].join("&");
+        format!("GET /hello/x?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    };
+    assert_eq!(status_of(&served, &get(10)), "200", "at the limit");
+    // Empty pairs are not pairs (`a&&b` holds two), as for the parser.
+    let sparse = format!(
+        "GET /hello/x?{}&& HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ["q=1"; 10].join("&&")
+    );
+    assert_eq!(
+        status_of(&served, &sparse),
+        "200",
+        "empty pairs do not count"
+    );
+    let over = raw_exchange(served.addr(), get(11).as_bytes(), WAIT);
+    let text = String::from_utf8_lossy(&over);
+    assert!(text.starts_with("HTTP/1.1 414 "), "{text}");
+    assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
+}
+
+#[test]
+fn cookies_over_the_limit_are_431() {
+    let served = Served::example_app_with(|app| app.config.max_cookies = 10);
+    let get = |cookies: usize| {
+        let pairs: Vec<String> = (0..cookies).map(|n| format!("c{n}=v")).collect();
+        // Split over two headers: the limit counts them together.
+        let (first, second) = pairs.split_at(cookies / 2);
+        format!(
+            "GET /hello/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\nCookie: {}\r\n\r\n",
+            first.join("; "),
+            second.join("; ")
+        )
+    };
+    assert_eq!(status_of(&served, &get(10)), "200", "at the limit");
+    assert_rejected(&served, get(11).as_bytes(), "HTTP/1.1 431 ");
+}
