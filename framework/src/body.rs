@@ -8,6 +8,7 @@
 //! move is always safe.
 
 use crate::error::ParseError;
+use crate::parse::{FieldError, FieldLines};
 
 /// How the body of a request is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +45,9 @@ enum Chunked {
     Data(u64),
     /// Expecting the CRLF that ends chunk data.
     DataEnd,
-    /// After the last chunk: the trailer section, ended by an empty line.
-    Trailers,
+    /// After the last chunk: the trailer section, ended by an empty line, followed line by
+    /// line (offsets from the section's start) so each byte is looked at once.
+    Trailers(FieldLines),
     /// The body is complete.
     Done,
 }
@@ -113,7 +115,7 @@ impl ChunkedDecoder {
                     };
                     self.read += consumed;
                     self.state = if size == 0 {
-                        Chunked::Trailers
+                        Chunked::Trailers(FieldLines::new(0))
                     } else {
                         Chunked::Data(size)
                     };
@@ -147,25 +149,27 @@ impl ChunkedDecoder {
                     [] | [b'\r'] => return Ok(false),
                     _ => return Err(ParseError::Malformed("chunk data not followed by CRLF")),
                 },
-                Chunked::Trailers => {
-                    let mut fields = [httparse::EMPTY_HEADER; MAX_TRAILERS];
-                    match httparse::parse_headers(available, &mut fields) {
-                        // The cap holds whether the section arrives whole or in pieces.
-                        Ok(httparse::Status::Complete((len, _))) if len > MAX_TRAILER_SECTION => {
+                Chunked::Trailers(ref mut lines) => {
+                    // The cap holds whether the section arrives whole or in pieces.
+                    let section = &available[..available.len().min(MAX_TRAILER_SECTION + 1)];
+                    match lines.advance(section, MAX_TRAILERS) {
+                        Ok(Some(len)) if len > MAX_TRAILER_SECTION => {
                             return Err(ParseError::HeadTooLarge(MAX_TRAILER_SECTION));
                         }
-                        Ok(httparse::Status::Complete((len, _))) => {
+                        Ok(Some(len)) => {
                             self.read += len;
                             self.state = Chunked::Done;
                         }
-                        Ok(httparse::Status::Partial) if available.len() > MAX_TRAILER_SECTION => {
+                        Ok(None) if section.len() > MAX_TRAILER_SECTION => {
                             return Err(ParseError::HeadTooLarge(MAX_TRAILER_SECTION));
                         }
-                        Ok(httparse::Status::Partial) => return Ok(false),
-                        Err(httparse::Error::TooManyHeaders) => {
+                        Ok(None) => return Ok(false),
+                        Err(FieldError::TooMany) => {
                             return Err(ParseError::TooManyHeaders(MAX_TRAILERS));
                         }
-                        Err(_) => return Err(ParseError::Malformed("invalid chunked trailer")),
+                        Err(FieldError::Invalid(_)) => {
+                            return Err(ParseError::Malformed("invalid chunked trailer"));
+                        }
                     }
                 }
                 Chunked::Done => return Ok(true),
@@ -384,6 +388,28 @@ mod tests {
         assert_eq!(decode_split(&raw, &[raw.len() - 1], u64::MAX), too_large);
         let at_the_cap = [&raw[..6], &raw[7..]].concat();
         assert_eq!(decode(&at_the_cap).map(|(body, _)| body), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn a_trailer_section_sent_a_byte_at_a_time_is_looked_at_a_bounded_number_of_times() {
+        // Issue 11, defect 10: the partial section was handed to httparse whole at every read.
+        let mut raw = b"0\r\n".to_vec();
+        for n in 0..30 {
+            raw.extend_from_slice(format!("T-{n}: {}\r\n", "v".repeat(400)).as_bytes());
+        }
+        raw.extend_from_slice(b"\r\n");
+        let splits: Vec<usize> = (1..raw.len()).collect();
+        crate::parse::LOOKED_AT.with(|count| count.set(0));
+        assert_eq!(
+            decode_split(&raw, &splits, u64::MAX),
+            Ok((Vec::new(), raw.len()))
+        );
+        let looked = crate::parse::LOOKED_AT.with(std::cell::Cell::get);
+        assert!(
+            looked <= 4 * raw.len(),
+            "{looked} bytes looked at for {}",
+            raw.len()
+        );
     }
 
     #[test]

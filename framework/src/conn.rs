@@ -24,7 +24,7 @@ use crate::body::{BodyKind, ChunkedDecoder, MAX_UNDECODED};
 use crate::buffer::{BUFFER_SIZE, BufferPool, InputBuffer, OutputBuffer};
 use crate::date::HTTP_DATE_LEN;
 use crate::error::ParseError;
-use crate::parse::{self, Head, HeadLimits, parse_head};
+use crate::parse::{self, Head, HeadLimits, PartialHead, parse_head};
 use crate::pool::OwnedRequest;
 use crate::response::{EncodeOptions, Response, Streaming};
 
@@ -70,10 +70,10 @@ impl<'w> Ctx<'w> {
 /// Where the connection is in reading the current request.
 #[derive(Debug)]
 enum Reading {
-    /// Waiting for a complete head. The first `scanned` input bytes hold no line end that
-    /// has not been parsed already, so httparse is re-run only when a new line arrives:
-    /// a client sending one byte at a time costs a parse per line, not per byte.
-    Head { scanned: usize },
+    /// Waiting for a complete head. A head that arrives whole (the usual case) is parsed at
+    /// once; one that arrives in pieces is followed by a [`PartialHead`] (boxed: rare, and
+    /// idle connections stay small), so each byte is looked at a bounded number of times.
+    Head(Option<Box<PartialHead>>),
     /// The head (`head_len` bytes at the front of the input) is parsed; the body is arriving.
     Body { head_len: usize, body: PendingBody },
 }
@@ -146,7 +146,7 @@ impl Conn {
     pub(crate) fn new(peer: SocketAddr) -> Self {
         Self {
             input: InputBuffer::default(),
-            reading: Reading::Head { scanned: 0 },
+            reading: Reading::Head(None),
             out: Outgoing {
                 peer,
                 output: OutputBuffer::default(),
@@ -280,7 +280,7 @@ impl Conn {
 
     /// Tries to parse a head; answers the request if its body is already here too.
     fn read_head(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        let Reading::Head { scanned } = self.reading else {
+        let Reading::Head(partial) = &mut self.reading else {
             return false;
         };
         let limits = ctx.head_limits();
@@ -288,25 +288,36 @@ impl Conn {
         if input.is_empty() {
             return false;
         }
-        // A head that arrived whole (the usual case) is parsed at once; the line-end scan only
-        // saves work when an earlier attempt found the head incomplete.
-        if scanned > 0 && memchr::memchr(b'\n', &input[scanned..]).is_none() {
-            let checked = parse::check_partial(input, &limits);
-            self.reading = Reading::Head {
-                scanned: input.len(),
-            };
-            if let Err(error) = checked {
-                self.fail(error, ctx);
+        // Part of the head came earlier: parse only once the scan says it is complete.
+        let followed = partial.is_some();
+        if let Some(partial) = partial {
+            match partial.advance(input, &limits) {
+                Ok(true) => {}
+                Ok(false) => return false,
+                Err(error) => {
+                    self.fail(error, ctx);
+                    return false;
+                }
             }
-            return false;
         }
         let mut storage = parse::header_storage();
         let head = match parse_head(input, &mut storage, &limits) {
             Ok(Some(head)) => head,
+            Ok(None) if followed => {
+                // The scan found the empty line, httparse did not: they disagree about this
+                // head, so it is not one to answer.
+                self.fail(ParseError::Malformed("invalid request head"), ctx);
+                return false;
+            }
             Ok(None) => {
-                self.reading = Reading::Head {
-                    scanned: input.len(),
-                };
+                let mut partial = Box::<PartialHead>::default();
+                let checked = partial.advance(input, &limits);
+                self.reading = Reading::Head(Some(partial));
+                match checked {
+                    Ok(false) => {}
+                    Ok(true) => self.fail(ParseError::Malformed("invalid request head"), ctx),
+                    Err(error) => self.fail(error, ctx),
+                }
                 return false;
             }
             Err(error) => {
@@ -413,7 +424,7 @@ impl Conn {
     #[inline]
     fn finish_request(&mut self, consumed: usize, keep_alive: Option<bool>) {
         self.input.consume(consumed);
-        self.reading = Reading::Head { scanned: 0 };
+        self.reading = Reading::Head(None);
         if let Some(keep_alive) = keep_alive {
             self.count_answered(keep_alive);
         }
@@ -1030,6 +1041,49 @@ mod tests {
         assert!(
             text(&output).starts_with("HTTP/1.1 414 ")
                 || text(&output).starts_with("HTTP/1.1 431 "),
+            "{}",
+            text(&output)
+        );
+    }
+
+    #[test]
+    fn a_head_sent_a_byte_at_a_time_is_looked_at_a_bounded_number_of_times() {
+        // Issue 11, defect 10: httparse restarts from the first byte, and it ran again at every
+        // line end (leading empty lines are all line ends): a 16 KB head sent a byte at a time
+        // cost quadratic work.
+        let mut app = app();
+        app.config.max_head_size = 64 * 1024;
+        let mut input = "\r\n".repeat(8000);
+        input.push_str("GET /a HTTP/1.1\r\nHost: x\r\n");
+        for n in 0..90 {
+            input.push_str(&format!("X-{n}: {}\r\n", "v".repeat(150)));
+        }
+        input.push_str("\r\n");
+        let splits: Vec<usize> = (1..input.len()).collect();
+        crate::parse::LOOKED_AT.with(|count| count.set(0));
+        let (output, _) = run(&app, input.as_bytes(), &splits);
+        let looked = crate::parse::LOOKED_AT.with(std::cell::Cell::get);
+        assert_eq!(text(&output), response("200 OK", TEXT, "A", ""));
+        assert!(
+            looked <= 4 * input.len(),
+            "{looked} bytes looked at for a head of {}",
+            input.len()
+        );
+    }
+
+    #[test]
+    fn a_malformed_line_is_refused_before_the_head_ends() {
+        let input = b"GET /a HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n";
+        let (output, conn) = run(&app(), input, &[10, 20]);
+        assert!(
+            text(&output).starts_with("HTTP/1.1 400 "),
+            "{}",
+            text(&output)
+        );
+        assert!(conn.is_done());
+        let (output, _) = run(&app(), b"GET /a FOO/1.1\r\n", &[5]);
+        assert!(
+            text(&output).starts_with("HTTP/1.1 400 "),
             "{}",
             text(&output)
         );

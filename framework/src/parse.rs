@@ -75,8 +75,10 @@ pub(crate) struct Head<'h, 'b> {
 
 /// Parses a request head at the start of `buf`.
 ///
-/// Returns `Ok(None)` while the head is incomplete (and still within limits), `Ok(Some(head))`
-/// once the blank line ending the header section is in `buf`.
+/// Returns `Ok(Some(head))` once the blank line ending the header section is in `buf`, and
+/// `Ok(None)` while the head is incomplete, without checking the incomplete part: httparse
+/// starts from the first byte at every call, so a head arriving in pieces is followed with a
+/// [`PartialHead`] instead, which looks at each byte once and checks the limits.
 pub(crate) fn parse_head<'h, 'b>(
     buf: &'b [u8],
     storage: &'h mut HeaderStorage<'b>,
@@ -84,9 +86,10 @@ pub(crate) fn parse_head<'h, 'b>(
 ) -> Result<Option<Head<'h, 'b>>, ParseError> {
     let max_headers = limits.max_headers.min(MAX_HEADERS_CAP);
     let mut request = httparse::Request::new(&mut []);
+    looked_at(buf.len());
     let len = match request.parse_with_uninit_headers(buf, &mut storage[..max_headers]) {
         Ok(Status::Complete(len)) => len,
-        Ok(Status::Partial) => return check_partial(buf, limits).map(|()| None),
+        Ok(Status::Partial) => return Ok(None),
         Err(error) => return Err(map_httparse_error(error, buf, limits)),
     };
     if len > limits.max_head {
@@ -154,27 +157,189 @@ pub(crate) fn count_pairs(input: &[u8], limit: usize) -> usize {
         .count()
 }
 
-/// Decides whether an incomplete head has already broken a limit.
-pub(crate) fn check_partial(buf: &[u8], limits: &HeadLimits) -> Result<(), ParseError> {
-    let line_end = memchr::memchr(b'\n', buf);
-    if line_end.is_none() && unfinished_target_len(buf) > limits.max_target {
-        return Err(ParseError::UriTooLong(limits.max_target));
-    }
-    if buf.len() >= limits.max_head {
-        return Err(ParseError::HeadTooLarge(limits.max_head));
-    }
-    Ok(())
+#[cfg(test)]
+thread_local! {
+    /// Bytes this thread's head and field-line parsing has looked at (searched or handed to
+    /// httparse), for tests that bound the work per byte received.
+    pub(crate) static LOOKED_AT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Length of the request-target seen so far in an unfinished request line: the bytes after
-/// the method's space, up to the next space. It only grows as the line arrives, so a target
-/// too long here is too long in the complete line; the method's length does not count.
-fn unfinished_target_len(line: &[u8]) -> usize {
-    let Some(method_end) = memchr::memchr(b' ', line) else {
-        return 0;
-    };
-    let target = &line[method_end + 1..];
-    memchr::memchr(b' ', target).unwrap_or(target.len())
+/// Counts `n` bytes looked at, in tests; nothing otherwise.
+#[inline(always)]
+fn looked_at(n: usize) {
+    #[cfg(test)]
+    LOOKED_AT.with(|count| count.set(count.get() + n));
+    #[cfg(not(test))]
+    let _ = n;
+}
+
+/// A request head arriving in pieces, followed as it arrives: each byte is looked at a bounded
+/// number of times however the head is cut into reads (httparse alone restarts from the first
+/// byte at every call, which made a head sent a byte at a time cost quadratic work), and each
+/// line is checked by httparse once it is complete, so a malformed line is refused at once.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PartialHead {
+    /// Where the request line starts, after the empty lines RFC 9112 §2.2 lets a server
+    /// ignore; `None` until a byte of it arrives.
+    line_start: Option<usize>,
+    /// Bytes of the request line already looked at.
+    searched: usize,
+    /// Spaces seen in the request line: after the first comes the target.
+    spaces: u8,
+    /// Bytes of the request-target seen so far.
+    target_len: usize,
+    /// The field lines, once the request line is complete.
+    fields: Option<FieldLines>,
+}
+
+impl PartialHead {
+    /// Looks at what `buf` (the head so far, from its first byte) holds beyond the last call.
+    /// `Ok(true)` once the head is complete, to be parsed with [`parse_head`]; `Ok(false)`
+    /// while more is needed; an error as soon as a line is malformed or a limit is broken.
+    pub(crate) fn advance(&mut self, buf: &[u8], limits: &HeadLimits) -> Result<bool, ParseError> {
+        if self.fields.is_none() && !self.advance_request_line(buf, limits)? {
+            return self.check_size(buf, limits).map(|()| false);
+        }
+        let Some(fields) = &mut self.fields else {
+            return Ok(false);
+        };
+        match fields.advance(buf, limits.max_headers) {
+            Ok(Some(_)) => Ok(true),
+            Ok(None) => self.check_size(buf, limits).map(|()| false),
+            Err(FieldError::TooMany) => Err(ParseError::TooManyHeaders(limits.max_headers)),
+            Err(FieldError::Invalid(error)) => Err(map_httparse_error(error, buf, limits)),
+        }
+    }
+
+    /// Follows the request line; true once it is complete (and valid).
+    fn advance_request_line(
+        &mut self,
+        buf: &[u8],
+        limits: &HeadLimits,
+    ) -> Result<bool, ParseError> {
+        let start = match self.line_start {
+            Some(start) => start,
+            None => match buf[self.searched..]
+                .iter()
+                .position(|&b| b != b'\r' && b != b'\n')
+            {
+                Some(at) => {
+                    looked_at(at + 1);
+                    self.searched += at;
+                    self.line_start = Some(self.searched);
+                    self.searched
+                }
+                None => {
+                    looked_at(buf.len() - self.searched);
+                    self.searched = buf.len();
+                    return Ok(false);
+                }
+            },
+        };
+        for at in self.searched..buf.len() {
+            looked_at(1);
+            match buf[at] {
+                b'\n' => {
+                    // The whole line is here: let httparse judge it (it needs the header
+                    // section for a `Complete`, so a valid line is `Partial`).
+                    looked_at(at + 1 - start);
+                    let mut request = httparse::Request::new(&mut []);
+                    if let Err(error) = request.parse(&buf[..=at]) {
+                        return Err(map_httparse_error(error, &buf[start..], limits));
+                    }
+                    self.searched = at + 1;
+                    self.fields = Some(FieldLines::new(at + 1));
+                    return Ok(true);
+                }
+                b' ' => self.spaces = self.spaces.saturating_add(1),
+                b'\r' => {}
+                _ if self.spaces == 1 => {
+                    self.target_len += 1;
+                    if self.target_len > limits.max_target {
+                        return Err(ParseError::UriTooLong(limits.max_target));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.searched = buf.len();
+        Ok(false)
+    }
+
+    /// An incomplete head as long as the limit can never complete within it.
+    fn check_size(&self, buf: &[u8], limits: &HeadLimits) -> Result<(), ParseError> {
+        if buf.len() >= limits.max_head {
+            return Err(ParseError::HeadTooLarge(limits.max_head));
+        }
+        Ok(())
+    }
+}
+
+/// Why a field line was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldError {
+    /// More field lines than allowed.
+    TooMany,
+    /// httparse's verdict on the line.
+    Invalid(httparse::Error),
+}
+
+/// The field lines of a header or trailer section (RFC 9112 §5) arriving in pieces, followed
+/// as they arrive: each line is checked by httparse once, when its end arrives, and the
+/// section ends at its empty line. Offsets count from the start of the buffer given to
+/// [`advance`](Self::advance), which must begin at the same byte at every call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FieldLines {
+    /// Where the line being read starts.
+    line: usize,
+    /// Bytes already searched for the line's end.
+    searched: usize,
+    /// Complete field lines so far.
+    fields: usize,
+}
+
+impl FieldLines {
+    /// Field lines starting at `start`.
+    pub(crate) fn new(start: usize) -> Self {
+        Self {
+            line: start,
+            searched: start,
+            fields: 0,
+        }
+    }
+
+    /// `Ok(Some(end))` once the empty line that ends the section is in `buf` (`end` is just
+    /// past it); `Ok(None)` while more is needed.
+    pub(crate) fn advance(
+        &mut self,
+        buf: &[u8],
+        max_fields: usize,
+    ) -> Result<Option<usize>, FieldError> {
+        while let Some(found) = memchr::memchr(b'\n', &buf[self.searched..]) {
+            looked_at(found + 1);
+            let end = self.searched + found + 1;
+            let line = &buf[self.line..end];
+            if line == b"\n" || line == b"\r\n" {
+                return Ok(Some(end));
+            }
+            if self.fields == max_fields {
+                return Err(FieldError::TooMany);
+            }
+            // One slot: a valid line fills it, and with no empty line after it the section is
+            // `Partial`.
+            let mut field = [httparse::EMPTY_HEADER; 1];
+            looked_at(line.len());
+            if let Err(error) = httparse::parse_headers(line, &mut field) {
+                return Err(FieldError::Invalid(error));
+            }
+            self.fields += 1;
+            self.line = end;
+            self.searched = end;
+        }
+        looked_at(buf.len() - self.searched);
+        self.searched = buf.len();
+        Ok(None)
+    }
 }
 
 fn map_httparse_error(error: httparse::Error, buf: &[u8], limits: &HeadLimits) -> ParseError {
@@ -480,9 +645,15 @@ mod tests {
         len: usize,
     }
 
+    /// Parses `input` as a connection does: whole if it can, else followed as a partial head
+    /// (whose limit checks then apply).
     fn parse_with(input: &[u8], limits: &HeadLimits) -> Result<Option<Parsed>, ParseError> {
         let mut storage = header_storage();
-        Ok(parse_head(input, &mut storage, limits)?.map(|head| Parsed {
+        let parsed = parse_head(input, &mut storage, limits)?;
+        if parsed.is_none() {
+            assert_eq!(PartialHead::default().advance(input, limits)?, false);
+        }
+        Ok(parsed.map(|head| Parsed {
             method: head.method,
             path: head.path.to_owned(),
             query: head.query.map(str::to_owned),

@@ -54,7 +54,7 @@ use crate::body::{ChunkedDecoder, MAX_TRAILER_SECTION, MAX_UNDECODED};
 use crate::buffer::{BUFFER_SIZE, BufferPool};
 use crate::conn::{Conn, Ctx, Phase};
 use crate::error::ParseError;
-use crate::parse::{HeadLimits, header_storage, parse_head};
+use crate::parse::{HeadLimits, PartialHead, header_storage, parse_head};
 use crate::request::Request;
 use crate::response::{EncodeOptions, Response};
 use crate::router::RouteSpec;
@@ -1145,20 +1145,24 @@ proptest! {
             prop_assert!(head.len <= limits.max_head);
             // A head accepted whole must not be rejected when only part of it has arrived:
             // otherwise whether a request is answered depends on how TCP cut it. Every
-            // prefix of the request line is tried (the unfinished line has its own limit
-            // check), and one prefix of the rest.
-            let line_end = memchr::memchr(b'\n', &input[..head.len]).unwrap_or(head.len);
-            for end in (0..line_end).chain([cut.index(head.len)]) {
+            // prefix is followed as a connection follows it, a byte more each time, and
+            // one prefix from scratch (a connection whose first read ended there).
+            let mut scan = PartialHead::default();
+            for end in 0..head.len {
                 let prefix = &input[..end];
-                let mut storage = header_storage();
-                let partial = parse_head(prefix, &mut storage, &head_limits).map(|h| h.is_some());
                 prop_assert_eq!(
-                    partial,
+                    scan.advance(prefix, &head_limits),
                     Ok(false),
                     "prefix {:?}",
                     prefix.escape_ascii().to_string()
                 );
             }
+            prop_assert_eq!(scan.advance(&input[..head.len], &head_limits), Ok(true));
+            let cut = cut.index(head.len);
+            prop_assert_eq!(
+                PartialHead::default().advance(&input[..cut], &head_limits),
+                Ok(false)
+            );
         }
     }
 
