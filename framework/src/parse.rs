@@ -651,7 +651,7 @@ mod tests {
         let mut storage = header_storage();
         let parsed = parse_head(input, &mut storage, limits)?;
         if parsed.is_none() {
-            assert_eq!(PartialHead::default().advance(input, limits)?, false);
+            assert!(!PartialHead::default().advance(input, limits)?);
         }
         Ok(parsed.map(|head| Parsed {
             method: head.method,
