@@ -397,6 +397,7 @@ impl App {
         #[cfg(not(feature = "sessions"))]
         let _ = from_environment;
         self.share_routes_with_templates();
+        self.router.freeze();
         Ok(())
     }
 
@@ -447,6 +448,14 @@ impl App {
     ) -> Response {
         let (route, params, unrouted) = match self.router.lookup(&head.method, head.path) {
             Lookup::Found(route, params) => (Some(route), params, None),
+            // `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7): answered
+            // for the whole app, before any hook (the parser lets `*` through for OPTIONS only).
+            Lookup::NotFound if head.path == "*" => {
+                return with_allow(
+                    Response::new(StatusCode::NO_CONTENT),
+                    &self.router.server_allow(),
+                );
+            }
             other => (None, matchit::Params::new(), Some(other)),
         };
         if !run_blocking && route.is_some_and(|route| route.info.is_blocking()) {
@@ -490,6 +499,9 @@ impl App {
         let response = self.save_session(&request, response, panicked);
         #[cfg(not(feature = "sessions"))]
         let _ = panicked;
+        if response.status().is_informational() {
+            return refuse_informational(&request, &response);
+        }
         response
     }
 
@@ -640,6 +652,19 @@ impl App {
             )),
         }
     }
+}
+
+/// A 1xx status is never a final answer (RFC 9110 §15.2): sent as one, the client would wait
+/// for the real response forever. It is the app's bug, so a logged 500.
+#[cold]
+fn refuse_informational(request: &Request<'_>, response: &Response) -> Response {
+    log::error!(
+        "{} {} was answered with {}, which is not a final status; sending 500 instead",
+        request.method(),
+        request.target(),
+        response.status()
+    );
+    HttpError::internal("Internal Server Error").into()
 }
 
 fn with_allow(mut response: Response, allow: &HeaderValue) -> Response {

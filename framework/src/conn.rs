@@ -559,7 +559,8 @@ impl Conn {
         let options = EncodeOptions {
             version: Version::HTTP_11,
             keep_alive: false,
-            head_only: false,
+            // RFC 9110 §9.3.2: no body in the answer to HEAD, an error included.
+            head_only: is_head_request(self.input.filled()),
             date: ctx.date,
         };
         response.encode(&options, self.out.output.writer(ctx.pool));
@@ -729,6 +730,16 @@ impl AccessLine {
             id.unwrap_or(""),
         );
     }
+}
+
+/// Whether the request at the start of `input` (complete or not) is a HEAD request: its line,
+/// after any empty lines, starts with `HEAD `.
+fn is_head_request(input: &[u8]) -> bool {
+    let start = input
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(input.len());
+    input[start..].starts_with(b"HEAD ")
 }
 
 /// An 8-hex-digit chunk-size line's length, placeholder included.
@@ -959,6 +970,29 @@ mod tests {
             "nothing answered after the error"
         );
         assert!(conn.is_done());
+    }
+
+    #[test]
+    fn errors_answering_head_have_no_body() {
+        // Issue 11, defect 5: the 413 to this HEAD came with a body.
+        let cases: [&[u8]; 3] = [
+            b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n",
+            b"\r\nHEAD / HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n",
+            b"HEAD / HTTP/1.1\r\n\r\n",
+        ];
+        for input in cases {
+            let (output, conn) = run(&app(), input, &[]);
+            let output = text(&output);
+            assert!(output.ends_with("\r\n\r\n"), "{output}");
+            assert_eq!(output.matches("\r\n\r\n").count(), 1, "{output}");
+            assert!(output.contains("Content-Length: "), "as for GET: {output}");
+            assert!(conn.is_done());
+        }
+        let (output, _) = run(&app(), b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", &[]);
+        assert!(
+            !text(&output).ends_with("\r\n\r\n"),
+            "a GET's error has its body"
+        );
     }
 
     #[test]

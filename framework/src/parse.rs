@@ -377,7 +377,15 @@ fn split_target<'b>(
     } else if target == "*" && method == Method::OPTIONS {
         return Ok(("*", None));
     } else if let Some(rest) = strip_http_scheme(target) {
-        rest.find('/').map_or("/", |slash| &rest[slash..])
+        // RFC 3986 §3.2: the authority ends at the first `/`, `?` or `#`. What follows a `?`
+        // is the query, even when it holds slashes: `http://x?/admin` is the path `/`.
+        match rest.find(['/', '?', '#']) {
+            Some(end) if rest.as_bytes()[end] == b'/' => &rest[end..],
+            Some(end) if rest.as_bytes()[end] == b'?' => {
+                return Ok(("/", Some(&rest[end + 1..])));
+            }
+            _ => "/",
+        }
     } else {
         return Err(ParseError::Malformed("invalid request-target"));
     };
@@ -837,6 +845,20 @@ mod tests {
         );
         let head = complete("GET HTTP://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n");
         assert_eq!(head.path, "/");
+        // Issue 11, defect 4: the authority ends at `?` too, so this is `/` with a query, not
+        // the path `/static/style.css` (which a front end filtering on the path would miss).
+        let head = complete("GET http://x?/static/style.css HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            (head.path.as_str(), head.query.as_deref()),
+            ("/", Some("/static/style.css"))
+        );
+        let head = complete("GET http://x#/static/style.css HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!((head.path.as_str(), head.query.as_deref()), ("/", None));
+        let head = complete("GET http://x:80/a?b=/c HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            (head.path.as_str(), head.query.as_deref()),
+            ("/a", Some("b=/c"))
+        );
         let head = complete("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(head.path, "*");
         assert_eq!(malformed("GET * HTTP/1.1\r\nHost: x\r\n\r\n").status(), 400);

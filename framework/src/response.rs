@@ -323,17 +323,28 @@ impl Response {
         self.body = body.into();
     }
 
-    /// The first value of header `name` (case-insensitive), `Content-Type` included.
+    /// The first value of header `name` (case-insensitive), `Content-Type` included: the one
+    /// that will be sent.
     pub fn header(&self, name: &str) -> Option<&str> {
         if name.eq_ignore_ascii_case("content-type") {
             return self
-                .content_type
-                .value()
+                .content_type_value()
                 .and_then(|value| std::str::from_utf8(value).ok());
         }
         self.headers()
             .get(name)
             .and_then(|value| value.to_str().ok())
+    }
+
+    /// The `Content-Type` that is sent: one set through [`headers_mut`](Self::headers_mut)
+    /// (the last, if several were appended) wins over the one the constructor chose, so
+    /// exactly one is written however it was set.
+    fn content_type_value(&self) -> Option<&[u8]> {
+        self.headers
+            .as_deref()
+            .and_then(|headers| headers.get_all(http::header::CONTENT_TYPE).iter().last())
+            .map(HeaderValue::as_bytes)
+            .or_else(|| self.content_type.value())
     }
 
     /// The headers other than `Content-Type` (see [`header`](Self::header)).
@@ -653,7 +664,16 @@ impl Response {
             out.extend_from_slice(options.date);
             out.extend_from_slice(b"\r\n");
         }
-        self.content_type.encode(out);
+        match headers.and_then(|headers| headers.get_all(http::header::CONTENT_TYPE).iter().last())
+        {
+            // Set in the header map: it wins over the constructor's (see `content_type_value`).
+            Some(value) => {
+                out.extend_from_slice(b"Content-Type: ");
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            None => self.content_type.encode(out),
+        }
         if !bodiless {
             match self.body.content_length() {
                 Some(length) => {
@@ -669,7 +689,7 @@ impl Response {
             }
         }
         for (name, value) in headers.into_iter().flatten() {
-            if is_framing_header(name) {
+            if is_framing_header(name) || name == http::header::CONTENT_TYPE {
                 continue;
             }
             write_title_case(name.as_str(), out);
@@ -1130,6 +1150,31 @@ mod tests {
         assert_eq!(encoded.matches("Content-Type").count(), 1, "{encoded}");
         assert!(encoded.contains("Content-Type: text/css\r\n"));
         assert_eq!(encoded.matches("Set-Cookie").count(), 2, "{encoded}");
+    }
+
+    #[test]
+    fn a_content_type_in_the_header_map_wins_and_is_written_once() {
+        // Issue 11, defect 7: both the constructor's and the map's were written.
+        let mut response = Response::text("{}");
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let encoded = encode(&response);
+        assert_eq!(encoded.matches("Content-Type").count(), 1, "{encoded}");
+        assert!(
+            encoded.contains("Content-Type: application/json\r\n"),
+            "{encoded}"
+        );
+        assert_eq!(response.header("content-type"), Some("application/json"));
+        response.headers_mut().append(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/css"),
+        );
+        let encoded = encode(&response);
+        assert_eq!(encoded.matches("Content-Type").count(), 1, "{encoded}");
+        assert!(encoded.contains("Content-Type: text/css\r\n"), "{encoded}");
+        assert_eq!(response.header("content-type"), Some("text/css"));
     }
 
     #[test]

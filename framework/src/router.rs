@@ -159,6 +159,8 @@ pub(crate) struct Router {
     /// Route names to parsed patterns. Behind an `Arc` so templates can share the final
     /// table once the app is built (`App::bind`), while registration still edits it.
     urls: Arc<UrlMap>,
+    /// `Allow` for `OPTIONS *`: every method any route answers.
+    server_allow: Option<HeaderValue>,
 }
 
 impl Router {
@@ -209,6 +211,7 @@ impl Router {
             .methods
             .extend(spec.methods.iter().map(|m| (m.clone(), route_index)));
         entry.allow = allow_header(entry.methods.iter().map(|(m, _)| m));
+        self.server_allow = None;
         if let Some(name) = &spec.name {
             Arc::make_mut(&mut self.urls).insert(name, &url_pattern);
         }
@@ -292,6 +295,24 @@ impl Router {
             None if method == Method::OPTIONS => Lookup::Options(&entry.allow),
             None => Lookup::MethodNotAllowed(&entry.allow),
         }
+    }
+
+    /// `Allow` for `OPTIONS *` (RFC 9110 §9.3.7, a question about the server rather than a
+    /// resource): every method some route answers, HEAD with GET, and OPTIONS.
+    pub(crate) fn server_allow(&self) -> HeaderValue {
+        match &self.server_allow {
+            Some(allow) => allow.clone(),
+            None => allow_header(
+                self.paths
+                    .iter()
+                    .flat_map(|entry| entry.methods.iter().map(|(m, _)| m)),
+            ),
+        }
+    }
+
+    /// Computes what [`server_allow`](Self::server_allow) answers once the table is final.
+    pub(crate) fn freeze(&mut self) {
+        self.server_allow = Some(self.server_allow());
     }
 
     /// Every route, in registration order.

@@ -184,6 +184,12 @@ impl UrlPattern {
                     if value.is_empty() {
                         return Err(invalid(name, "is empty"));
                     }
+                    // An empty first segment would make `//host/...`, a protocol-relative URL
+                    // (another site) when the pattern starts with the catch-all, and a path
+                    // that does not route back otherwise.
+                    if value.starts_with('/') {
+                        return Err(invalid(name, "starts with `/` (an empty first segment)"));
+                    }
                     if value
                         .split('/')
                         .any(|segment| matches!(segment, "." | ".."))
@@ -414,6 +420,9 @@ mod tests {
             ("/files/{*rest}", ".."),
             ("/files/{*rest}", "a/../b"),
             ("/files/{*rest}", "a/."),
+            // Issue 11, defect 9: `//evil.example/x`, an open redirect through a redirect.
+            ("/{*rest}", "/evil.example/x"),
+            ("/files/{*rest}", "/etc"),
         ] {
             let param = if pattern.contains("rest") {
                 "rest"

@@ -351,3 +351,43 @@ fn forwarded_headers_count_only_from_trusted_proxies() {
         "the rightmost untrusted hop is the client"
     );
 }
+
+#[test]
+fn options_star_is_answered_for_the_whole_app_before_any_hook() {
+    // Issue 11, defect 6: `OPTIONS *` got the app's 404.
+    let client = client(|app| {
+        route!(app, GET "/" => |_req| "home").unwrap();
+        route!(app, [POST, DELETE] "/items/{id}" => |_req| "item").unwrap();
+        app.before(|_req: &Request| Some(abort(StatusCode::UNAUTHORIZED).into()));
+    });
+    let raw = client.send_raw(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 204 No Content\r\n"), "{text}");
+    assert!(
+        text.contains("\r\nAllow: GET, HEAD, POST, DELETE, OPTIONS\r\n"),
+        "{text}"
+    );
+    // A path is still a resource of the app, hooks and all.
+    assert_eq!(client.request(Method::OPTIONS, "/").send().status(), 401);
+}
+
+#[test]
+fn an_informational_status_from_a_handler_is_a_logged_500() {
+    // Issue 11, defect 8: a 103 went out as the final response; the client waited forever.
+    let client = client(|app| {
+        route!(app, GET "/early" => |_req| Response::new(StatusCode::EARLY_HINTS)).unwrap();
+        route!(app, GET "/continue" => |_req| (StatusCode::CONTINUE, "go on")).unwrap();
+        app.after(|_req: &Request, response: &mut Response| {
+            if response.status() == StatusCode::OK {
+                response.set_status(StatusCode::SWITCHING_PROTOCOLS);
+            }
+        });
+        route!(app, GET "/switched" => |_req| "by a hook").unwrap();
+    });
+    for path in ["/early", "/continue", "/switched"] {
+        let response = client.get(path).send();
+        assert_eq!(response.status(), 500, "{path}");
+    }
+    let raw = client.send_raw(b"GET /early HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 500 "));
+}

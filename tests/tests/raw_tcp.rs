@@ -173,3 +173,53 @@ fn several_workers_share_the_port() {
     }
     served.shutdown();
 }
+
+#[test]
+fn an_absolute_form_target_ends_its_authority_at_the_query() {
+    // Issue 11, defect 4: `http://x?/static/style.css` was routed to the stylesheet, past any
+    // front end that filters on the path.
+    let served = Served::example_app();
+    let received = raw_exchange(
+        served.addr(),
+        b"GET http://x?/static/style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        WAIT,
+    );
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(
+        text.contains("Content-Type: text/html"),
+        "the home page, not the stylesheet: {text}"
+    );
+}
+
+#[test]
+fn errors_answering_head_have_no_body() {
+    // Issue 11, defect 5.
+    let served = Served::example_app();
+    for request in [
+        &b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n"[..],
+        b"HEAD / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n",
+    ] {
+        let received = raw_exchange(served.addr(), request, WAIT);
+        let text = String::from_utf8_lossy(&received);
+        assert!(text.starts_with("HTTP/1.1 4"), "{text}");
+        assert!(text.ends_with("\r\n\r\n"), "a body followed: {text:?}");
+    }
+}
+
+#[test]
+fn options_star_is_answered_by_the_server() {
+    // Issue 11, defect 6.
+    let served = Served::example_app();
+    let received = raw_exchange(
+        served.addr(),
+        b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        WAIT,
+    );
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 204 No Content\r\n"), "{text}");
+    assert!(
+        text.contains("\r\nAllow: GET, HEAD, POST, OPTIONS\r\n"),
+        "{text}"
+    );
+}
