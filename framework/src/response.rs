@@ -342,7 +342,12 @@ impl Response {
     fn content_type_value(&self) -> Option<&[u8]> {
         self.headers
             .as_deref()
-            .and_then(|headers| headers.get_all(http::header::CONTENT_TYPE).iter().last())
+            .and_then(|headers| {
+                headers
+                    .get_all(http::header::CONTENT_TYPE)
+                    .iter()
+                    .next_back()
+            })
             .map(HeaderValue::as_bytes)
             .or_else(|| self.content_type.value())
     }
@@ -664,8 +669,12 @@ impl Response {
             out.extend_from_slice(options.date);
             out.extend_from_slice(b"\r\n");
         }
-        match headers.and_then(|headers| headers.get_all(http::header::CONTENT_TYPE).iter().last())
-        {
+        match headers.and_then(|headers| {
+            headers
+                .get_all(http::header::CONTENT_TYPE)
+                .iter()
+                .next_back()
+        }) {
             // Set in the header map: it wins over the constructor's (see `content_type_value`).
             Some(value) => {
                 out.extend_from_slice(b"Content-Type: ");
