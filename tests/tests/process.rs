@@ -190,6 +190,36 @@ fn sigterm_finishes_the_request_in_flight_then_exits() {
 }
 
 #[test]
+fn connections_queued_at_the_connection_limit_are_served_at_shutdown() {
+    // At its connection limit the server stops accepting; what queues meanwhile must be
+    // answered when it shuts down, not reset by closing the listener (issue 11's sweep).
+    let mut server = start(&["--max-connections", "1", "--grace-ms", "5000"]);
+    let mut busy = TcpStream::connect(server.addr()).unwrap();
+    busy.set_read_timeout(Some(WAIT)).unwrap();
+    busy.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nfirst")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut queued = TcpStream::connect(server.addr()).unwrap();
+    queued.set_read_timeout(Some(WAIT)).unwrap();
+    queued
+        .write_all(b"GET /hello/queued HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    server.signal("TERM");
+    let answer = String::from_utf8_lossy(&read_until_close(&mut queued)).into_owned();
+    assert!(
+        answer.starts_with("HTTP/1.1 200 OK\r\n") && answer.contains("Hello, queued!"),
+        "the queued connection was not served: {answer:?}"
+    );
+    assert!(answer.contains("\r\nConnection: close\r\n"), "{answer}");
+    busy.write_all(b"-last").unwrap();
+    let response = String::from_utf8_lossy(&read_until_close(&mut busy)).into_owned();
+    assert!(response.ends_with("\r\n\r\nfirst-last"), "{response}");
+    let status = server.wait_exit(WAIT).expect("the server exits");
+    assert!(status.success(), "exit status {status}");
+}
+
+#[test]
 fn the_grace_period_cuts_a_stuck_request() {
     let mut server = start(&["--grace-ms", "300"]);
     let mut stuck = TcpStream::connect(server.addr()).unwrap();

@@ -189,7 +189,9 @@ impl Worker {
 
     fn accept(&mut self, now: Instant) {
         while !self.accept_paused {
-            if self.conns.len() >= self.max_connections {
+            // At shutdown the queue is drained whatever the limit: the listener is about to
+            // close, which would reset every connection still queued on it.
+            if self.conns.len() >= self.max_connections && self.shutdown_deadline.is_none() {
                 log::warn!(
                     "worker {}: {} connections open, the limit; pausing accept",
                     self.index,
@@ -485,9 +487,10 @@ impl Worker {
         let deadline = now + self.lend.app.config.shutdown_grace;
         self.shutdown_deadline = Some(deadline);
         self.lend.shutting_down = true;
-        // Take the connections already queued on the listener before closing it: closing
-        // resets them, which in a rolling restart would fail requests the new process could
-        // have served.
+        // Take the connections already queued on the listener before closing it, even at the
+        // connection limit or after running out of descriptors: closing resets them, which in
+        // a rolling restart would fail requests the new process could have served.
+        self.accept_paused = false;
         self.accept(now);
         if let Some(mut listener) = self.listener.take() {
             deregister(self.poll.registry(), &mut listener);
