@@ -32,6 +32,12 @@ pub struct Config {
     /// Largest request body in bytes; larger is answered with 413 before the body is read.
     /// Default 8 MiB.
     pub max_body_size: u64,
+    /// Most bytes of chunk extensions (what follows the size on each chunk's line) in one
+    /// chunked request body, summed over its chunks; more is answered with 400. carafe uses
+    /// no extension, and without a cap a client could send gigabytes of them around a small
+    /// body. The trailer section after the last chunk counts against `max_head_size` and
+    /// `max_headers`, like the header section. Default 16 KiB (hyper's limit).
+    pub max_chunk_extensions: usize,
     /// Largest uploaded file in a `multipart/form-data` body, in bytes:
     /// [`Request::multipart`](crate::Request::multipart) answers a larger one with 413. The
     /// whole body, all files and fields together, stays bounded by `max_body_size`. Default
@@ -113,6 +119,7 @@ impl Default for Config {
             max_headers: 100,
             max_target_len: 8 * 1024,
             max_body_size: 8 * 1024 * 1024,
+            max_chunk_extensions: 16 * 1024,
             max_file_size: 2 * 1024 * 1024,
             max_form_parts: 1000,
             max_query_params: 1000,

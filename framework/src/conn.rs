@@ -20,7 +20,7 @@ use std::time::Instant;
 use http::{Method, StatusCode, Version};
 
 use crate::app::App;
-use crate::body::{BodyKind, ChunkedDecoder, MAX_UNDECODED};
+use crate::body::{BodyKind, ChunkedDecoder, ChunkedLimits};
 use crate::buffer::{BUFFER_SIZE, BufferPool, InputBuffer, OutputBuffer};
 use crate::date::HTTP_DATE_LEN;
 use crate::error::ParseError;
@@ -202,7 +202,7 @@ impl Conn {
                 let limit = config
                     .max_head_size
                     .saturating_add(usize::try_from(config.max_body_size).unwrap_or(usize::MAX))
-                    .saturating_add(MAX_UNDECODED);
+                    .saturating_add(ChunkedLimits::from_config(config).max_undecoded());
                 (self.input.filled().len() + BUFFER_SIZE).min(limit.saturating_add(BUFFER_SIZE))
             }
         };
@@ -350,7 +350,8 @@ impl Conn {
                 (end, end)
             }
             BodyKind::Chunked => {
-                let decoder = ChunkedDecoder::new(head.len, max_body);
+                let limits = ChunkedLimits::from_config(&ctx.app.config);
+                let decoder = ChunkedDecoder::new(head.len, limits);
                 return self.await_body(
                     head.len,
                     PendingBody::Chunked(decoder),
@@ -940,11 +941,12 @@ mod tests {
 
     #[test]
     fn a_trailer_section_within_its_cap_fits_in_the_read_buffer() {
-        // Head, body and a trailer section of up to 16 KiB must fit together: with the read
-        // buffer capped at head and body limits plus one 8 KiB read, the connection stopped
-        // offering space 8 KiB into the trailers and hung until its timeout.
+        // Head, body and a trailer section (which may be as large as a head) must fit
+        // together: with the read buffer capped at head and body limits plus one 8 KiB read,
+        // the connection stopped offering space 8 KiB into the trailers and hung until its
+        // timeout.
         let mut app = app();
-        app.config.max_head_size = 1024;
+        app.config.max_head_size = 13 * 1024;
         app.config.max_body_size = 4;
         let trailer = format!("X-Long: {}\r\n", "a".repeat(12 * 1024));
         let input = format!(
@@ -1229,7 +1231,7 @@ mod tests {
         let head_end = text(&output).find("\r\n\r\n").unwrap() + 4;
         assert!(text(&output[..head_end]).contains("Transfer-Encoding: chunked\r\n"));
         let mut body = output[head_end..].to_vec();
-        let mut decoder = ChunkedDecoder::new(0, u64::MAX);
+        let mut decoder = ChunkedDecoder::new(0, ChunkedLimits::unlimited());
         let filled = body.len();
         assert_eq!(
             decoder.decode(&mut body, filled),

@@ -50,7 +50,7 @@ use proptest::string::string_regex;
 use proptest::test_runner::{RngSeed, TestCaseError};
 
 use crate::app::App;
-use crate::body::{ChunkedDecoder, MAX_TRAILER_SECTION, MAX_UNDECODED};
+use crate::body::{ChunkedDecoder, ChunkedLimits};
 use crate::buffer::{BUFFER_SIZE, BufferPool};
 use crate::conn::{Conn, Ctx, Phase};
 use crate::error::ParseError;
@@ -116,10 +116,21 @@ impl Limits {
     }
 
     fn apply(&self, app: &mut App) {
-        app.config.max_head_size = self.max_head;
-        app.config.max_headers = self.max_headers;
-        app.config.max_target_len = self.max_target;
-        app.config.max_body_size = self.max_body;
+        self.apply_to(&mut app.config);
+    }
+
+    fn apply_to(&self, config: &mut crate::Config) {
+        config.max_head_size = self.max_head;
+        config.max_headers = self.max_headers;
+        config.max_target_len = self.max_target;
+        config.max_body_size = self.max_body;
+    }
+
+    /// The limits a chunked body is decoded under, as a connection derives them.
+    fn chunked(&self) -> ChunkedLimits {
+        let mut config = crate::Config::default();
+        self.apply_to(&mut config);
+        ChunkedLimits::from_config(&config)
     }
 
     fn head_limits(&self) -> HeadLimits {
@@ -254,7 +265,8 @@ fn check_settled(outcome: &Outcome, limits: &Limits) -> Result<(), TestCaseError
         // Head, decoded body, the raw bytes a chunked body may still wait on (its trailer
         // section), and one read.
         Phase::Body => prop_assert!(
-            outcome.buffered <= limits.max_head + max_body + MAX_UNDECODED + BUFFER_SIZE,
+            outcome.buffered
+                <= limits.max_head + max_body + limits.chunked().max_undecoded() + BUFFER_SIZE,
             "{} bytes buffered while reading a body",
             outcome.buffered
         ),
@@ -700,6 +712,8 @@ struct GeneratedRequest {
     framed_body: Vec<u8>,
     /// Bytes of the trailer section (fields and the final CRLF); 0 unless chunked.
     trailer_section: usize,
+    /// Trailer fields; 0 unless chunked.
+    trailer_fields: usize,
     /// The connection closes after this request (`Connection: close`, or HTTP/1.0 without
     /// keep-alive).
     closes: bool,
@@ -720,6 +734,7 @@ impl GeneratedRequest {
         let body = parts.body;
         let mut framed_body = Vec::new();
         let mut trailer_section = 0;
+        let mut trailer_fields = 0;
         match parts.framing {
             Framing::Bare if body.is_empty() => {}
             Framing::Bare | Framing::Length { style: 0 } => {
@@ -738,6 +753,7 @@ impl GeneratedRequest {
                     trim_ows(te_value.as_bytes()).into(),
                 ));
                 (framed_body, trailer_section) = chunking.write(&body);
+                trailer_fields = chunking.trailers.len();
             }
         }
         if closes && !http10 {
@@ -766,6 +782,7 @@ impl GeneratedRequest {
             head,
             framed_body,
             trailer_section,
+            trailer_fields,
             closes,
         }
     }
@@ -780,7 +797,9 @@ impl GeneratedRequest {
             && self.headers.len() <= limits.max_headers
             && self.target.len() <= limits.max_target
             && self.body.len() as u64 <= limits.max_body
-            && self.trailer_section <= MAX_TRAILER_SECTION
+            // The trailer section has the header section's limits.
+            && self.trailer_section <= limits.max_head
+            && self.trailer_fields <= limits.max_headers
     }
 
     /// What the echo handler answers for this request.
@@ -1071,7 +1090,11 @@ fn decode_pieces(
     max_body: u64,
 ) -> Result<Option<(Vec<u8>, usize)>, ParseError> {
     let mut buf = raw.to_vec();
-    let mut decoder = ChunkedDecoder::new(0, max_body);
+    let limits = ChunkedLimits {
+        max_body,
+        ..ChunkedLimits::unlimited()
+    };
+    let mut decoder = ChunkedDecoder::new(0, limits);
     // Dead framing bytes dropped from the buffer so far: buffer offset + freed = raw offset.
     let mut freed = 0;
     for &end in ends.iter().chain(std::iter::once(&raw.len())) {

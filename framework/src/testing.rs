@@ -452,7 +452,8 @@ impl TestResponse {
             {
                 // The codec's own decoder reads the streamed body back.
                 let mut bytes = rest.to_vec();
-                let mut decoder = crate::body::ChunkedDecoder::new(0, u64::MAX);
+                let limits = crate::body::ChunkedLimits::unlimited();
+                let mut decoder = crate::body::ChunkedDecoder::new(0, limits);
                 let filled = bytes.len();
                 match decoder.decode(&mut bytes, filled) {
                     Ok(true) => bytes.truncate(decoder.body_end()),

@@ -211,3 +211,49 @@ fn cookies_over_the_limit_are_431() {
     assert_eq!(status_of(&served, &get(10)), "200", "at the limit");
     assert_rejected(&served, get(11).as_bytes(), "HTTP/1.1 431 ");
 }
+
+#[test]
+fn chunk_extensions_over_the_limit_are_400() {
+    let served = Served::example_app_with(|app| app.config.max_chunk_extensions = 20);
+    // Ten bytes of extensions per one-byte chunk: two chunks are the limit, three are over.
+    let post = |chunks: usize| {
+        let mut request = String::from(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
+        for _ in 0..chunks {
+            request.push_str("1;ext=12345\r\nz\r\n");
+        }
+        request.push_str("0\r\n\r\n");
+        request
+    };
+    let received = raw_exchange(served.addr(), post(2).as_bytes(), WAIT);
+    let text = String::from_utf8_lossy(&received);
+    assert!(
+        text.starts_with("HTTP/1.1 200 ") && text.ends_with("\r\n\r\nzz"),
+        "{text}"
+    );
+    assert_rejected(&served, post(3).as_bytes(), "HTTP/1.1 400 ");
+}
+
+#[test]
+fn trailers_have_the_limits_of_a_header_section() {
+    let served = Served::example_app_with(|app| {
+        app.config.max_head_size = 1024;
+        app.config.max_headers = 4;
+    });
+    let post = |trailers: &str| {
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n\
+             1\r\nz\r\n0\r\n{trailers}\r\n"
+        )
+    };
+    let four = "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n";
+    assert_eq!(status_of(&served, &post(four)), "200", "at the limit");
+    assert_rejected(
+        &served,
+        post(&format!("{four}E: 5\r\n")).as_bytes(),
+        "HTTP/1.1 431 ",
+    );
+    let long = format!("X: {}\r\n", "a".repeat(1024));
+    assert_rejected(&served, post(&long).as_bytes(), "HTTP/1.1 431 ");
+}
