@@ -25,10 +25,32 @@ use memchr::memmem;
 use crate::error::MultipartError;
 use crate::form::Form;
 
-/// Largest header section of one part, in bytes; larger is a 413. Browsers send about 150.
-pub(crate) const MAX_PART_HEAD_SIZE: usize = 8 * 1024;
-/// Most header fields in one part; more is a 413. Browsers send one or two.
-pub(crate) const MAX_PART_HEADERS: usize = 16;
+/// The limits a body is parsed under, from [`Config`](crate::Config). A part's header section
+/// has a request head's limits (browsers send one or two fields, about 150 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MultipartLimits {
+    /// Parts, fields and files together (`max_form_parts`).
+    pub max_parts: usize,
+    /// Bytes of one file (`max_file_size`).
+    pub max_file_size: u64,
+    /// Bytes of one part's header section (`max_head_size`).
+    pub max_part_head: usize,
+    /// Fields in one part's header section (`max_headers`).
+    pub max_part_headers: usize,
+}
+
+impl MultipartLimits {
+    /// The limits of `config`.
+    pub(crate) fn from_config(config: &crate::Config) -> Self {
+        Self {
+            max_parts: config.max_form_parts,
+            max_file_size: config.max_file_size,
+            max_part_head: config.max_head_size,
+            max_part_headers: config.max_headers,
+        }
+    }
+}
+
 /// Longest boundary RFC 2046 allows.
 const MAX_BOUNDARY_LEN: usize = 70;
 
@@ -67,13 +89,11 @@ pub struct Multipart<'a> {
 
 impl<'a> Multipart<'a> {
     /// Parses `body` as `multipart/form-data` with the boundary from `content_type` (the
-    /// request's `Content-Type`), refusing more than `max_parts` parts (fields and files) and
-    /// files larger than `max_file_size`.
+    /// request's `Content-Type`), under `limits`.
     pub(crate) fn parse(
         content_type: Option<&str>,
         body: &'a [u8],
-        max_parts: usize,
-        max_file_size: u64,
+        limits: &MultipartLimits,
     ) -> Result<Self, MultipartError> {
         let boundary = boundary(content_type.ok_or(MultipartError::NotMultipart)?)?;
         let delimiter = [b"\r\n--".as_slice(), &boundary].concat();
@@ -87,24 +107,32 @@ impl<'a> Multipart<'a> {
             .opening()
             .ok_or(MultipartError::Malformed("no boundary line opens the body"))?;
         let mut parts = 0;
+        // One array of header slots for every part's head, sized by the limit.
+        let mut storage = vec![httparse::EMPTY_HEADER; limits.max_part_headers];
         while let BoundaryLine::Part(start) = line {
             parts += 1;
-            if parts > max_parts {
-                return Err(MultipartError::TooManyParts(max_parts));
+            if parts > limits.max_parts {
+                return Err(MultipartError::TooManyParts(limits.max_parts));
             }
             let (end, next) = scanner
                 .next_delimiter(start)
                 .ok_or(MultipartError::Malformed(
                     "the body ends inside a part, without a closing boundary",
                 ))?;
-            multipart.add_part(&body[start..end], max_file_size)?;
+            multipart.add_part(&body[start..end], limits, &mut storage)?;
             line = next;
         }
         Ok(multipart)
     }
 
-    fn add_part(&mut self, part: &'a [u8], max_file_size: u64) -> Result<(), MultipartError> {
-        let head = PartHead::parse(part)?;
+    fn add_part(
+        &mut self,
+        part: &'a [u8],
+        limits: &MultipartLimits,
+        storage: &mut [httparse::Header<'a>],
+    ) -> Result<(), MultipartError> {
+        let max_file_size = limits.max_file_size;
+        let head = PartHead::parse(part, limits.max_part_head, storage)?;
         let bytes = &part[head.len..];
         match head.filename {
             Some(filename) => {
@@ -422,13 +450,19 @@ struct PartHead<'a> {
 }
 
 impl<'a> PartHead<'a> {
-    fn parse(part: &'a [u8]) -> Result<Self, MultipartError> {
-        let window = &part[..part.len().min(MAX_PART_HEAD_SIZE)];
-        let mut storage = [httparse::EMPTY_HEADER; MAX_PART_HEADERS];
-        let (len, fields) = match httparse::parse_headers(window, &mut storage) {
+    /// Reads the header section at the start of `part`: at most `max_size` bytes, and as many
+    /// fields as `storage` has slots.
+    fn parse(
+        part: &'a [u8],
+        max_size: usize,
+        storage: &mut [httparse::Header<'a>],
+    ) -> Result<Self, MultipartError> {
+        let window = &part[..part.len().min(max_size)];
+        storage.fill(httparse::EMPTY_HEADER);
+        let (len, fields) = match httparse::parse_headers(window, storage) {
             Ok(httparse::Status::Complete(parsed)) => parsed,
-            Ok(httparse::Status::Partial) if part.len() > MAX_PART_HEAD_SIZE => {
-                return Err(MultipartError::PartHeadTooLarge(MAX_PART_HEAD_SIZE));
+            Ok(httparse::Status::Partial) if part.len() > max_size => {
+                return Err(MultipartError::PartHeadTooLarge(max_size));
             }
             Ok(httparse::Status::Partial) => {
                 return Err(MultipartError::Malformed(
@@ -436,7 +470,7 @@ impl<'a> PartHead<'a> {
                 ));
             }
             Err(httparse::Error::TooManyHeaders) => {
-                return Err(MultipartError::TooManyPartHeaders(MAX_PART_HEADERS));
+                return Err(MultipartError::TooManyPartHeaders(storage.len()));
             }
             Err(_) => return Err(MultipartError::Malformed("invalid part header")),
         };
@@ -691,11 +725,27 @@ mod tests {
 
     const CT: &str = "multipart/form-data; boundary=XyZ";
     const NO_LIMIT: u64 = u64::MAX;
-    /// The part limit these tests run with.
+    /// The limits these tests run with.
     pub(super) const MAX_PARTS: usize = 100;
+    const MAX_PART_HEAD_SIZE: usize = 8 * 1024;
+    const MAX_PART_HEADERS: usize = 16;
+    pub(super) const LIMITS: MultipartLimits = MultipartLimits {
+        max_parts: MAX_PARTS,
+        max_file_size: NO_LIMIT,
+        max_part_head: MAX_PART_HEAD_SIZE,
+        max_part_headers: MAX_PART_HEADERS,
+    };
+
+    /// [`LIMITS`] with a file limit.
+    pub(super) fn with_file_limit(max_file_size: u64) -> MultipartLimits {
+        MultipartLimits {
+            max_file_size,
+            ..LIMITS
+        }
+    }
 
     fn parse<'a>(content_type: &str, body: &'a [u8]) -> Result<Multipart<'a>, MultipartError> {
-        Multipart::parse(Some(content_type), body, MAX_PARTS, NO_LIMIT)
+        Multipart::parse(Some(content_type), body, &LIMITS)
     }
 
     /// `(name, filename, content type, bytes)` of every file.
@@ -954,10 +1004,7 @@ mod tests {
     #[test]
     fn content_types_without_a_usable_boundary() {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--XyZ--";
-        assert_eq!(
-            status(Multipart::parse(None, body, MAX_PARTS, NO_LIMIT)),
-            415
-        );
+        assert_eq!(status(Multipart::parse(None, body, &LIMITS)), 415);
         let long = format!("multipart/form-data; boundary={}", "b".repeat(71));
         let cases: &[(&str, u16)] = &[
             ("application/x-www-form-urlencoded", 415),
@@ -1051,10 +1098,10 @@ mod tests {
             body
         };
         let at_cap = body(1000, "; filename=\"a\"");
-        let file = Multipart::parse(Some(CT), &at_cap, MAX_PARTS, 1000).unwrap();
+        let file = Multipart::parse(Some(CT), &at_cap, &with_file_limit(1000)).unwrap();
         assert_eq!(file.file("up").unwrap().len(), 1000);
         let over = body(1001, "; filename=\"a\"");
-        let error = Multipart::parse(Some(CT), &over, MAX_PARTS, 1000).unwrap_err();
+        let error = Multipart::parse(Some(CT), &over, &with_file_limit(1000)).unwrap_err();
         assert_eq!(
             error,
             MultipartError::FileTooLarge {
@@ -1069,7 +1116,7 @@ mod tests {
         );
         let text = body(1001, "");
         assert_eq!(
-            Multipart::parse(Some(CT), &text, MAX_PARTS, 1000)
+            Multipart::parse(Some(CT), &text, &with_file_limit(1000))
                 .unwrap()
                 .form()
                 .get("up")
@@ -1142,7 +1189,7 @@ mod tests {
 ///    parses borrows the body and respects the part and file limits.
 #[cfg(test)]
 mod properties {
-    use super::tests::MAX_PARTS;
+    use super::tests::{LIMITS, MAX_PARTS, with_file_limit};
     use super::*;
     use proptest::collection::vec;
     use proptest::option;
@@ -1380,7 +1427,7 @@ mod properties {
         fn encoded_parts_parse_back_exactly(generated in generated_body()) {
             let body = generated.encode();
             let content_type = generated.content_type();
-            let multipart = Multipart::parse(Some(&content_type), &body, MAX_PARTS, u64::MAX)
+            let multipart = Multipart::parse(Some(&content_type), &body, &LIMITS)
                 .map_err(|error| TestCaseError::fail(format!("{error} for {:?}", String::from_utf8_lossy(&body))))?;
             let expected_fields: Vec<(String, String)> = generated.parts.iter()
                 .filter(|part| part.filename.is_none())
@@ -1403,7 +1450,7 @@ mod properties {
 
         #[test]
         fn hostile_bodies_never_panic((content_type, body) in hostile_body(), max_file_size in 0u64..64) {
-            match Multipart::parse(Some(&content_type), &body, MAX_PARTS, max_file_size) {
+            match Multipart::parse(Some(&content_type), &body, &with_file_limit(max_file_size)) {
                 Ok(multipart) => {
                     prop_assert!(multipart.form().len() + multipart.files().len() <= MAX_PARTS);
                     for file in multipart.files() {

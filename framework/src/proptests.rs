@@ -7,7 +7,7 @@
 //! CRLFs, chunk-size lines, whole valid requests, valid requests with a few bytes overwritten
 //! and cut short), not only random bytes, so that they reach the deep states of the codec:
 //! inside a chunked body, inside its trailers, between pipelined requests. Sizes are drawn to
-//! straddle the limits (the 8 KiB buffer, the 16 KiB trailer cap, small configured limits),
+//! straddle the limits (the 8 KiB buffer, the trailer cap of a head, small configured limits),
 //! where framing bugs live.
 //!
 //! 1. **Random bytes never panic and never leave a connection stuck.** Whatever bytes arrive,

@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::cookies::{self, CookiePairs};
 use crate::error::{HttpError, UrlForError};
 use crate::form::Form;
-use crate::multipart::Multipart;
+use crate::multipart::{Multipart, MultipartLimits};
 use crate::parse::Head;
 use crate::proxy;
 use crate::response::Response;
@@ -276,7 +276,8 @@ impl<'a> Request<'a> {
     /// `multipart/form-data`; 400 for a malformed body (no boundary, no closing delimiter,
     /// bad part headers, a part without a name); 413 for more than
     /// [`Config::max_form_parts`](crate::Config::max_form_parts) parts, a part header section
-    /// over 8 KiB, or a file over [`Config::max_file_size`](crate::Config::max_file_size).
+    /// over the head limits (`max_head_size`, `max_headers`), or a file over
+    /// [`Config::max_file_size`](crate::Config::max_file_size).
     ///
     /// ```
     /// use carafe::testing::{MultipartBody, TestClient};
@@ -300,13 +301,8 @@ impl<'a> Request<'a> {
     /// ```
     pub fn multipart(&self) -> Result<&Multipart<'a>, HttpError> {
         let parsed = self.lazy().multipart.get_or_init(|| {
-            let config = &self.app.config;
-            let parsed = Multipart::parse(
-                self.content_type(),
-                self.body,
-                config.max_form_parts,
-                config.max_file_size,
-            );
+            let limits = MultipartLimits::from_config(&self.app.config);
+            let parsed = Multipart::parse(self.content_type(), self.body, &limits);
             parsed.map_err(|error| {
                 log::debug!(
                     "peer={} {} {}: multipart body refused: {error}",
