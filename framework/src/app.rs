@@ -16,9 +16,9 @@ use http::{Method, StatusCode};
 
 use crate::config::Config;
 use crate::error::{Error, HttpError, RouteError, UrlForError, abort};
+use crate::h1::head::Head;
 use crate::handler::{Handler, call_guarded};
 use crate::hooks::Hooks;
-use crate::parse::Head;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::router::{Lookup, RouteInfo, RouteSpec, Router};

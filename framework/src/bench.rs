@@ -12,12 +12,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use http::{Method, Version};
 
 use crate::app::App;
-use crate::buffer::BufferPool;
 use crate::config::Config;
 use crate::conn::{Conn, Ctx};
-use crate::date::{DateCache, HTTP_DATE_LEN};
 use crate::error::RouteError;
-use crate::parse::{self, HeadLimits};
+use crate::h1::buffer::BufferPool;
+use crate::h1::date::{DateCache, HTTP_DATE_LEN};
+use crate::h1::head::{self, HeadLimits};
 use crate::request::Request;
 use crate::response::{EncodeOptions, Response};
 use crate::router::{Lookup, RouteSpec};
@@ -43,8 +43,8 @@ impl HeadParser {
     /// Parses the request head at the start of `buf`. Returns the head's length and its
     /// number of header fields, or `None` if the head is incomplete or invalid.
     pub fn parse(&self, buf: &[u8]) -> Option<(usize, usize)> {
-        let mut storage = parse::header_storage();
-        match parse::parse_head(buf, &mut storage, &self.limits) {
+        let mut storage = head::header_storage();
+        match head::parse_head(buf, &mut storage, &self.limits) {
             Ok(Some(head)) => Some((head.len, head.headers.len())),
             Ok(None) | Err(_) => None,
         }

@@ -20,11 +20,11 @@ use std::time::Instant;
 use http::{Method, StatusCode, Version};
 
 use crate::app::App;
-use crate::body::{BodyKind, ChunkedDecoder, ChunkedLimits};
-use crate::buffer::{BUFFER_SIZE, BufferPool, InputBuffer, OutputBuffer};
-use crate::date::HTTP_DATE_LEN;
-use crate::error::ParseError;
-use crate::parse::{self, Head, HeadLimits, PartialHead, parse_head};
+use crate::h1::body::{BodyKind, ChunkedDecoder, ChunkedLimits};
+use crate::h1::buffer::{BUFFER_SIZE, BufferPool, InputBuffer, OutputBuffer};
+use crate::h1::date::HTTP_DATE_LEN;
+use crate::h1::error::ParseError;
+use crate::h1::head::{self, Head, HeadLimits, PartialHead, parse_head};
 use crate::pool::OwnedRequest;
 use crate::response::{EncodeOptions, Response, Streaming};
 
@@ -300,7 +300,7 @@ impl Conn {
                 }
             }
         }
-        let mut storage = parse::header_storage();
+        let mut storage = head::header_storage();
         let head = match parse_head(input, &mut storage, &limits) {
             Ok(Some(head)) => head,
             Ok(None) if followed => {
@@ -407,7 +407,7 @@ impl Conn {
         // The head was parsed when it arrived; parse it again (cheap, and the bytes have not
         // changed) rather than keep borrowed header slices across reads.
         let input = self.input.filled();
-        let mut storage = parse::header_storage();
+        let mut storage = head::header_storage();
         let head = match parse_head(&input[..head_len], &mut storage, &ctx.head_limits()) {
             Ok(Some(head)) => head,
             Ok(None) | Err(_) => {
@@ -1096,9 +1096,9 @@ mod tests {
         }
         input.push_str("\r\n");
         let splits: Vec<usize> = (1..input.len()).collect();
-        crate::parse::LOOKED_AT.with(|count| count.set(0));
+        crate::h1::head::LOOKED_AT.with(|count| count.set(0));
         let (output, _) = run(&app, input.as_bytes(), &splits);
-        let looked = crate::parse::LOOKED_AT.with(std::cell::Cell::get);
+        let looked = crate::h1::head::LOOKED_AT.with(std::cell::Cell::get);
         assert_eq!(text(&output), response("200 OK", TEXT, "A", ""));
         assert!(
             looked <= 4 * input.len(),

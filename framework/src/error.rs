@@ -6,8 +6,8 @@
 //! - [`SessionError`]: a session that cannot be stored; converts into a logged 500.
 //! - [`UrlForError`]: `url_for` asked for a route or parameter that does not exist; converts
 //!   into a logged 500.
-//! - `ParseError` (internal): why a request could not be read, mapped to its 4xx/5xx status in
-//!   [`ParseError::status`], the one place that decides it.
+//! - `ParseError` (internal, in `h1/error.rs`): why a request could not be read, at the
+//!   protocol layer.
 //! - `MultipartError` (internal): why a `multipart/form-data` body was refused; it becomes the
 //!   [`HttpError`] that [`Request::multipart`](crate::Request::multipart) returns.
 
@@ -361,66 +361,6 @@ pub fn abort(status: StatusCode) -> HttpError {
     HttpError::new(status, status.canonical_reason().unwrap_or("Error"))
 }
 
-/// Why a request could not be read. Each variant is answered with the status
-/// [`ParseError::status`] gives, then the connection is closed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum ParseError {
-    /// The request violates HTTP/1.1 syntax or framing rules (RFC 9112).
-    #[error("{0}")]
-    Malformed(&'static str),
-    /// The request head (request line and header section) is larger than the limit.
-    #[error("request header section larger than {0} bytes")]
-    HeadTooLarge(usize),
-    /// More header fields than the limit.
-    #[error("more than {0} header fields")]
-    TooManyHeaders(usize),
-    /// The request-target is longer than the limit.
-    #[error("request-target longer than {0} bytes")]
-    UriTooLong(usize),
-    /// The query string has more parameters than the limit.
-    #[error("more than {0} query parameters")]
-    TooManyQueryParams(usize),
-    /// The `Cookie` header fields hold more cookies than the limit.
-    #[error("more than {0} cookies")]
-    TooManyCookies(usize),
-    /// The declared or received body is larger than the limit.
-    #[error("request body larger than {0} bytes")]
-    BodyTooLarge(u64),
-    /// A transfer coding other than chunked, which carafe does not decode (RFC 9112 §6.1).
-    #[error("unsupported transfer coding")]
-    UnsupportedTransferCoding,
-    /// An `Expect` value other than `100-continue` (RFC 9110 §10.1.1).
-    #[error("unsupported expectation")]
-    UnsupportedExpectation,
-    /// An HTTP version other than 1.0 or 1.1.
-    #[error("unsupported HTTP version")]
-    UnsupportedVersion,
-    /// The request head or body did not arrive within the configured time.
-    #[error("request not received in time")]
-    Timeout,
-}
-
-impl ParseError {
-    /// The status that answers this error: the one place that maps failures to codes, as
-    /// hyper's `role.rs` and tiny_http do.
-    pub(crate) fn status(&self) -> StatusCode {
-        match self {
-            ParseError::Malformed(_) => StatusCode::BAD_REQUEST,
-            ParseError::HeadTooLarge(_)
-            | ParseError::TooManyHeaders(_)
-            | ParseError::TooManyCookies(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ParseError::UriTooLong(_) | ParseError::TooManyQueryParams(_) => {
-                StatusCode::URI_TOO_LONG
-            }
-            ParseError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ParseError::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
-            ParseError::UnsupportedExpectation => StatusCode::EXPECTATION_FAILED,
-            ParseError::UnsupportedVersion => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            ParseError::Timeout => StatusCode::REQUEST_TIMEOUT,
-        }
-    }
-}
-
 /// Why a `multipart/form-data` body was refused. Syntax errors are 400, limits 413, a body
 /// that is not multipart 415; [`MultipartError::status`] is the one place that decides it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -473,26 +413,6 @@ impl From<MultipartError> for HttpError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parse_errors_map_to_their_statuses() {
-        let cases = [
-            (ParseError::Malformed("x"), 400),
-            (ParseError::HeadTooLarge(1), 431),
-            (ParseError::TooManyHeaders(1), 431),
-            (ParseError::UriTooLong(1), 414),
-            (ParseError::TooManyQueryParams(1), 414),
-            (ParseError::TooManyCookies(1), 431),
-            (ParseError::BodyTooLarge(1), 413),
-            (ParseError::UnsupportedTransferCoding, 501),
-            (ParseError::UnsupportedExpectation, 417),
-            (ParseError::UnsupportedVersion, 505),
-            (ParseError::Timeout, 408),
-        ];
-        for (error, status) in cases {
-            assert_eq!(error.status().as_u16(), status, "{error:?}");
-        }
-    }
 
     #[test]
     fn multipart_errors_map_to_their_statuses() {

@@ -145,7 +145,7 @@ mod tests {
     fn pairs_are_counted_as_the_parser_finds_them() {
         for input in [&b"a=1&b=2&&c=3&"[..], b"", b"&&&", b"x", b"a&b&c&d&e"] {
             let parsed = Form::parse(input).len();
-            let count = crate::parse::count_pairs;
+            let count = crate::h1::head::count_pairs;
             assert_eq!(count(input, 100), parsed, "{input:?}");
             assert_eq!(count(input, 1), parsed.min(2), "{input:?}");
         }

@@ -57,19 +57,16 @@
 
 mod app;
 mod bench;
-mod body;
-mod buffer;
 mod config;
 mod conn;
 mod cookies;
-mod date;
 mod error;
 mod form;
+mod h1;
 mod handler;
 mod hooks;
 mod macros;
 mod multipart;
-mod parse;
 mod pool;
 #[cfg(test)]
 mod proptests;

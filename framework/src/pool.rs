@@ -16,7 +16,7 @@ use std::thread;
 
 use crate::app::App;
 use crate::error::HttpError;
-use crate::parse::{self, HeadLimits};
+use crate::h1::head::{self, HeadLimits};
 use crate::response::Response;
 
 /// A request copied out of its connection's buffer: the head and the (decoded) body.
@@ -41,8 +41,8 @@ impl OwnedRequest {
     /// arrived, and the bytes have not changed) and the app responds as it would on a worker.
     pub(crate) fn respond(&self, app: &App) -> Response {
         let limits = HeadLimits::from_config(&app.config);
-        let mut storage = parse::header_storage();
-        match parse::parse_head(&self.bytes[..self.head_len], &mut storage, &limits) {
+        let mut storage = head::header_storage();
+        match head::parse_head(&self.bytes[..self.head_len], &mut storage, &limits) {
             Ok(Some(head)) => app.respond(&head, &self.bytes[self.head_len..], self.peer, true),
             // Unreachable in practice: the same bytes parsed on the worker.
             _ => HttpError::internal("request head changed").into(),

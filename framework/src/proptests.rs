@@ -50,11 +50,11 @@ use proptest::string::string_regex;
 use proptest::test_runner::{RngSeed, TestCaseError};
 
 use crate::app::App;
-use crate::body::{ChunkedDecoder, ChunkedLimits};
-use crate::buffer::{BUFFER_SIZE, BufferPool};
 use crate::conn::{Conn, Ctx, Phase};
-use crate::error::ParseError;
-use crate::parse::{HeadLimits, PartialHead, header_storage, parse_head};
+use crate::h1::body::{ChunkedDecoder, ChunkedLimits};
+use crate::h1::buffer::{BUFFER_SIZE, BufferPool};
+use crate::h1::error::ParseError;
+use crate::h1::head::{HeadLimits, PartialHead, header_storage, parse_head};
 use crate::request::Request;
 use crate::response::{EncodeOptions, Response};
 use crate::router::RouteSpec;

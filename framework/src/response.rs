@@ -12,8 +12,8 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 
 use crate::cookies;
-use crate::date::HTTP_DATE_LEN;
 use crate::error::{HttpError, InvalidHeader};
+use crate::h1::date::HTTP_DATE_LEN;
 
 /// What [`Response::headers`] returns for a response without extra headers.
 static NO_HEADERS: LazyLock<HeaderMap> = LazyLock::new(HeaderMap::new);

@@ -230,7 +230,7 @@ fn parse_range(header: &str, len: u64) -> RangeRequest {
     let Some((first, last)) = spec.trim().split_once('-') else {
         return RangeRequest::Whole;
     };
-    let number = |text: &str| crate::parse::parse_decimal(text.as_bytes());
+    let number = |text: &str| crate::h1::head::parse_decimal(text.as_bytes());
     match (first.is_empty(), last.is_empty()) {
         // `-n`: the last n bytes.
         (true, false) => match number(last) {

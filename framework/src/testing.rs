@@ -31,9 +31,9 @@ use cookie::Cookie;
 use http::{Method, StatusCode};
 
 use crate::app::App;
-use crate::buffer::BufferPool;
 use crate::conn::{Conn, Ctx};
-use crate::date::DateCache;
+use crate::h1::buffer::BufferPool;
+use crate::h1::date::DateCache;
 
 /// Sends requests to an [`App`] in memory.
 pub struct TestClient {
@@ -452,8 +452,8 @@ impl TestResponse {
             {
                 // The codec's own decoder reads the streamed body back.
                 let mut bytes = rest.to_vec();
-                let limits = crate::body::ChunkedLimits::unlimited();
-                let mut decoder = crate::body::ChunkedDecoder::new(0, limits);
+                let limits = crate::h1::body::ChunkedLimits::unlimited();
+                let mut decoder = crate::h1::body::ChunkedDecoder::new(0, limits);
                 let filled = bytes.len();
                 match decoder.decode(&mut bytes, filled) {
                     Ok(true) => bytes.truncate(decoder.body_end()),

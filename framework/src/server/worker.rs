@@ -16,9 +16,9 @@ use slab::Slab;
 use super::connection::{Connection, LINGER_TIMEOUT, Next};
 use super::{Control, GRACEFUL, LISTENER, RUNNING, WAKER};
 use crate::app::App;
-use crate::buffer::BufferPool;
 use crate::conn::{Conn, Ctx, Phase};
-use crate::date::DateCache;
+use crate::h1::buffer::BufferPool;
+use crate::h1::date::DateCache;
 use crate::pool::{BlockingPool, Completed, Job, Reply};
 use crate::timer::{TimerKind, Timers};
 

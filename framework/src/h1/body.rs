@@ -7,8 +7,8 @@
 //! into a second allocation. Decoded data never overtakes the raw data it came from, so the
 //! move is always safe.
 
-use crate::error::ParseError;
-use crate::parse::{FieldError, FieldLines};
+use crate::h1::error::ParseError;
+use crate::h1::head::{FieldError, FieldLines};
 
 /// How the body of a request is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -554,12 +554,12 @@ mod tests {
         }
         raw.extend_from_slice(b"\r\n");
         let splits: Vec<usize> = (1..raw.len()).collect();
-        crate::parse::LOOKED_AT.with(|count| count.set(0));
+        crate::h1::head::LOOKED_AT.with(|count| count.set(0));
         assert_eq!(
             decode_split(&raw, &splits, u64::MAX),
             Ok(Some((Vec::new(), raw.len())))
         );
-        let looked = crate::parse::LOOKED_AT.with(std::cell::Cell::get);
+        let looked = crate::h1::head::LOOKED_AT.with(std::cell::Cell::get);
         assert!(
             looked <= 4 * raw.len(),
             "{looked} bytes looked at for {}",

@@ -10,8 +10,8 @@ use std::mem::MaybeUninit;
 use http::{Method, Version};
 use httparse::{Header, Status};
 
-use crate::body::BodyKind;
-use crate::error::ParseError;
+use crate::h1::body::BodyKind;
+use crate::h1::error::ParseError;
 
 /// The most header fields any configuration may allow; the header array lives on the stack.
 pub(crate) const MAX_HEADERS_CAP: usize = 256;
