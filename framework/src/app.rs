@@ -1,33 +1,27 @@
-//! [`App`]: routes, templates, static folders, error handlers, hooks and configuration, and
-//! [`App::respond`], which turns one parsed request into one response.
+//! [`App`]: the builder users write: routes, templates, static folders, error handlers, hooks
+//! and configuration.
 //!
-//! An `App` is built single-threaded with `&mut self` methods, then frozen behind an `Arc` by
-//! [`App::bind`] and shared read-only by every worker: no locks on the request path.
+//! An `App` is built single-threaded with `&mut self` methods. When it stops changing
+//! ([`App::bind`], or `TestClient::new`) it is frozen into a `Site` (`site.rs`), which answers
+//! requests and is shared read-only by every worker: no locks on the request path. Serving
+//! (`bind`, `run`, `spawn`) is in `server/`.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
 
-use http::header::{ALLOW, HeaderValue};
-#[cfg(feature = "sessions")]
-use http::header::{SET_COOKIE, VARY};
 use http::{Method, StatusCode};
 
 use crate::config::Config;
-use crate::error::{Error, HttpError, RouteError, UrlForError, abort};
-use crate::h1::head::Head;
-use crate::handler::{Handler, call_guarded};
+use crate::error::{Error, HttpError, RouteError, UrlForError};
+use crate::handler::Handler;
 use crate::hooks::Hooks;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
-use crate::router::{Lookup, RouteInfo, RouteSpec, Router};
-use crate::server::{RunningServer, Server};
+use crate::router::{RouteInfo, RouteSpec, Router};
+use crate::site::{ErrorHandler, Parts, Site};
 use crate::static_files::StaticDir;
 use crate::template::Templates;
-
-/// A handler for error responses of one status.
-type ErrorHandler = Arc<dyn Fn(&Request<'_>, &HttpError) -> Response + Send + Sync>;
 
 /// A web application: what to answer, and how to serve it.
 ///
@@ -54,13 +48,9 @@ pub struct App {
     templates: Option<Templates>,
     error_handlers: HashMap<StatusCode, ErrorHandler>,
     hooks: Hooks,
-    /// Signs sessions; set by [`App::secret_key`], else when serving starts.
+    /// Signs sessions; set by [`App::secret_key`], else when the app is frozen.
     #[cfg(feature = "sessions")]
     session_key: Option<cookie::Key>,
-    /// The session key was made up at start (no secret configured): warn when a session is
-    /// first stored with it, not at start, so apps without sessions are not told about them.
-    #[cfg(feature = "sessions")]
-    warn_random_session_key: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for App {
@@ -95,8 +85,6 @@ impl App {
             hooks: Hooks::default(),
             #[cfg(feature = "sessions")]
             session_key: None,
-            #[cfg(feature = "sessions")]
-            warn_random_session_key: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -139,7 +127,8 @@ impl App {
     /// # Ok::<(), carafe::Error>(())
     /// ```
     pub fn templates(&mut self, dir: impl AsRef<Path>) -> Result<&mut Self, Error> {
-        self.templates = Some(Templates::new(dir.as_ref())?);
+        check_directory(dir.as_ref())?;
+        self.templates = Some(Templates::new(dir.as_ref()));
         Ok(self)
     }
 
@@ -161,6 +150,7 @@ impl App {
     /// ```
     pub fn static_dir(&mut self, prefix: &str, dir: impl AsRef<Path>) -> Result<&mut Self, Error> {
         const HANDLER: &str = "static_files";
+        check_directory(dir.as_ref())?;
         let files = StaticDir::new(dir.as_ref())?;
         let pattern = format!("{}/{{*filename}}", prefix.trim_end_matches('/'));
         let first = !self.routes().iter().any(|route| route.handler() == HANDLER);
@@ -342,40 +332,6 @@ impl App {
         Ok(self)
     }
 
-    /// The key that signs sessions, once [`ensure_session_key`](Self::ensure_session_key) ran.
-    #[cfg(feature = "sessions")]
-    pub(crate) fn session_key(&self) -> Option<&cookie::Key> {
-        self.session_key.as_ref()
-    }
-
-    /// Makes sure sessions have a key before serving: the one set with [`App::secret_key`],
-    /// else (when `from_environment`) `CARAFE_SECRET_KEY`, else a random one.
-    #[cfg(feature = "sessions")]
-    pub(crate) fn ensure_session_key(&mut self, from_environment: bool) -> Result<(), Error> {
-        const VARIABLE: &str = "CARAFE_SECRET_KEY";
-        if self.session_key.is_some() {
-            return Ok(());
-        }
-        if from_environment && let Some(secret) = std::env::var_os(VARIABLE) {
-            self.session_key = Some(crate::session::key_from_secret(
-                secret.as_encoded_bytes(),
-                VARIABLE,
-            )?);
-            return Ok(());
-        }
-        let key = cookie::Key::try_generate().ok_or_else(|| {
-            std::io::Error::other("the operating system gave no randomness for a session key")
-        })?;
-        self.warn_random_session_key = std::sync::atomic::AtomicBool::new(from_environment);
-        self.session_key = Some(key);
-        Ok(())
-    }
-
-    /// Whether any route runs on the blocking pool (which then gets started).
-    pub(crate) fn has_blocking_routes(&self) -> bool {
-        self.router.routes().any(RouteInfo::is_blocking)
-    }
-
     /// Every route, in registration order (what `--routes` prints).
     pub fn routes(&self) -> Vec<&RouteInfo> {
         self.router.routes().collect()
@@ -386,288 +342,75 @@ impl App {
         &self.router
     }
 
-    /// What is settled once the app stops changing (`bind`, and the in-memory drivers
-    /// `TestClient::new` and `__bench::Driver::new`): the session key (with
-    /// `from_environment`, read from `CARAFE_SECRET_KEY` if none was set; tests do not read
-    /// it, so they do not depend on the environment), and the final route table for the
-    /// templates' `url_for`.
-    pub(crate) fn finish_setup(&mut self, from_environment: bool) -> Result<(), Error> {
+    /// Freezes the app into the [`Site`] that serves it. Sessions get their key here: the one
+    /// set with [`App::secret_key`], else (when `from_environment`, as when serving)
+    /// `CARAFE_SECRET_KEY`, else a random one. Tests (`TestClient`) do not read the
+    /// environment, so they do not depend on it.
+    pub(crate) fn freeze(self, from_environment: bool) -> Result<Site, Error> {
         #[cfg(feature = "sessions")]
-        self.ensure_session_key(from_environment)?;
+        let session_key = match self.session_key {
+            Some(key) => key,
+            None => session_key_from(from_environment)?,
+        };
         #[cfg(not(feature = "sessions"))]
         let _ = from_environment;
-        self.share_routes_with_templates();
-        self.router.freeze();
-        Ok(())
-    }
-
-    /// Gives the templates the final route table for `url_for`: templates may be configured
-    /// before the routes.
-    fn share_routes_with_templates(&mut self) {
-        let urls = self.router.url_map();
-        if let Some(templates) = &mut self.templates {
-            templates.set_url_map(urls);
-        }
-    }
-
-    /// Binds the listening socket(s) without serving yet, so the caller can read the bound
-    /// address (bind port 0 for any free port) and take a shutdown handle first.
-    pub fn bind(mut self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
-        self.finish_setup(true)?;
-        Server::bind(Arc::new(self), addr)
-    }
-
-    /// Serves on `addr` until SIGINT or SIGTERM, then shuts down gracefully: in-flight
-    /// requests finish (within [`Config::shutdown_grace`]), idle connections close. A second
-    /// signal stops at once.
-    pub fn run(self, addr: impl ToSocketAddrs) -> Result<(), Error> {
-        self.bind(addr)?.run_until_signal()
-    }
-
-    /// Serves on `addr` on background threads and returns at once; the returned handle stops
-    /// the server when dropped. What tests use.
-    pub fn spawn(self, addr: impl ToSocketAddrs) -> Result<RunningServer, Error> {
-        self.bind(addr)?.spawn()
-    }
-
-    /// Answers one parsed request: route, run the before hooks, call the handler behind the
-    /// panic boundary (unless a hook answered), apply the app's error handler if the response
-    /// is an error, run the after hooks, then store a changed session.
-    ///
-    /// When the route is `blocking` and `run_blocking` is false, runs nothing and returns
-    /// [`Response::deferred`]: an event loop hands such requests to the blocking pool, whose
-    /// threads call this again with `run_blocking` set (so hooks run there too). A flag in the
-    /// response rather than an `Option` around it: this runs for every request, and the wrapper
-    /// cost a move.
-    pub(crate) fn respond(
-        &self,
-        head: &Head<'_, '_>,
-        body: &[u8],
-        peer: SocketAddr,
-        run_blocking: bool,
-    ) -> Response {
-        let (route, params, unrouted) = match self.router.lookup(&head.method, head.path) {
-            Lookup::Found(route, params) => (Some(route), params, None),
-            // `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7): answered
-            // for the whole app, before any hook (the parser lets `*` through for OPTIONS only).
-            Lookup::NotFound if head.path == "*" => {
-                return with_allow(
-                    Response::new(StatusCode::NO_CONTENT),
-                    &self.router.server_allow(),
-                );
-            }
-            other => (None, matchit::Params::new(), Some(other)),
-        };
-        if !run_blocking && route.is_some_and(|route| route.info.is_blocking()) {
-            return Response::deferred();
-        }
-        let request = Request::new(
-            head,
-            body,
-            peer,
-            self,
-            route.map(|route| &route.info),
-            params,
-        );
-        let mut panicked = false;
-        let early = self.hooks.before_request(&request, &mut panicked);
-        let response = match (early, route, unrouted) {
-            (Some(early), _, _) => early,
-            (None, Some(route), _) => match call_guarded(|| (route.handler)(&request)) {
-                Ok(response) => response,
-                Err(panic) => {
-                    panicked = true;
-                    log::error!(
-                        "handler `{}` for {} {} panicked: {panic}",
-                        route.info.handler(),
-                        head.method,
-                        head.target
-                    );
-                    HttpError::internal("Internal Server Error").into()
-                }
-            },
-            (None, None, Some(Lookup::MethodNotAllowed(allow))) => {
-                with_allow(abort(StatusCode::METHOD_NOT_ALLOWED).into(), allow)
-            }
-            (None, None, Some(Lookup::Options(allow))) => {
-                with_allow(Response::new(StatusCode::NO_CONTENT), allow)
-            }
-            _ => abort(StatusCode::NOT_FOUND).into(),
-        };
-        let response = self.finish_response(&request, response, &mut panicked);
-        #[cfg(feature = "sessions")]
-        let response = self.save_session(&request, response, panicked);
-        #[cfg(not(feature = "sessions"))]
-        let _ = panicked;
-        if response.status().is_informational() {
-            return refuse_informational(&request, &response);
-        }
-        response
-    }
-
-    /// Adds the `Set-Cookie` of a session the request changed, and `Vary: Cookie` to any
-    /// response that read the session (a shared cache must not hand it to someone else). A
-    /// session that cannot be stored turns the response into a logged 500. Costs one branch
-    /// when the handler did not use the session.
-    #[cfg(feature = "sessions")]
-    fn save_session(
-        &self,
-        request: &Request<'_>,
-        mut response: Response,
-        discard: bool,
-    ) -> Response {
-        let Some(session) = request.session_if_used() else {
-            return response;
-        };
-        let varies_by_cookie = response.headers().get_all(VARY).iter().any(|value| {
-            value.to_str().is_ok_and(|names| {
-                names
-                    .split(',')
-                    .map(str::trim)
-                    .any(|name| name == "*" || name.eq_ignore_ascii_case("cookie"))
-            })
-        });
-        if !varies_by_cookie {
-            response
-                .headers_mut()
-                .append(VARY, HeaderValue::from_static("Cookie"));
-        }
-        if discard {
-            return response;
-        }
-        let secure = request.scheme() == "https";
-        let stored = session.set_cookie_value(
-            &self.config.session_cookie_name,
-            self.session_key(),
-            secure,
-            std::time::SystemTime::now(),
-        );
-        match stored {
-            Ok(Some(cookie)) => {
-                if self
-                    .warn_random_session_key
-                    .swap(false, std::sync::atomic::Ordering::Relaxed)
-                {
-                    log::warn!(
-                        "no secret key (App::secret_key or CARAFE_SECRET_KEY): sessions are signed \
-                         with a random key and will not survive a restart"
-                    );
-                }
-                response.headers_mut().append(SET_COOKIE, cookie);
-                response
-            }
-            Ok(None) => response,
-            Err(error) => {
-                log::error!(
-                    "cannot store the session for {} {}: {}",
-                    request.method(),
-                    request.target(),
-                    crate::error::chain(&error)
-                );
-                // The app's 500 page; its own session changes are not stored again.
-                self.handle_error(request, HttpError::internal("Internal Server Error").into())
-            }
-        }
-    }
-
-    /// The error handler, then the after hooks. One inline check covers both, so an app
-    /// without after hooks pays one more comparison for them: most responses are not errors
-    /// and never make the call.
-    #[inline]
-    fn finish_response(
-        &self,
-        request: &Request<'_>,
-        response: Response,
-        panicked: &mut bool,
-    ) -> Response {
-        if response.error().is_none() && !self.hooks.has_after() {
-            return response;
-        }
-        self.finish_error_or_hooked(request, response, panicked)
-    }
-
-    /// Cold like `render_error_page`: only error responses and apps with after hooks come here.
-    #[cold]
-    fn finish_error_or_hooked(
-        &self,
-        request: &Request<'_>,
-        response: Response,
-        panicked: &mut bool,
-    ) -> Response {
-        let response = self.handle_error(request, response);
-        self.hooks
-            .after_request(request, response, panicked, |page| {
-                self.handle_error(request, page)
-            })
-    }
-
-    /// Replaces an error response with the app's page for its status, if one is registered.
-    /// The check is inline; most responses are not errors and never make the call.
-    #[inline]
-    fn handle_error(&self, request: &Request<'_>, response: Response) -> Response {
-        if response.error().is_none() {
-            return response;
-        }
-        self.render_error_page(request, response)
-    }
-
-    #[cold]
-    fn render_error_page(&self, request: &Request<'_>, response: Response) -> Response {
-        let Some(error) = response.error() else {
-            return response;
-        };
-        let Some(handler) = self.error_handlers.get(&error.status()) else {
-            return response;
-        };
-        let mut page = match call_guarded(|| handler(request, error)) {
-            Ok(page) => page,
-            Err(panic) => {
-                log::error!("error handler for {} panicked: {panic}", error.status());
-                return response;
-            }
-        };
-        if page.status() == StatusCode::OK {
-            page.set_status(error.status());
-        }
-        // Keep headers the error needs (405's Allow) unless the page sets its own.
-        for (name, value) in response.headers() {
-            if !page.headers().contains_key(name) {
-                page.headers_mut().insert(name.clone(), value.clone());
-            }
-        }
-        page
-    }
-
-    /// Renders a template, or explains why it cannot.
-    pub(crate) fn render_template<C: serde::Serialize>(
-        &self,
-        name: &str,
-        context: C,
-    ) -> Result<String, minijinja::Error> {
-        match &self.templates {
-            Some(templates) => templates.render(name, context),
-            None => Err(minijinja::Error::new(
-                minijinja::ErrorKind::InvalidOperation,
-                "no template folder is configured: call App::templates",
-            )),
-        }
+        Ok(Site::new(Parts {
+            config: self.config,
+            router: self.router,
+            templates: self.templates,
+            error_handlers: self.error_handlers,
+            hooks: self.hooks,
+            #[cfg(feature = "sessions")]
+            session_key,
+        }))
     }
 }
 
-/// A 1xx status is never a final answer (RFC 9110 §15.2): sent as one, the client would wait
-/// for the real response forever. It is the app's bug, so a logged 500.
-#[cold]
-fn refuse_informational(request: &Request<'_>, response: &Response) -> Response {
-    log::error!(
-        "{} {} was answered with {}, which is not a final status; sending 500 instead",
-        request.method(),
-        request.target(),
-        response.status()
-    );
-    HttpError::internal("Internal Server Error").into()
+/// Fails with [`Error::Directory`] unless `dir` is a directory we can list: a folder given to
+/// the app is checked when it is given, not when the first request needs it.
+fn check_directory(dir: &Path) -> Result<(), Error> {
+    let error = |source| Error::Directory {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::read_dir(dir).map(drop).map_err(error)
 }
 
-fn with_allow(mut response: Response, allow: &HeaderValue) -> Response {
-    response.headers_mut().insert(ALLOW, allow.clone());
-    response
+/// The session key when the app set none: `CARAFE_SECRET_KEY` (when `from_environment`),
+/// else a random one, with a warning when serving, since sessions then end at a restart.
+#[cfg(feature = "sessions")]
+fn session_key_from(from_environment: bool) -> Result<cookie::Key, Error> {
+    const VARIABLE: &str = "CARAFE_SECRET_KEY";
+    if from_environment && let Some(secret) = std::env::var_os(VARIABLE) {
+        return crate::session::key_from_secret(secret.as_encoded_bytes(), VARIABLE);
+    }
+    let key = cookie::Key::try_generate().ok_or_else(|| {
+        std::io::Error::other("the operating system gave no randomness for a session key")
+    })?;
+    if from_environment {
+        log::warn!(
+            "no secret key (App::secret_key or CARAFE_SECRET_KEY): sessions, if the app uses \
+             them, are signed with a random key and end when the server restarts"
+        );
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_folder_is_refused_at_configuration() {
+        let mut app = App::new();
+        let missing = Path::new("/nonexistent/carafe/folder");
+        assert!(matches!(
+            app.templates(missing),
+            Err(Error::Directory { .. })
+        ));
+        assert!(matches!(
+            app.static_dir("/static", missing),
+            Err(Error::Directory { .. })
+        ));
+    }
 }

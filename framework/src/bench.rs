@@ -13,14 +13,16 @@ use http::{Method, Version};
 
 use crate::app::App;
 use crate::config::Config;
-use crate::conn::{Conn, Ctx};
 use crate::error::RouteError;
-use crate::h1::buffer::BufferPool;
-use crate::h1::date::{DateCache, HTTP_DATE_LEN};
+use crate::h1::date::HTTP_DATE_LEN;
+use crate::h1::encode::EncodeOptions;
 use crate::h1::head::{self, HeadLimits};
+use crate::h1::limits::Limits;
+use crate::h1::memory::MemoryConnection;
 use crate::request::Request;
-use crate::response::{EncodeOptions, Response};
+use crate::response::Response;
 use crate::router::{Lookup, RouteSpec};
+use crate::site::{BlockingJob, Site};
 
 /// A fixed `Date` value, so that encoded responses do not depend on the clock.
 const DATE: &[u8; HTTP_DATE_LEN] = b"Sun, 06 Nov 1994 08:49:37 GMT";
@@ -36,7 +38,7 @@ impl HeadParser {
     /// A parser with `config`'s head limits.
     pub fn new(config: &Config) -> Self {
         Self {
-            limits: HeadLimits::from_config(config),
+            limits: Limits::from(config).head,
         }
     }
 
@@ -60,7 +62,7 @@ pub fn encode_response(response: &mut Response, out: &mut Vec<u8>) {
         head_only: false,
         date: DATE,
     };
-    let _stream = response.encode(&options, out);
+    let _stream = response.outgoing_mut().encode(&options, out);
 }
 
 /// Looks up `method` and `path` in the app's route table. Returns the number of path
@@ -72,40 +74,37 @@ pub fn route_lookup(app: &App, method: &Method, path: &str) -> Option<usize> {
     }
 }
 
-/// One in-memory keep-alive connection to an app, driven as the event loop drives a socket:
-/// bytes in through the connection's read buffer, responses out of its output buffer, idle
-/// buffers back to the worker's pool after each batch. Unlike
+/// One in-memory keep-alive connection to an app, driven as the event loop drives a socket
+/// (`h1/memory.rs`): bytes in through the connection's read buffer, responses out of its
+/// output buffer, idle buffers back to the worker's pool after each batch. Unlike
 /// [`TestClient::send_raw`](crate::testing::TestClient::send_raw), which builds a fresh
-/// connection, pool and date per call, it keeps them, so that repeated batches measure the
-/// steady state.
+/// connection per call, it keeps the connection, its buffers and the date, so that repeated
+/// batches measure the steady state.
 pub struct Driver {
-    app: App,
-    pool: BufferPool,
-    date: DateCache,
-    conn: Conn,
+    site: Site,
+    conn: MemoryConnection<BlockingJob>,
 }
 
 impl Driver {
     /// A connection to `app` from `127.0.0.1:40000`. Like `TestClient::new`, an app without
     /// a secret key gets a random session key.
-    pub fn new(mut app: App) -> Self {
-        app.finish_setup(false)
+    pub fn new(app: App) -> Self {
+        let site = app
+            .freeze(false)
             .expect("the operating system provides randomness for a session key");
+        let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, 40000));
         Self {
-            app,
-            pool: BufferPool::default(),
-            date: DateCache::new(),
-            conn: Conn::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 40000))),
+            site,
+            conn: MemoryConnection::with_date(peer, *DATE),
         }
     }
 
     /// Delivers `bytes` as one or more socket reads and appends every byte answered to
     /// `out`. Returns the number of requests answered so far on this connection.
     pub fn send(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> u64 {
-        let mut ctx = Ctx::in_memory(&self.app, self.date.as_bytes(), &mut self.pool);
-        self.conn.deliver_in_memory(bytes, &mut ctx, out);
-        self.conn.release_idle_buffers(ctx.pool);
-        self.conn.answered()
+        self.conn
+            .deliver(&self.site, &self.site.limits, bytes, &[], out);
+        self.conn.conn.answered()
     }
 }
 

@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::h1::body::ChunkedLimits;
+use crate::h1::head::HeadLimits;
+use crate::h1::limits::{Limits, Timeouts};
+
 /// Server limits and timeouts. Change fields on [`App::config`](crate::App::config) before
 /// binding:
 ///
@@ -72,6 +76,11 @@ pub struct Config {
     /// Time allowed between two successful writes while a response is pending; then the
     /// connection is closed and its buffers freed. Default 30 s.
     pub write_timeout: Duration,
+    /// After the last response of a connection carafe closes (an error, `Connection: close`),
+    /// how long it keeps reading and dropping what the client still sends before closing, so
+    /// that the client reads the response rather than a reset (RFC 9112 §9.6); at most 1 MiB
+    /// is read. Default 2 s.
+    pub linger_timeout: Duration,
     /// On shutdown, how long in-flight requests may take before their connections are cut.
     /// Default 10 s.
     pub shutdown_grace: Duration,
@@ -130,6 +139,7 @@ impl Default for Config {
             body_timeout: Duration::from_secs(30),
             keep_alive_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
+            linger_timeout: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
             blocking_threads: 16,
             blocking_queue: 256,
@@ -141,6 +151,36 @@ impl Default for Config {
             session_cookie_name: "session".to_owned(),
             #[cfg(feature = "sessions")]
             session_lifetime: Duration::from_secs(31 * 24 * 60 * 60),
+        }
+    }
+}
+
+impl From<&Config> for Limits {
+    /// The limits the protocol layer enforces, from the settings.
+    fn from(config: &Config) -> Self {
+        Limits {
+            head: HeadLimits {
+                max_head: config.max_head_size,
+                max_headers: config.max_headers,
+                max_target: config.max_target_len,
+                max_query_params: config.max_query_params,
+                max_cookies: config.max_cookies,
+            },
+            chunked: ChunkedLimits {
+                max_body: config.max_body_size,
+                max_extensions: config.max_chunk_extensions,
+                // The trailer section is a header section, with its limits.
+                max_trailer_size: config.max_head_size,
+                max_trailers: config.max_headers,
+            },
+            max_pending_output: config.max_pending_output,
+            timeouts: Timeouts {
+                header: config.header_timeout,
+                body: config.body_timeout,
+                keep_alive: config.keep_alive_timeout,
+                write: config.write_timeout,
+                linger: config.linger_timeout,
+            },
         }
     }
 }

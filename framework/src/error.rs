@@ -14,6 +14,7 @@
 use std::borrow::Cow;
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use http::StatusCode;
 
@@ -121,10 +122,9 @@ pub enum SessionError {
 
 #[cfg(feature = "sessions")]
 impl From<SessionError> for HttpError {
-    /// Logs the error and becomes a 500 (the details stay in the log).
+    /// A 500; the details are logged with the request when the response is made.
     fn from(error: SessionError) -> Self {
-        log::error!("{}", crate::error::chain(&error));
-        HttpError::internal("Internal Server Error")
+        HttpError::internal_because(crate::error::chain(&error))
     }
 }
 
@@ -191,10 +191,10 @@ pub enum UrlForError {
 }
 
 impl From<UrlForError> for HttpError {
-    /// Logs the error and becomes a 500 (a URL the app cannot build is the app's bug).
+    /// A 500 (a URL the app cannot build is the app's bug); the reason is logged with the
+    /// request when the response is made.
     fn from(error: UrlForError) -> Self {
-        log::error!("{error}");
-        HttpError::internal("Internal Server Error")
+        HttpError::internal_because(error)
     }
 }
 
@@ -299,6 +299,9 @@ pub enum RouteError {
 pub struct HttpError {
     status: StatusCode,
     message: Cow<'static, str>,
+    /// What went wrong, for the log only (never sent): logged with the request it answers
+    /// when the response is made.
+    cause: Option<Arc<str>>,
 }
 
 impl HttpError {
@@ -307,7 +310,22 @@ impl HttpError {
         Self {
             status,
             message: message.into(),
+            cause: None,
         }
+    }
+
+    /// A 500 for a mistake of the app's (a header it may not write, a URL it cannot build),
+    /// whose `cause` is logged with the request, not sent.
+    pub(crate) fn internal_because(cause: impl std::fmt::Display) -> Self {
+        Self {
+            cause: Some(cause.to_string().into()),
+            ..Self::internal("Internal Server Error")
+        }
+    }
+
+    /// What went wrong, for the log.
+    pub(crate) fn cause(&self) -> Option<&str> {
+        self.cause.as_deref()
     }
     /// The status code.
     pub fn status(&self) -> StatusCode {
@@ -332,10 +350,11 @@ impl HttpError {
 }
 
 impl From<InvalidHeader> for HttpError {
-    /// Logs the refused header and becomes a 500 (the details stay in the log).
+    /// A 500; the refused header is logged with the request when the response is made.
     fn from(error: InvalidHeader) -> Self {
-        log::error!("a handler set a header carafe refuses to write: {error}");
-        HttpError::internal("Internal Server Error")
+        HttpError::internal_because(format_args!(
+            "a handler set a header carafe refuses to write: {error}"
+        ))
     }
 }
 

@@ -12,6 +12,7 @@ use crate::error::HttpError;
 use crate::handler::call_guarded;
 use crate::request::Request;
 use crate::response::Response;
+use crate::site::Outcome;
 
 /// A hook and, for the log line when it panics, its type's name (a closure's says where it
 /// was written).
@@ -63,73 +64,52 @@ impl Hooks {
     }
 
     /// Runs the before hooks in order until one answers; that answer replaces the handler's.
-    /// A panicking hook answers with a 500 and sets `panicked`.
+    /// A panicking hook answers with a 500.
     #[inline]
-    pub(crate) fn before_request(
-        &self,
-        request: &Request<'_>,
-        panicked: &mut bool,
-    ) -> Option<Response> {
+    pub(crate) fn before_request(&self, request: &Request<'_>) -> Option<Outcome> {
         if self.before.is_empty() {
             return None;
         }
-        self.run_before(request, panicked)
+        self.run_before(request)
     }
 
     #[cold]
-    fn run_before(&self, request: &Request<'_>, panicked: &mut bool) -> Option<Response> {
+    fn run_before(&self, request: &Request<'_>) -> Option<Outcome> {
         for hook in &self.before {
             match call_guarded(|| (hook.run)(request)) {
                 Ok(None) => {}
-                Ok(Some(answer)) => return Some(answer),
+                Ok(Some(answer)) => return Some(Outcome::answered(answer)),
                 Err(panic) => {
-                    *panicked = true;
                     log::error!(
                         "before hook `{}` for {} {} panicked: {panic}",
                         hook.name,
                         request.method(),
                         request.target()
                     );
-                    return Some(HttpError::internal("Internal Server Error").into());
+                    let page = HttpError::internal("Internal Server Error").into();
+                    return Some(Outcome::panicked(page));
                 }
             }
         }
         None
     }
 
-    /// Runs the after hooks in order on `response`. If one panics, the response becomes
+    /// Runs the after hooks in order on the response. If one panics, the response becomes
     /// `error_page(500)` and the after hooks run once more, on that page (so a hook that adds
     /// security headers still applies), as Flask does; a panic in that second pass leaves the
-    /// page as it stands. Either way `panicked` is set.
-    #[inline]
+    /// page as it stands. Either way the outcome is a panic.
     pub(crate) fn after_request(
         &self,
         request: &Request<'_>,
-        response: Response,
-        panicked: &mut bool,
+        outcome: &mut Outcome,
         error_page: impl FnOnce(Response) -> Response,
-    ) -> Response {
-        if self.after.is_empty() {
-            return response;
+    ) {
+        if self.after.is_empty() || self.apply_after(request, &mut outcome.response) {
+            return;
         }
-        self.run_after(request, response, panicked, error_page)
-    }
-
-    #[inline(never)]
-    fn run_after(
-        &self,
-        request: &Request<'_>,
-        mut response: Response,
-        panicked: &mut bool,
-        error_page: impl FnOnce(Response) -> Response,
-    ) -> Response {
-        if self.apply_after(request, &mut response) {
-            return response;
-        }
-        *panicked = true;
         let mut page = error_page(HttpError::internal("Internal Server Error").into());
         self.apply_after(request, &mut page);
-        page
+        *outcome = Outcome::panicked(page);
     }
 
     /// Runs every after hook on `response`; false, logged, when one panics (the rest skipped).

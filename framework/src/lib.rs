@@ -58,7 +58,6 @@
 mod app;
 mod bench;
 mod config;
-mod conn;
 mod cookies;
 mod error;
 mod form;
@@ -67,7 +66,6 @@ mod handler;
 mod hooks;
 mod macros;
 mod multipart;
-mod pool;
 #[cfg(test)]
 mod proptests;
 mod proxy;
@@ -77,10 +75,10 @@ mod router;
 mod server;
 #[cfg(feature = "sessions")]
 mod session;
+mod site;
 mod static_files;
 mod template;
 pub mod testing;
-mod timer;
 mod url_for;
 
 pub use app::App;
@@ -93,7 +91,7 @@ pub use multipart::{Multipart, UploadedFile};
 pub use request::Request;
 #[cfg(feature = "json")]
 pub use response::Json;
-pub use response::{Body, Html, IntoResponse, Response};
+pub use response::{Body, BodyReader, Html, IntoResponse, Response};
 pub use router::{RouteInfo, RouteSpec};
 pub use server::{RunningServer, Server, ServerHandle};
 #[cfg(feature = "sessions")]

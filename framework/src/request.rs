@@ -1,7 +1,7 @@
 //! [`Request`]: what a handler sees of one HTTP request.
 //!
 //! A `Request` is a view: it borrows the connection's read buffer (method, target, headers and
-//! body are never copied) and the router (parameter names). Query strings and form bodies are
+//! body are never copied) and the frozen app, its `Site` (settings, templates, routes). Query strings and form bodies are
 //! decoded lazily, on first use. Its lifetime parameter is elided in handler signatures:
 //! `fn index(req: &Request) -> ...`.
 
@@ -10,7 +10,6 @@ use std::cell::{OnceCell, RefCell};
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
-use crate::app::App;
 use crate::cookies::{self, CookiePairs};
 use crate::error::{HttpError, UrlForError};
 use crate::form::Form;
@@ -21,6 +20,7 @@ use crate::response::Response;
 use crate::router::RouteInfo;
 #[cfg(feature = "sessions")]
 use crate::session::Session;
+use crate::site::Site;
 use http::{Extensions, Method, StatusCode, Version};
 
 /// One HTTP request, as a handler sees it.
@@ -38,10 +38,11 @@ pub struct Request<'a> {
     head: &'a Head<'a, 'a>,
     body: &'a [u8],
     peer: SocketAddr,
-    app: &'a App,
+    site: &'a Site,
     route: Option<&'a RouteInfo>,
-    /// Path parameters as matched (matchit keeps up to three inline, no allocation).
-    params: matchit::Params<'a, 'a>,
+    /// Path parameters as matched (matchit keeps up to three inline, no allocation);
+    /// borrowed, as a request is only a view.
+    params: &'a matchit::Params<'a, 'a>,
     /// Everything parsed on demand (query, form, uploads, cookies, session, decoded params),
     /// behind one pointer: a request whose handler uses none of it sets up and drops one word.
     lazy: OnceCell<Box<Lazy<'a>>>,
@@ -73,15 +74,15 @@ impl<'a> Request<'a> {
         head: &'a Head<'a, 'a>,
         body: &'a [u8],
         peer: SocketAddr,
-        app: &'a App,
+        site: &'a Site,
         route: Option<&'a RouteInfo>,
-        params: matchit::Params<'a, 'a>,
+        params: &'a matchit::Params<'a, 'a>,
     ) -> Self {
         Self {
             head,
             body,
             peer,
-            app,
+            site,
             route,
             params,
             lazy: OnceCell::new(),
@@ -169,23 +170,25 @@ impl<'a> Request<'a> {
     pub fn param(&self, name: &str) -> Option<&str> {
         // `Params::get` compares bytes and validates only the value it returns; iterating
         // would validate every key and value as UTF-8, a third of a small handler's cost.
-        let raw = self.params.get(name)?;
+        let params = self.params;
+        let raw = params.get(name)?;
         if !raw.contains('%') {
             return Some(raw);
         }
-        let index = self.params.iter().position(|(key, _)| key == name)?;
+        let index = params.iter().position(|(key, _)| key == name)?;
         self.param_at(index)
     }
 
     /// The decoded value of the parameter at `index`: borrowed as matched unless it holds a
     /// `%` escape (the common case costs nothing).
     fn param_at(&self, index: usize) -> Option<&str> {
-        let (_, raw) = self.params.iter().nth(index)?;
+        let params = self.params;
+        let (_, raw) = params.iter().nth(index)?;
         if !raw.contains('%') {
             return Some(raw);
         }
         let decoded = self.lazy().decoded_params.get_or_init(|| {
-            self.params
+            params
                 .iter()
                 .map(|(_, value)| percent_encoding::percent_decode_str(value).decode_utf8_lossy())
                 .collect()
@@ -250,7 +253,7 @@ impl<'a> Request<'a> {
             if !self.has_content_type("application/x-www-form-urlencoded") {
                 return Ok(Form::default());
             }
-            let limit = self.app.config.max_form_parts;
+            let limit = self.site.config.max_form_parts;
             Form::parse_bounded(self.body, limit).ok_or_else(|| {
                 log::debug!(
                     "peer={} {} {}: form refused, more than {limit} fields",
@@ -301,7 +304,7 @@ impl<'a> Request<'a> {
     /// ```
     pub fn multipart(&self) -> Result<&Multipart<'a>, HttpError> {
         let parsed = self.lazy().multipart.get_or_init(|| {
-            let limits = MultipartLimits::from_config(&self.app.config);
+            let limits = MultipartLimits::from_config(&self.site.config);
             let parsed = Multipart::parse(self.content_type(), self.body, &limits);
             parsed.map_err(|error| {
                 log::debug!(
@@ -454,10 +457,10 @@ impl<'a> Request<'a> {
     #[cfg(feature = "sessions")]
     pub fn session(&self) -> &Session {
         self.lazy().session.get_or_init(|| {
-            let config = &self.app.config;
+            let config = &self.site.config;
             Session::load(
                 self.cookie(&config.session_cookie_name),
-                self.app.session_key(),
+                Some(self.site.session_key()),
                 config.session_lifetime,
                 std::time::SystemTime::now(),
             )
@@ -479,7 +482,7 @@ impl<'a> Request<'a> {
     /// [`Config::trusted_proxies`](crate::Config::trusted_proxies), the client it names in
     /// `X-Forwarded-For` (read right to left, so a client cannot spoof it).
     pub fn remote_addr(&self) -> IpAddr {
-        let trusted = &self.app.config.trusted_proxies;
+        let trusted = &self.site.config.trusted_proxies;
         if trusted.is_empty() {
             // The same form either way: an IPv4 peer of a dual-stack socket as plain IPv4.
             return self.peer.ip().to_canonical();
@@ -494,7 +497,7 @@ impl<'a> Request<'a> {
     /// for any other header a proxy vouches for, such as a request id it generated; from anyone
     /// else such headers are whatever the client chose to send.
     pub fn is_from_trusted_proxy(&self) -> bool {
-        proxy::is_trusted(self.peer.ip(), &self.app.config.trusted_proxies)
+        proxy::is_trusted(self.peer.ip(), &self.site.config.trusted_proxies)
     }
 
     /// `"https"` when a trusted proxy says so in `X-Forwarded-Proto`, else `"http"` (carafe
@@ -503,7 +506,7 @@ impl<'a> Request<'a> {
         proxy::scheme(
             self.peer,
             self.header_all("x-forwarded-proto").last(),
-            &self.app.config.trusted_proxies,
+            &self.site.config.trusted_proxies,
         )
     }
 
@@ -542,7 +545,7 @@ impl<'a> Request<'a> {
     ///
     /// [`App::url_for`]: crate::App::url_for
     pub fn url_for(&self, name: &str, params: &[(&str, &str)]) -> Result<String, UrlForError> {
-        self.app.url_for(name, params)
+        self.site.url_for(name, params)
     }
 
     /// Renders template `name` from the app's template folder with `context` (anything
@@ -559,7 +562,7 @@ impl<'a> Request<'a> {
     /// }
     /// ```
     pub fn render<C: serde::Serialize>(&self, name: &str, context: C) -> Response {
-        match self.app.render_template(name, context) {
+        match self.site.render_template(name, context) {
             Ok(html) => Response::html(html),
             Err(error) => {
                 log::error!(

@@ -156,11 +156,9 @@ pub(crate) struct Router {
     static_paths: FxHashMap<Box<str>, usize>,
     paths: Vec<PathEntry>,
     routes: Vec<Route>,
-    /// Route names to parsed patterns. Behind an `Arc` so templates can share the final
-    /// table once the app is built (`App::bind`), while registration still edits it.
+    /// Route names to parsed patterns. Behind an `Arc` so that the templates of the frozen
+    /// app share it.
     urls: Arc<UrlMap>,
-    /// `Allow` for `OPTIONS *`: every method any route answers.
-    server_allow: Option<HeaderValue>,
 }
 
 impl Router {
@@ -211,7 +209,6 @@ impl Router {
             .methods
             .extend(spec.methods.iter().map(|m| (m.clone(), route_index)));
         entry.allow = allow_header(entry.methods.iter().map(|(m, _)| m));
-        self.server_allow = None;
         if let Some(name) = &spec.name {
             Arc::make_mut(&mut self.urls).insert(name, &url_pattern);
         }
@@ -269,7 +266,9 @@ impl Router {
         Ok(index)
     }
 
-    /// Finds the handler for `method` and `path` (the raw, still-encoded path).
+    /// Finds the handler for `method` and `path` (the raw, still-encoded path). Inline: its
+    /// result (with the parameters matchit found) is large, and is built where it is used.
+    #[inline(always)]
     pub(crate) fn lookup<'r, 'p>(&'r self, method: &Method, path: &'p str) -> Lookup<'r, 'p> {
         // A static pattern equal to the path is what matchit would pick too (static segments
         // win over parameters), so the exact match can go first.
@@ -300,19 +299,11 @@ impl Router {
     /// `Allow` for `OPTIONS *` (RFC 9110 §9.3.7, a question about the server rather than a
     /// resource): every method some route answers, HEAD with GET, and OPTIONS.
     pub(crate) fn server_allow(&self) -> HeaderValue {
-        match &self.server_allow {
-            Some(allow) => allow.clone(),
-            None => allow_header(
-                self.paths
-                    .iter()
-                    .flat_map(|entry| entry.methods.iter().map(|(m, _)| m)),
-            ),
-        }
-    }
-
-    /// Computes what [`server_allow`](Self::server_allow) answers once the table is final.
-    pub(crate) fn freeze(&mut self) {
-        self.server_allow = Some(self.server_allow());
+        allow_header(
+            self.paths
+                .iter()
+                .flat_map(|entry| entry.methods.iter().map(|(method, _)| method)),
+        )
     }
 
     /// Every route, in registration order.

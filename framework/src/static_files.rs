@@ -18,7 +18,6 @@ use http::header::{ACCEPT_RANGES, CACHE_CONTROL, ETAG, HeaderValue, LAST_MODIFIE
 use crate::error::{Error, HttpError};
 use crate::request::Request;
 use crate::response::Response;
-use crate::template::check_directory;
 
 /// A folder served under a URL prefix.
 #[derive(Debug)]
@@ -27,9 +26,8 @@ pub(crate) struct StaticDir {
 }
 
 impl StaticDir {
-    /// Serves `dir`, which must be a readable directory.
+    /// Serves `dir`, a readable directory.
     pub(crate) fn new(dir: &Path) -> Result<Self, Error> {
-        check_directory(dir)?;
         let root = dir.canonicalize().map_err(|source| Error::Directory {
             path: dir.to_path_buf(),
             source,

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use minijinja::value::Kwargs;
 use minijinja::{Environment, State};
 
-use crate::error::Error;
 use crate::url_for::{UrlMap, template_url_for};
 
 /// The app's template environment. Templates load from the folder on first use; in debug
@@ -18,20 +17,19 @@ pub(crate) struct Templates {
 }
 
 impl Templates {
-    /// Templates from `dir`, which must be a readable directory.
-    pub(crate) fn new(dir: &Path) -> Result<Self, Error> {
-        check_directory(dir)?;
+    /// Templates from `dir`, a readable directory.
+    pub(crate) fn new(dir: &Path) -> Self {
         let mut env = Environment::new();
         env.set_loader(minijinja::path_loader(dir));
         env.set_auto_reload(cfg!(debug_assertions));
         // minijinja's default auto-escape callback escapes `.html`, `.htm` and `.xml`
         // templates for HTML, and leaves other extensions unescaped.
-        Ok(Self { env })
+        Self { env }
     }
 
-    /// Gives templates `url_for(name, **params)` over `urls`. Called once the route table is
-    /// final (the app is about to serve), since templates may be configured before routes.
-    pub(crate) fn set_url_map(&mut self, urls: Arc<UrlMap>) {
+    /// Gives templates `url_for(name, **params)` over `urls`: once, when the app is frozen
+    /// and its route table final (templates may be configured before the routes).
+    pub(crate) fn add_url_for(&mut self, urls: Arc<UrlMap>) {
         self.env.add_function(
             "url_for",
             move |state: &State<'_, '_>, name: &str, params: Kwargs| {
@@ -50,15 +48,6 @@ impl Templates {
             .get_template(name)?
             .render(minijinja::value::Serde(context))
     }
-}
-
-/// Fails with [`Error::Directory`] unless `dir` is a directory we can list.
-pub(crate) fn check_directory(dir: &Path) -> Result<(), Error> {
-    let error = |source| Error::Directory {
-        path: dir.to_path_buf(),
-        source,
-    };
-    std::fs::read_dir(dir).map(drop).map_err(error)
 }
 
 #[cfg(test)]
@@ -84,7 +73,7 @@ mod tests {
             ("page.html", "<p>{{ name }}</p>"),
             ("note.txt", "{{ name }}"),
         ]);
-        let templates = Templates::new(&dir).unwrap();
+        let templates = Templates::new(&dir);
         let context = minijinja::context! { name => "<script>" };
         assert_eq!(
             templates.render("page.html", &context).unwrap(),
@@ -97,15 +86,9 @@ mod tests {
     #[test]
     fn missing_template_is_an_error_not_a_panic() {
         let dir = folder(&[]);
-        let templates = Templates::new(&dir).unwrap();
+        let templates = Templates::new(&dir);
         let error = templates.render("absent.html", ()).unwrap_err();
         assert_eq!(error.kind(), minijinja::ErrorKind::TemplateNotFound);
         std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn a_missing_folder_is_refused_at_configuration() {
-        let result = Templates::new(Path::new("/nonexistent/carafe/templates"));
-        assert!(matches!(result, Err(Error::Directory { .. })));
     }
 }

@@ -31,13 +31,12 @@ use cookie::Cookie;
 use http::{Method, StatusCode};
 
 use crate::app::App;
-use crate::conn::{Conn, Ctx};
-use crate::h1::buffer::BufferPool;
-use crate::h1::date::DateCache;
+use crate::h1::memory::MemoryConnection;
+use crate::site::Site;
 
 /// Sends requests to an [`App`] in memory.
 pub struct TestClient {
-    app: Arc<App>,
+    site: Arc<Site>,
     peer: SocketAddr,
     /// Cookies set by responses, by name. One site, every path: `Domain` and `Path` are not
     /// matched, which is all an in-memory client of one app needs.
@@ -51,11 +50,12 @@ impl TestClient {
         doc = "\nAn app without [`App::secret_key`] gets a random session key here, without \
                reading `CARAFE_SECRET_KEY`, so tests do not depend on the environment."
     )]
-    pub fn new(mut app: App) -> Self {
-        app.finish_setup(false)
+    pub fn new(app: App) -> Self {
+        let site = app
+            .freeze(false)
             .expect("the operating system provides randomness for a session key");
         Self {
-            app: Arc::new(app),
+            site: Arc::new(site),
             peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
             cookies: Mutex::new(BTreeMap::new()),
         }
@@ -186,11 +186,14 @@ impl TestClient {
     /// Feeds raw bytes to a fresh connection, as a socket would deliver them, and returns
     /// every byte it answers, for tests of the protocol itself (pipelining, malformed input).
     pub fn send_raw(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut pool = BufferPool::default();
-        let date = DateCache::new();
-        let mut ctx = Ctx::in_memory(&self.app, date.as_bytes(), &mut pool);
         let mut output = Vec::new();
-        Conn::new(self.peer).deliver_in_memory(bytes, &mut ctx, &mut output);
+        MemoryConnection::new(self.peer).deliver(
+            &*self.site,
+            &self.site.limits,
+            bytes,
+            &[],
+            &mut output,
+        );
         output
     }
 }

@@ -21,7 +21,7 @@ pub(crate) enum BodyKind {
     Chunked,
 }
 
-/// The limits a chunked body is decoded under, from [`Config`](crate::Config).
+/// The limits a chunked body is decoded under (from `Config`, by way of `Limits`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ChunkedLimits {
     /// Decoded body bytes (`max_body_size`).
@@ -38,16 +38,6 @@ pub(crate) struct ChunkedLimits {
 }
 
 impl ChunkedLimits {
-    /// The limits of `config`.
-    pub(crate) fn from_config(config: &crate::Config) -> Self {
-        Self {
-            max_body: config.max_body_size,
-            max_extensions: config.max_chunk_extensions,
-            max_trailer_size: config.max_head_size,
-            max_trailers: config.max_headers,
-        }
-    }
-
     /// No limit at all: for reading back what carafe itself sent (the test client).
     pub(crate) fn unlimited() -> Self {
         Self {

@@ -12,6 +12,9 @@ pub(crate) const BUFFER_SIZE: usize = 8 * 1024;
 /// The most buffers of each kind the pool keeps; beyond that, returned buffers are freed.
 const MAX_POOLED: usize = 64;
 
+/// Size of the scratch space for bytes read and dropped.
+const SCRATCH_SIZE: usize = 4096;
+
 /// Received bytes: `data[start..end]` is received but not yet consumed.
 ///
 /// `data` is always fully initialised (`len() == capacity()`), so reads go straight into its
@@ -159,9 +162,19 @@ impl OutputBuffer {
 pub(crate) struct BufferPool {
     inputs: Vec<Vec<u8>>,
     outputs: Vec<Vec<u8>>,
+    /// Where bytes that are read only to be dropped go (from lingering connections).
+    scratch: Vec<u8>,
 }
 
 impl BufferPool {
+    /// Space for bytes read only to be dropped, shared by every connection of the worker.
+    pub(crate) fn scratch(&mut self) -> &mut [u8] {
+        if self.scratch.is_empty() {
+            self.scratch = vec![0; SCRATCH_SIZE];
+        }
+        &mut self.scratch
+    }
+
     fn take_input(&mut self) -> Vec<u8> {
         self.inputs.pop().unwrap_or_else(|| vec![0; BUFFER_SIZE])
     }

@@ -6,6 +6,7 @@
 //! route, or keep state between calls; the connection (`conn.rs`) decides when to call it again.
 
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 use http::{Method, Version};
 use httparse::{Header, Status};
@@ -17,7 +18,7 @@ use crate::h1::error::ParseError;
 pub(crate) const MAX_HEADERS_CAP: usize = 256;
 
 /// Limits applied while reading a head.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HeadLimits {
     /// Bytes of request line plus header section.
     pub max_head: usize,
@@ -31,19 +32,6 @@ pub(crate) struct HeadLimits {
     pub max_cookies: usize,
 }
 
-impl HeadLimits {
-    /// The limits of `config`.
-    pub(crate) fn from_config(config: &crate::Config) -> Self {
-        Self {
-            max_head: config.max_head_size,
-            max_headers: config.max_headers,
-            max_target: config.max_target_len,
-            max_query_params: config.max_query_params,
-            max_cookies: config.max_cookies,
-        }
-    }
-}
-
 /// Uninitialised storage for the parsed header fields, borrowed by [`Head::headers`].
 pub(crate) type HeaderStorage<'b> = [MaybeUninit<Header<'b>>; MAX_HEADERS_CAP];
 
@@ -55,6 +43,8 @@ pub(crate) fn header_storage<'b>() -> HeaderStorage<'b> {
 /// A parsed request head, borrowing the input buffer (`'b`) and the header storage (`'h`).
 #[derive(Debug)]
 pub(crate) struct Head<'h, 'b> {
+    /// The head's bytes, request line to blank line (`len` of them).
+    pub raw: &'b [u8],
     pub method: Method,
     /// The request-target as sent, e.g. `/blog?page=2`.
     pub target: &'b str,
@@ -79,6 +69,9 @@ pub(crate) struct Head<'h, 'b> {
 /// `Ok(None)` while the head is incomplete, without checking the incomplete part: httparse
 /// starts from the first byte at every call, so a head arriving in pieces is followed with a
 /// [`PartialHead`] instead, which looks at each byte once and checks the limits.
+// Inline: a `Head` is large, and is built in place in the caller rather than copied out of
+// the returned `Result` (a `memcpy` per request).
+#[inline(always)]
 pub(crate) fn parse_head<'h, 'b>(
     buf: &'b [u8],
     storage: &'h mut HeaderStorage<'b>,
@@ -103,8 +96,13 @@ pub(crate) fn parse_head<'h, 'b>(
     if target.len() > limits.max_target {
         return Err(ParseError::UriTooLong(limits.max_target));
     }
-    let method = Method::from_bytes(method.as_bytes())
-        .map_err(|_| ParseError::Malformed("invalid request method"))?;
+    // The two methods of nearly every request first: `from_bytes` is a longer match.
+    let method = match method {
+        "GET" => Method::GET,
+        "POST" => Method::POST,
+        other => Method::from_bytes(other.as_bytes())
+            .map_err(|_| ParseError::Malformed("invalid request method"))?,
+    };
     let version = if minor == 0 {
         Version::HTTP_10
     } else {
@@ -133,6 +131,7 @@ pub(crate) fn parse_head<'h, 'b>(
         fields.keep_alive && !fields.close
     };
     Ok(Some(Head {
+        raw: &buf[..len],
         method,
         target,
         path,
@@ -145,6 +144,79 @@ pub(crate) fn parse_head<'h, 'b>(
         // RFC 9110 §10.1.1: an HTTP/1.0 server ignores the expectation.
         expect_continue: fields.expect_continue && version == Version::HTTP_11,
     }))
+}
+
+/// A parsed head kept beyond the borrow of its buffer: where each part is, as offsets into
+/// the head's bytes, so that a [`Head`] can be had again from those bytes without parsing
+/// them again. For a request whose body arrives after its head (the input buffer may move
+/// between reads), and for a request answered on another thread.
+#[derive(Debug, Clone)]
+pub(crate) struct HeadOffsets {
+    method: Method,
+    version: Version,
+    target: Range<usize>,
+    /// Name and value of each header field.
+    headers: Vec<(Range<usize>, Range<usize>)>,
+    len: usize,
+    body: BodyKind,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+impl HeadOffsets {
+    /// Where the parts of `head` are in `head.raw`.
+    pub(crate) fn of(head: &Head<'_, '_>) -> Self {
+        let start = head.raw.as_ptr() as usize;
+        let span = |part: &[u8]| {
+            let at = part.as_ptr() as usize - start;
+            at..at + part.len()
+        };
+        Self {
+            method: head.method.clone(),
+            version: head.version,
+            target: span(head.target.as_bytes()),
+            headers: head
+                .headers
+                .iter()
+                .map(|field| (span(field.name.as_bytes()), span(field.value)))
+                .collect(),
+            len: head.len,
+            body: head.body,
+            keep_alive: head.keep_alive,
+            expect_continue: head.expect_continue,
+        }
+    }
+
+    /// The head again, over `raw` (the same bytes it was parsed from, perhaps moved), its
+    /// fields in `storage`.
+    pub(crate) fn head<'h, 'b>(
+        &self,
+        raw: &'b [u8],
+        storage: &'h mut Vec<Header<'b>>,
+    ) -> Head<'h, 'b> {
+        // The bytes were valid UTF-8 tokens when parsed, and have not changed since.
+        let text = |range: &Range<usize>| std::str::from_utf8(&raw[range.clone()]).unwrap_or("");
+        storage.clear();
+        storage.extend(self.headers.iter().map(|(name, value)| Header {
+            name: text(name),
+            value: &raw[value.clone()],
+        }));
+        let target = text(&self.target);
+        let (path, query) = split_target(target, &self.method).unwrap_or((target, None));
+        Head {
+            raw: &raw[..self.len],
+            method: self.method.clone(),
+            target,
+            path,
+            query,
+            version: self.version,
+            headers: storage,
+            len: self.len,
+            body: self.body,
+            keep_alive: self.keep_alive,
+            expect_continue: self.expect_continue,
+        }
+    }
 }
 
 /// How many `key=value` pairs an urlencoded `input` holds, as a form parser finds them (empty
@@ -368,33 +440,47 @@ fn map_httparse_error(error: httparse::Error, buf: &[u8], limits: &HeadLimits) -
 
 /// Splits a request-target into its path and query (RFC 9112 §3.2): origin-form `/p?q`,
 /// absolute-form `http://host/p?q` (which a server must accept), or `*` for `OPTIONS`.
+/// Origin-form, what nearly every request has, is split inline; the rest out of line.
+#[inline(always)]
 fn split_target<'b>(
     target: &'b str,
     method: &Method,
 ) -> Result<(&'b str, Option<&'b str>), ParseError> {
-    let path_and_query = if target.starts_with('/') {
-        target
-    } else if target == "*" && method == Method::OPTIONS {
+    if target.starts_with('/') {
+        return Ok(split_query(target));
+    }
+    split_other_target(target, method)
+}
+
+#[cold]
+fn split_other_target<'b>(
+    target: &'b str,
+    method: &Method,
+) -> Result<(&'b str, Option<&'b str>), ParseError> {
+    if target == "*" && method == Method::OPTIONS {
         return Ok(("*", None));
-    } else if let Some(rest) = strip_http_scheme(target) {
-        // RFC 3986 §3.2: the authority ends at the first `/`, `?` or `#`. What follows a `?`
-        // is the query, even when it holds slashes: `http://x?/admin` is the path `/`.
-        match rest.find(['/', '?', '#']) {
-            Some(end) if rest.as_bytes()[end] == b'/' => &rest[end..],
-            Some(end) if rest.as_bytes()[end] == b'?' => {
-                return Ok(("/", Some(&rest[end + 1..])));
-            }
-            _ => "/",
-        }
-    } else {
+    }
+    let Some(rest) = strip_http_scheme(target) else {
         return Err(ParseError::Malformed("invalid request-target"));
     };
+    // RFC 3986 §3.2: the authority ends at the first `/`, `?` or `#`. What follows a `?` is
+    // the query, even when it holds slashes: `http://x?/admin` is the path `/`.
+    Ok(match rest.find(['/', '?', '#']) {
+        Some(end) if rest.as_bytes()[end] == b'/' => split_query(&rest[end..]),
+        Some(end) if rest.as_bytes()[end] == b'?' => ("/", Some(&rest[end + 1..])),
+        _ => ("/", None),
+    })
+}
+
+/// `/p?q` as `("/p", Some("q"))`.
+#[inline(always)]
+fn split_query(path_and_query: &str) -> (&str, Option<&str>) {
     // Paths are short: a plain scan beats memchr's set-up cost here.
-    Ok(match path_and_query.bytes().position(|b| b == b'?') {
+    match path_and_query.bytes().position(|b| b == b'?') {
         // `?` is ASCII, so both sides of it are valid UTF-8 slices.
         Some(at) => (&path_and_query[..at], Some(&path_and_query[at + 1..])),
         None => (path_and_query, None),
-    })
+    }
 }
 
 fn strip_http_scheme(target: &str) -> Option<&str> {
@@ -930,6 +1016,38 @@ mod tests {
     fn leading_empty_lines_are_ignored() {
         // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request-line.
         assert_eq!(complete("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n").path, "/");
+    }
+
+    #[test]
+    fn a_head_is_had_again_from_its_offsets() {
+        let input =
+            "POST http://x/a/b?c=d HTTP/1.1\r\nHost: x\r\nX-Two: 2\r\nContent-Length: 3\r\n\r\nabc";
+        let mut storage = header_storage();
+        let head = parse_head(input.as_bytes(), &mut storage, &LIMITS)
+            .unwrap()
+            .unwrap();
+        let offsets = HeadOffsets::of(&head);
+        // The bytes moved (a buffer that grew): the head is the same.
+        let moved = input.as_bytes().to_vec();
+        let mut fields = Vec::new();
+        let again = offsets.head(&moved, &mut fields);
+        assert_eq!(again.raw, head.raw);
+        assert_eq!((again.method, again.target), (head.method, head.target));
+        assert_eq!((again.path, again.query), ("/a/b", Some("c=d")));
+        assert_eq!(
+            (again.version, again.len, again.body),
+            (head.version, head.len, head.body)
+        );
+        let names: Vec<(&str, &[u8])> = again.headers.iter().map(|h| (h.name, h.value)).collect();
+        assert_eq!(
+            names,
+            [
+                ("Host", &b"x"[..]),
+                ("X-Two", b"2"),
+                ("Content-Length", b"3")
+            ]
+        );
+        assert_eq!(again.len, input.find("abc").unwrap());
     }
 
     #[test]

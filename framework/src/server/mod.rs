@@ -1,17 +1,24 @@
-//! The mio event loop: the one module that touches sockets.
+//! The I/O driver, the top floor: the one module that touches sockets and threads.
 //!
 //! This is the notes' `event_loop()` grown up. Each worker thread runs one `Worker`
 //! (`worker.rs`): a mio `Poll` (epoll, edge-triggered), its own `SO_REUSEPORT` listener, and a
-//! `Slab` of connections keyed by `Token`. On readiness it accepts until `WouldBlock`, and
-//! drives each ready `Connection` (`connection.rs`): read until the socket is drained, let the
-//! sans-IO `Conn` answer, write until done or `WouldBlock`, asking for `WRITABLE` only while
-//! output is pending. Between events it sleeps in `epoll_wait` with a timeout that is the
-//! nearest timer deadline, or none: an idle server uses no CPU.
+//! `Slab` of sockets keyed by `Token`. On readiness it accepts until `WouldBlock`
+//! (`accept.rs`), and drives each ready `Socket` (`socket.rs`): read until the socket is
+//! drained, let its sans-IO `Connection` answer, write until done or `WouldBlock`, asking for
+//! `WRITABLE` only while output is pending. Between events it sleeps in `epoll_wait` with a
+//! timeout that is the nearest deadline (`timer.rs`), or none: an idle server uses no CPU.
+//! `blocking.rs` is the pool of threads for `blocking` handlers, `shutdown.rs` the graceful
+//! shutdown, `listen.rs` the listening sockets.
 //!
 //! This file holds what the public API sees: [`Server`], [`ServerHandle`], [`RunningServer`],
-//! and binding the listeners.
+//! and [`App::bind`], [`App::run`] and [`App::spawn`].
 
-mod connection;
+mod accept;
+mod blocking;
+mod listen;
+mod shutdown;
+mod socket;
+mod timer;
 mod worker;
 
 use std::io;
@@ -25,25 +32,44 @@ use mio::{Interest, Poll, Token, Waker};
 
 use crate::app::App;
 use crate::error::Error;
-use crate::pool::BlockingPool;
+use crate::site::Site;
+use blocking::BlockingPool;
+use listen::{ListenOptions, listen};
 use worker::Worker;
 
 pub(super) const LISTENER: Token = Token(usize::MAX - 1);
 pub(super) const WAKER: Token = Token(usize::MAX - 2);
 
-pub(super) const RUNNING: u8 = 0;
-pub(super) const GRACEFUL: u8 = 1;
-pub(super) const IMMEDIATE: u8 = 2;
+/// What the workers are asked to do, from any thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum RunState {
+    Running = 0,
+    /// Stop accepting, finish what is in flight within the grace period.
+    Graceful = 1,
+    /// Stop now.
+    Immediate = 2,
+}
+
+impl From<u8> for RunState {
+    fn from(value: u8) -> Self {
+        match value {
+            0 => RunState::Running,
+            1 => RunState::Graceful,
+            _ => RunState::Immediate,
+        }
+    }
+}
 
 /// Shared between the workers and every [`ServerHandle`].
 struct Control {
+    /// A [`RunState`]; it only ever goes up.
     state: AtomicU8,
     wakers: Vec<Arc<Waker>>,
 }
 
 impl Control {
-    pub(super) fn request(&self, state: u8) {
-        self.state.fetch_max(state, Ordering::SeqCst);
+    fn request(&self, state: RunState) {
+        self.state.fetch_max(state as u8, Ordering::SeqCst);
         for waker in &self.wakers {
             if let Err(error) = waker.wake() {
                 log::error!("cannot wake a worker to stop it: {error}");
@@ -63,12 +89,12 @@ impl ServerHandle {
     /// requests finish (answered with `Connection: close`) within
     /// [`Config::shutdown_grace`](crate::Config::shutdown_grace), then return from `run`.
     pub fn shutdown(&self) {
-        self.control.request(GRACEFUL);
+        self.control.request(RunState::Graceful);
     }
 
     /// Stops at once, dropping every connection.
     pub fn stop_now(&self) {
-        self.control.request(IMMEDIATE);
+        self.control.request(RunState::Immediate);
     }
 }
 
@@ -90,14 +116,14 @@ impl std::fmt::Debug for ServerHandle {
 /// thread.join().unwrap().unwrap();
 /// ```
 pub struct Server {
-    app: Arc<App>,
+    site: Arc<Site>,
     addr: SocketAddr,
     workers: Vec<(Poll, TcpListener)>,
     control: Arc<Control>,
 }
 
 impl Server {
-    pub(crate) fn bind(app: Arc<App>, addr: impl ToSocketAddrs) -> Result<Self, Error> {
+    fn bind(site: Arc<Site>, addr: impl ToSocketAddrs) -> Result<Self, Error> {
         let requested = addr
             .to_socket_addrs()
             .and_then(|mut addrs| {
@@ -109,12 +135,13 @@ impl Server {
                 addr: "(unresolved)".into(),
                 source,
             })?;
-        let count = app.config.workers.max(1);
+        let config = &site.config;
+        let count = config.workers.max(1);
         let bind_error = |source| Error::Bind {
             addr: requested.to_string(),
             source,
         };
-        let requested = if count > 1 && !app.config.reuse_port {
+        let requested = if count > 1 && !config.reuse_port {
             // Several workers need SO_REUSEPORT, which would also let this server quietly
             // share a port another server holds. Claim the port alone first: a bind without
             // SO_REUSEPORT fails with "address in use" if anyone has it. (It is free again
@@ -124,11 +151,10 @@ impl Server {
         } else {
             requested
         };
-        let reuse_port = count > 1 || app.config.reuse_port;
         let options = ListenOptions {
-            reuse_port,
-            backlog: app.config.backlog,
-            send_buffer_size: app.config.send_buffer_size,
+            reuse_port: count > 1 || config.reuse_port,
+            backlog: config.backlog,
+            send_buffer_size: config.send_buffer_size,
         };
         let first = listen(requested, &options).map_err(bind_error)?;
         let addr = first.local_addr().map_err(bind_error)?;
@@ -151,11 +177,11 @@ impl Server {
             workers.push((poll, listener));
         }
         let control = Arc::new(Control {
-            state: AtomicU8::new(RUNNING),
+            state: AtomicU8::new(RunState::Running as u8),
             wakers,
         });
         Ok(Self {
-            app,
+            site,
             addr,
             workers,
             control,
@@ -184,10 +210,10 @@ impl Server {
             plural(self.workers.len())
         );
         // Threads for `blocking` handlers, shared by the workers; only if some route needs them.
-        let blocking = if self.app.has_blocking_routes() {
-            let config = &self.app.config;
+        let blocking = if self.site.has_blocking_routes() {
+            let config = &self.site.config;
             Some(Arc::new(BlockingPool::start(
-                &self.app,
+                &self.site,
                 config.blocking_threads,
                 config.blocking_queue,
             )?))
@@ -203,7 +229,7 @@ impl Server {
                     index,
                     poll,
                     listener,
-                    &self.app,
+                    &self.site,
                     &self.control,
                     blocking.clone(),
                 )
@@ -220,7 +246,7 @@ impl Server {
             {
                 Ok(thread) => threads.push(thread),
                 Err(error) => {
-                    self.control.request(IMMEDIATE);
+                    self.control.request(RunState::Immediate);
                     let _ = join_all(threads); // The spawn error is the one to report.
                     return Err(error.into());
                 }
@@ -229,7 +255,7 @@ impl Server {
         let result = first.run();
         if result.is_err() {
             // A failed worker takes the others down rather than leaving a half-served port.
-            self.control.request(IMMEDIATE);
+            self.control.request(RunState::Immediate);
         }
         let others = join_all(threads);
         log::info!("server on http://{} stopped", self.addr);
@@ -263,7 +289,7 @@ impl Server {
     }
 
     /// Serves on a background thread; see [`RunningServer`].
-    pub(crate) fn spawn(self) -> Result<RunningServer, Error> {
+    fn spawn(self) -> Result<RunningServer, Error> {
         let addr = self.addr;
         let handle = self.handle();
         let thread = thread::Builder::new()
@@ -352,31 +378,24 @@ fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
 }
 
-/// How to set up a listening socket.
-#[derive(Debug, Clone, Copy)]
-struct ListenOptions {
-    /// `SO_REUSEPORT`: several workers (each with its own listener, balanced by the kernel),
-    /// or another process, share the port.
-    reuse_port: bool,
-    backlog: u32,
-    /// `SO_SNDBUF`, which accepted connections inherit.
-    send_buffer_size: Option<usize>,
-}
+impl App {
+    /// Binds the listening socket(s) without serving yet, so the caller can read the bound
+    /// address (bind port 0 for any free port) and take a shutdown handle first. The app is
+    /// frozen here: what it is now is what serves.
+    pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        Server::bind(Arc::new(self.freeze(true)?), addr)
+    }
 
-/// A non-blocking listening socket with our options.
-fn listen(addr: SocketAddr, options: &ListenOptions) -> io::Result<TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    #[cfg(unix)]
-    if options.reuse_port {
-        socket.set_reuse_port(true)?;
+    /// Serves on `addr` until SIGINT or SIGTERM, then shuts down gracefully: in-flight
+    /// requests finish (within [`Config::shutdown_grace`](crate::Config::shutdown_grace)),
+    /// idle connections close. A second signal stops at once.
+    pub fn run(self, addr: impl ToSocketAddrs) -> Result<(), Error> {
+        self.bind(addr)?.run_until_signal()
     }
-    if let Some(size) = options.send_buffer_size {
-        socket.set_send_buffer_size(size)?;
+
+    /// Serves on `addr` on background threads and returns at once; the returned handle stops
+    /// the server when dropped. What tests use.
+    pub fn spawn(self, addr: impl ToSocketAddrs) -> Result<RunningServer, Error> {
+        self.bind(addr)?.spawn()
     }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(i32::try_from(options.backlog).unwrap_or(i32::MAX))?;
-    Ok(TcpListener::from_std(socket.into()))
 }

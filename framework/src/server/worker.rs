@@ -1,51 +1,43 @@
-//! One event loop on one thread: accept, dispatch readiness events to connections, run
-//! timers, hand requests to the blocking pool and take back their responses, and shut down
-//! gracefully.
+//! One event loop on one thread: wait for readiness, drive the sockets it concerns, run their
+//! timers, and act on what each socket's connection asks for (interest, a deadline, a job for
+//! the blocking pool). Accepting is in `accept.rs`, graceful shutdown in `shutdown.rs`.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Registry, Token};
+use mio::net::TcpListener;
+use mio::{Events, Poll, Registry, Token, Waker};
 use slab::Slab;
 
-use super::connection::{Connection, LINGER_TIMEOUT, Next};
-use super::{Control, GRACEFUL, LISTENER, RUNNING, WAKER};
-use crate::app::App;
-use crate::conn::{Conn, Ctx, Phase};
+use super::blocking::{BlockingPool, Completed, Reply, service_unavailable};
+use super::socket::{Next, Socket};
+use super::timer::Timers;
+use super::{Control, LISTENER, WAKER};
 use crate::h1::buffer::BufferPool;
+use crate::h1::conn::Ctx;
 use crate::h1::date::DateCache;
-use crate::pool::{BlockingPool, Completed, Job, Reply};
-use crate::timer::{TimerKind, Timers};
-
-/// Pause before accepting again after running out of file descriptors.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-/// At shutdown, how long a connection that has sent nothing yet may take to send its first
-/// request (it was accepted, so its client expects an answer).
-const FIRST_REQUEST_WINDOW: Duration = Duration::from_secs(1);
+use crate::site::{BlockingJob, Site};
 
 /// What a worker lends each connection while driving it (the parts of [`Ctx`]), kept apart
-/// from the connection table so that both can be borrowed at once.
-struct Lending {
-    app: Arc<App>,
-    date: DateCache,
-    pool: BufferPool,
+/// from the socket table so that both can be borrowed at once.
+pub(super) struct Lending {
+    pub(super) site: Arc<Site>,
+    pub(super) date: DateCache,
+    pub(super) buffers: BufferPool,
     /// A graceful shutdown has begun: responses say `Connection: close`.
-    shutting_down: bool,
+    pub(super) shutting_down: bool,
 }
 
 impl Lending {
-    fn ctx(&mut self) -> Ctx<'_> {
+    fn ctx(&mut self) -> Ctx<'_, Site> {
         Ctx {
-            app: &self.app,
+            dispatch: &self.site,
+            limits: &self.site.limits,
             date: self.date.as_bytes(),
-            pool: &mut self.pool,
+            buffers: &mut self.buffers,
             shutting_down: self.shutting_down,
-            run_blocking: false,
         }
     }
 }
@@ -53,29 +45,31 @@ impl Lending {
 /// One event loop, on one thread.
 pub(super) struct Worker {
     pub(super) index: usize,
-    poll: Poll,
-    listener: Option<TcpListener>,
+    pub(super) poll: Poll,
+    pub(super) listener: Option<TcpListener>,
     /// Accepting is paused at the connection limit and after running out of descriptors.
-    accept_paused: bool,
-    accept_retry_at: Option<Instant>,
-    warned_exhausted: bool,
-    conns: Slab<Connection>,
+    pub(super) accept_paused: bool,
+    pub(super) accept_retry_at: Option<Instant>,
+    pub(super) warned_exhausted: bool,
+    pub(super) sockets: Slab<Socket>,
+    /// Sockets whose turn's budget ran out with work left: driven again next turn.
+    again: Vec<(usize, u64)>,
     /// What each connection borrows while it is driven.
-    lend: Lending,
-    control: Arc<Control>,
+    pub(super) lend: Lending,
+    pub(super) control: Arc<Control>,
     timers: Timers,
     /// Set when a graceful shutdown starts: the time by which it must be over.
-    shutdown_deadline: Option<Instant>,
+    pub(super) shutdown_deadline: Option<Instant>,
     /// During shutdown, until when connections that have sent nothing are kept open.
-    first_request_cutoff: Option<Instant>,
+    pub(super) first_request_cutoff: Option<Instant>,
     /// This worker's share of `Config::max_connections`.
-    max_connections: usize,
+    pub(super) max_connections: usize,
     /// Where `blocking` handlers run, and how their responses come back to this worker.
-    blocking: Option<Arc<BlockingPool>>,
+    blocking: Option<Arc<BlockingPool<BlockingJob>>>,
     results: Receiver<Completed>,
     results_sender: Sender<Completed>,
-    wake: Arc<dyn Fn() + Send + Sync>,
-    next_id: u64,
+    waker: Arc<Waker>,
+    pub(super) next_id: u64,
 }
 
 impl Worker {
@@ -83,25 +77,12 @@ impl Worker {
         index: usize,
         poll: Poll,
         listener: TcpListener,
-        app: &Arc<App>,
+        site: &Arc<Site>,
         control: &Arc<Control>,
-        blocking: Option<Arc<BlockingPool>>,
+        blocking: Option<Arc<BlockingPool<BlockingJob>>>,
     ) -> Self {
-        let config = &app.config;
+        let config = &site.config;
         let (results_sender, results) = mpsc::channel();
-        let waker = Arc::clone(&control.wakers[index]);
-        let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
-            if let Err(error) = waker.wake() {
-                log::error!("cannot wake a worker with a blocking handler's response: {error}");
-            }
-        });
-        let timers = Timers::new([
-            config.header_timeout,
-            config.body_timeout,
-            config.keep_alive_timeout,
-            config.write_timeout,
-            LINGER_TIMEOUT,
-        ]);
         Self {
             index,
             poll,
@@ -109,15 +90,16 @@ impl Worker {
             accept_paused: false,
             accept_retry_at: None,
             warned_exhausted: false,
-            conns: Slab::new(),
+            sockets: Slab::new(),
+            again: Vec::new(),
             lend: Lending {
-                app: Arc::clone(app),
+                site: Arc::clone(site),
                 date: DateCache::new(),
-                pool: BufferPool::default(),
+                buffers: BufferPool::default(),
                 shutting_down: false,
             },
             control: Arc::clone(control),
-            timers,
+            timers: Timers::new(site.limits.timeouts),
             shutdown_deadline: None,
             first_request_cutoff: None,
             // The kernel spreads SO_REUSEPORT connections evenly, so an even share of the
@@ -129,7 +111,7 @@ impl Worker {
             blocking,
             results,
             results_sender,
-            wake,
+            waker: Arc::clone(&control.wakers[index]),
             next_id: 0,
         }
     }
@@ -160,6 +142,7 @@ impl Worker {
                     }
                 }
             }
+            self.drive_again(now);
             self.expire_timers(now);
             if self.accept_retry_at.is_some_and(|at| at <= now) {
                 self.accept_retry_at = None;
@@ -172,8 +155,12 @@ impl Worker {
         }
     }
 
-    /// Sleep until the nearest deadline, or indefinitely when there is none.
+    /// Sleep until the nearest deadline, or indefinitely when there is none; not at all
+    /// while sockets wait for another turn.
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.again.is_empty() {
+            return Some(Duration::ZERO);
+        }
         [
             self.timers.next_deadline(),
             self.shutdown_deadline,
@@ -187,134 +174,144 @@ impl Worker {
         .map(|deadline| deadline.saturating_duration_since(now) + Duration::from_millis(1))
     }
 
-    fn accept(&mut self, now: Instant) {
-        while !self.accept_paused {
-            // At shutdown the queue is drained whatever the limit: the listener is about to
-            // close, which would reset every connection still queued on it.
-            if self.conns.len() >= self.max_connections && self.shutdown_deadline.is_none() {
-                log::warn!(
-                    "worker {}: {} connections open, the limit; pausing accept",
-                    self.index,
-                    self.conns.len()
-                );
-                self.accept_paused = true;
-                return;
-            }
-            let Some(listener) = &self.listener else {
-                return;
-            };
-            match listener.accept() {
-                Ok((stream, peer)) => self.add_connection(stream, peer, now),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) if is_resource_exhaustion(&error) => {
-                    // The pending connection stays queued and edge-triggered epoll will not
-                    // report it again, so retry on a timer rather than spin or stall.
-                    if !self.warned_exhausted {
-                        log::warn!(
-                            "worker {}: accept failed ({error}); retrying every {ACCEPT_BACKOFF:?}",
-                            self.index
-                        );
-                        self.warned_exhausted = true;
-                    }
-                    self.accept_paused = true;
-                    self.accept_retry_at = Some(now + ACCEPT_BACKOFF);
-                    return;
-                }
-                Err(error) => log::debug!("worker {}: accept failed: {error}", self.index),
-            }
-        }
-    }
-
-    fn add_connection(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
-        if let Err(error) = stream.set_nodelay(true) {
-            log::debug!("peer={peer} cannot set TCP_NODELAY: {error}");
-        }
-        let entry = self.conns.vacant_entry();
-        let key = entry.key();
-        if let Err(error) =
-            self.poll
-                .registry()
-                .register(&mut stream, Token(key), Interest::READABLE)
-        {
-            log::warn!("peer={peer} cannot register the connection: {error}");
-            return;
-        }
-        entry.insert(Connection {
-            stream,
-            conn: Conn::new(peer),
-            interest: Interest::READABLE,
-            read_drained: false,
-            peer_closed: false,
-            lingering: None,
-            timer_phase: Phase::Idle,
-            timer_answered: 0,
-            id: self.next_id,
-        });
-        self.next_id += 1;
-        self.timers.set(key, TimerKind::Idle, now);
-        log::debug!("worker {} accepted token={key} peer={peer}", self.index);
-    }
-
-    fn on_ready(&mut self, key: usize, readable: bool, peer_closed: bool, now: Instant) {
-        let Some(connection) = self.conns.get_mut(key) else {
-            return; // An event for a connection closed earlier in this batch.
+    pub(super) fn on_ready(&mut self, key: usize, readable: bool, peer_closed: bool, now: Instant) {
+        let Some(socket) = self.sockets.get_mut(key) else {
+            return; // An event for a socket closed earlier in this batch.
         };
         if readable {
-            connection.read_drained = false;
+            socket.read_drained = false;
         }
-        connection.peer_closed |= peer_closed;
+        socket.peer_closed |= peer_closed;
         self.drive(key, now);
     }
 
-    /// Drives a connection until it waits for an event. A loop, never recursion: a request
-    /// the blocking pool refuses is answered (503) here and the connection driven again for
-    /// the requests pipelined behind it, however many there are.
+    /// Drives the sockets whose last turn ran out of budget.
+    fn drive_again(&mut self, now: Instant) {
+        for (key, id) in std::mem::take(&mut self.again) {
+            if self.sockets.get(key).is_some_and(|socket| socket.id == id) {
+                self.drive(key, now);
+            }
+        }
+    }
+
+    /// Drives a socket until it waits for an event, then settles what its connection asks.
+    /// A loop, never recursion: a request the blocking pool refuses is answered (503) here
+    /// and the socket driven again for the requests pipelined behind it, however many.
     fn drive(&mut self, key: usize, now: Instant) {
         loop {
             let mut ctx = self.lend.ctx();
-            let Some(connection) = self.conns.get_mut(key) else {
+            let Some(socket) = self.sockets.get_mut(key) else {
                 return;
             };
-            let next = connection.drive(&mut ctx);
-            if !self.after_drive(key, next, now) {
+            let next = socket.drive(&mut ctx);
+            if !self.settle(key, next, now) {
                 return;
             }
+        }
+    }
+
+    /// Acts on what a driven socket's connection asks: closing, another turn, a job for the
+    /// blocking pool, interest, its deadline, its idle buffers. Returns true when the socket
+    /// must be driven again at once (its blocking request was refused and answered).
+    fn settle(&mut self, key: usize, next: Next, now: Instant) -> bool {
+        match next {
+            Next::Close => {
+                self.close(key);
+                return false;
+            }
+            Next::Again => {
+                if let Some(socket) = self.sockets.get(key) {
+                    self.again.push((key, socket.id));
+                }
+            }
+            Next::Wait => {}
+        }
+        let Some(socket) = self.sockets.get_mut(key) else {
+            return false;
+        };
+        if let Some(job) = socket.conn.poll_job() {
+            let id = socket.id;
+            if self.submit_job(key, id, job) {
+                return true;
+            }
+        }
+        let Some(socket) = self.sockets.get_mut(key) else {
+            return false;
+        };
+        let wanted = socket.wanted_interest();
+        if wanted != socket.interest {
+            if let Err(error) =
+                self.poll
+                    .registry()
+                    .reregister(&mut socket.stream, Token(key), wanted)
+            {
+                log::debug!(
+                    "peer={} cannot change interest: {error}",
+                    socket.conn.peer()
+                );
+                self.close(key);
+                return false;
+            }
+            socket.interest = wanted;
+        }
+        socket.conn.release_buffers(&mut self.lend.buffers);
+        self.apply_timer(key, now);
+        let Some(socket) = self.sockets.get(key) else {
+            return false;
+        };
+        if self.shutdown_deadline.is_some()
+            && socket.conn.is_idle()
+            && (socket.conn.answered() > 0 || self.first_request_cutoff.is_none())
+        {
+            self.close(key);
+        }
+        false
+    }
+
+    /// Sets the deadline the socket's connection wants, if it changed since it was last set.
+    pub(super) fn apply_timer(&mut self, key: usize, now: Instant) {
+        let Some(socket) = self.sockets.get_mut(key) else {
+            return;
+        };
+        let timer = socket.conn.poll_timer();
+        if timer != socket.timer {
+            match timer {
+                Some(timer) => self.timers.set(key, timer.kind, now),
+                None => self.timers.cancel(key),
+            }
+            socket.timer = timer;
         }
     }
 
     /// Hands a request for a `blocking` handler to the pool. When the pool is full, answers
     /// 503 at once (rather than letting requests pile up without bound) and returns true: the
     /// connection has more to do.
-    fn submit_job(&mut self, key: usize) -> bool {
-        let Some(connection) = self.conns.get_mut(key) else {
-            return false;
-        };
-        let Some(request) = connection.conn.take_job() else {
-            return false;
-        };
-        let reply = Reply {
-            results: self.results_sender.clone(),
-            wake: Arc::clone(&self.wake),
-            key,
-            id: connection.id,
-        };
+    fn submit_job(&mut self, key: usize, id: u64, job: BlockingJob) -> bool {
         let refused = match &self.blocking {
-            Some(pool) => pool
-                .submit(Job { request, reply })
-                .err()
-                .map(|_| service_unavailable()),
+            Some(pool) => {
+                let reply = Reply::new(
+                    self.results_sender.clone(),
+                    Arc::clone(&self.waker),
+                    key,
+                    id,
+                );
+                let refused = pool.submit(job, reply).err();
+                if let Some(job) = &refused {
+                    log::debug!("blocking pool full: 503 for {}", job.describe());
+                }
+                refused.map(|_| service_unavailable())
+            }
             // Only reachable if a blocking route exists without a pool; answer here, slowly.
-            None => Some(request.respond(&self.lend.app)),
+            None => Some(crate::h1::conn::Dispatch::run(&*self.lend.site, job)),
         };
         let Some(response) = refused else {
             return false;
         };
         let mut ctx = self.lend.ctx();
-        let Some(connection) = self.conns.get_mut(key) else {
+        let Some(socket) = self.sockets.get_mut(key) else {
             return false;
         };
-        connection.conn.complete(response, &mut ctx);
+        socket.conn.handle_job_done(response, &mut ctx);
         true
     }
 
@@ -322,9 +319,9 @@ impl Worker {
     fn receive_completed(&mut self, now: Instant) {
         while let Ok(done) = self.results.try_recv() {
             let mut ctx = self.lend.ctx();
-            match self.conns.get_mut(done.key) {
-                Some(connection) if connection.id == done.id => {
-                    connection.conn.complete(done.response, &mut ctx);
+            match self.sockets.get_mut(done.key) {
+                Some(socket) if socket.id == done.id => {
+                    socket.conn.handle_job_done(done.response, &mut ctx);
                 }
                 // The client went away meanwhile; its response has nowhere to go.
                 _ => continue,
@@ -333,111 +330,33 @@ impl Worker {
         }
     }
 
-    /// Updates interest, timers and buffers after a connection was driven, or closes it.
-    /// Returns true when the connection must be driven again at once (its blocking request was
-    /// refused and answered, so the requests behind it can go on).
-    fn after_drive(&mut self, key: usize, next: Next, now: Instant) -> bool {
-        let Some(connection) = self.conns.get_mut(key) else {
-            return false;
-        };
-        let (read, wrote) = match next {
-            Next::Keep { read, wrote } => (read, wrote),
-            Next::StartLinger => {
-                // One fixed window, not restarted by further bytes.
-                connection.conn.release_buffers(&mut self.lend.pool);
-                self.timers.set(key, TimerKind::Linger, now);
-                return false;
-            }
-            Next::Close => {
-                self.close(key);
-                return false;
-            }
-        };
-        if connection.lingering.is_some() {
-            return false;
-        }
-        if connection.conn.phase() == Phase::Busy {
-            self.timers.cancel(key);
-            connection.timer_phase = Phase::Busy;
-            return self.submit_job(key);
-        }
-        let wanted = connection.wanted_interest();
-        if wanted != connection.interest {
-            if let Err(error) =
-                self.poll
-                    .registry()
-                    .reregister(&mut connection.stream, Token(key), wanted)
-            {
-                log::debug!(
-                    "peer={} cannot change interest: {error}",
-                    connection.conn.peer()
-                );
-                self.close(key);
-                return false;
-            }
-            connection.interest = wanted;
-        }
-        connection.conn.release_idle_buffers(&mut self.lend.pool);
-        let phase = connection.conn.phase();
-        let answered = connection.conn.answered();
-        let new_request = answered != connection.timer_answered;
-        let restart = phase != connection.timer_phase
-            || match phase {
-                Phase::Idle | Phase::Head => new_request,
-                Phase::Body => read,
-                Phase::Writing => wrote,
-                Phase::Busy => false,
-            };
-        if restart {
-            let kind = match phase {
-                Phase::Idle => TimerKind::Idle,
-                Phase::Head => TimerKind::Header,
-                Phase::Body => TimerKind::Body,
-                Phase::Writing | Phase::Busy => TimerKind::Write,
-            };
-            self.timers.set(key, kind, now);
-            connection.timer_phase = phase;
-            connection.timer_answered = answered;
-        }
-        if self.shutdown_deadline.is_some()
-            && phase == Phase::Idle
-            && (answered > 0 || self.first_request_cutoff.is_none())
-        {
-            self.close(key);
-        }
-        false
-    }
-
     fn expire_timers(&mut self, now: Instant) {
         while let Some((key, kind)) = self.timers.pop_expired(now) {
-            let Some(connection) = self.conns.get_mut(key) else {
+            let mut ctx = self.lend.ctx();
+            let Some(socket) = self.sockets.get_mut(key) else {
                 continue;
             };
-            let peer = connection.conn.peer();
-            match kind {
-                TimerKind::Header | TimerKind::Body => {
-                    log::debug!("peer={peer} token={key} request timed out ({kind:?})");
-                    let mut ctx = self.lend.ctx();
-                    connection.conn.timed_out(&mut ctx);
-                    self.drive(key, now);
-                }
-                TimerKind::Idle | TimerKind::Write | TimerKind::Linger => {
-                    log::debug!("peer={peer} token={key} closed after {kind:?} timeout");
-                    self.close(key);
-                }
-            }
+            log::debug!(
+                "peer={} token={key} {kind:?} deadline passed",
+                socket.conn.peer()
+            );
+            // The list no longer holds it: whatever the connection wants next is set anew.
+            socket.timer = None;
+            socket.conn.handle_timeout(kind, &mut ctx);
+            self.drive(key, now);
         }
     }
 
-    fn close(&mut self, key: usize) {
+    pub(super) fn close(&mut self, key: usize) {
         self.timers.cancel(key);
-        if let Some(mut connection) = self.conns.try_remove(key) {
-            connection.conn.release_buffers(&mut self.lend.pool);
-            deregister(self.poll.registry(), &mut connection.stream);
+        if let Some(mut socket) = self.sockets.try_remove(key) {
+            socket.conn.close();
+            socket.conn.release_buffers(&mut self.lend.buffers);
+            deregister(self.poll.registry(), &mut socket.stream);
             log::debug!(
                 "worker {} closed token={key} peer={}",
                 self.index,
-                connection.conn.peer()
+                socket.conn.peer()
             );
         }
         if self.accept_paused && self.accept_retry_at.is_none() && self.listener.is_some() {
@@ -447,117 +366,10 @@ impl Worker {
             self.accept(Instant::now());
         }
     }
-
-    /// Handles shutdown requests; true when the loop should end.
-    fn should_exit(&mut self, now: Instant) -> bool {
-        match self.control.state.load(Ordering::SeqCst) {
-            RUNNING => false,
-            GRACEFUL => {
-                if self.shutdown_deadline.is_none() {
-                    self.begin_shutdown(now);
-                }
-                if self
-                    .first_request_cutoff
-                    .is_some_and(|cutoff| now >= cutoff)
-                {
-                    self.first_request_cutoff = None;
-                    self.close_idle(|_| true);
-                }
-                if self.conns.is_empty() {
-                    return true;
-                }
-                if self
-                    .shutdown_deadline
-                    .is_some_and(|deadline| now >= deadline)
-                {
-                    log::warn!(
-                        "worker {}: shutdown grace period over; cutting {} connection(s) with requests in progress",
-                        self.index,
-                        self.conns.len()
-                    );
-                    return true;
-                }
-                false
-            }
-            _ => true,
-        }
-    }
-
-    fn begin_shutdown(&mut self, now: Instant) {
-        let deadline = now + self.lend.app.config.shutdown_grace;
-        self.shutdown_deadline = Some(deadline);
-        self.lend.shutting_down = true;
-        // Take the connections already queued on the listener before closing it, even at the
-        // connection limit or after running out of descriptors: closing resets them, which in
-        // a rolling restart would fail requests the new process could have served.
-        self.accept_paused = false;
-        self.accept(now);
-        if let Some(mut listener) = self.listener.take() {
-            deregister(self.poll.registry(), &mut listener);
-        }
-        self.first_request_cutoff = Some((now + FIRST_REQUEST_WINDOW).min(deadline));
-        // Keep-alive connections between requests close now, but a request may already be
-        // waiting in the socket (its event not handled yet): read once first, so it is
-        // answered (with Connection: close) rather than lost to the close. Driving an idle
-        // connection during shutdown closes it if nothing arrived. Connections that have
-        // sent nothing at all get a moment to send their first request.
-        let idle: Vec<usize> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| {
-                c.lingering.is_none() && c.conn.phase() == Phase::Idle && c.conn.answered() > 0
-            })
-            .map(|(key, _)| key)
-            .collect();
-        let closed = idle.len();
-        for key in idle {
-            self.on_ready(key, true, false, now);
-        }
-        log::debug!(
-            "worker {}: shutting down, closed {closed} idle connections, {} remain",
-            self.index,
-            self.conns.len()
-        );
-    }
-
-    /// Closes connections with nothing in progress that `select` picks; returns how many.
-    fn close_idle(&mut self, select: impl Fn(&Conn) -> bool) -> usize {
-        let idle: Vec<usize> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| {
-                c.lingering.is_none() && c.conn.phase() == Phase::Idle && select(&c.conn)
-            })
-            .map(|(key, _)| key)
-            .collect();
-        for &key in &idle {
-            self.close(key);
-        }
-        idle.len()
-    }
 }
 
-fn deregister(registry: &Registry, source: &mut impl mio::event::Source) {
+pub(super) fn deregister(registry: &Registry, source: &mut impl mio::event::Source) {
     // Closing the descriptor removes it from epoll anyway; deregistering first keeps the
     // poller's view exact and costs one syscall per connection, not per request.
     let _ = registry.deregister(source);
-}
-
-/// The answer when the blocking pool's queue is full.
-fn service_unavailable() -> crate::Response {
-    let mut response: crate::Response =
-        crate::HttpError::new(http::StatusCode::SERVICE_UNAVAILABLE, "busy, try again").into();
-    response.headers_mut().insert(
-        http::header::RETRY_AFTER,
-        http::HeaderValue::from_static("1"),
-    );
-    response
-}
-
-/// Errors from `accept` that mean the process or system is out of descriptors or memory.
-fn is_resource_exhaustion(error: &io::Error) -> bool {
-    matches!(
-        error.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
 }

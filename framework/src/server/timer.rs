@@ -1,4 +1,5 @@
-//! Connection timeouts in O(1): one FIFO list per kind of timeout.
+//! Connection timeouts in O(1): one FIFO list per kind of timeout. Each connection says which
+//! deadline it wants (`Connection::poll_timer`); the worker only keeps the lists.
 //!
 //! Every timeout of one kind has the same duration, so appending a connection at the tail
 //! with `now + duration` keeps each list sorted by deadline. Setting a timer unlinks the
@@ -7,25 +8,11 @@
 //! next wake-up is the earliest of the heads. No timer thread, no heap, and no wake-ups at
 //! all when there are no connections, so an idle server sleeps in `epoll_wait`.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// The kinds of timeout; each has one duration for the whole worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TimerKind {
-    /// A request head started arriving and must finish (slowloris).
-    Header = 0,
-    /// A body is arriving; time allowed between reads.
-    Body = 1,
-    /// A keep-alive connection waiting for its next request.
-    Idle = 2,
-    /// Output is pending; time allowed between writes.
-    Write = 3,
-    /// After the last response of a closing connection, time to drain what the client still
-    /// sends before closing (so its unread bytes do not turn our close into a reset).
-    Linger = 4,
-}
+use crate::h1::conn::TimerKind;
+use crate::h1::limits::Timeouts;
 
-const KINDS: usize = 5;
 const NIL: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
@@ -46,15 +33,17 @@ const UNLINKED: Link = Link {
 /// The timers of one worker, keyed by connection key.
 #[derive(Debug)]
 pub(crate) struct Timers {
-    durations: [Duration; KINDS],
+    durations: Timeouts,
     links: Vec<Link>,
     heads: [u32; KINDS],
     tails: [u32; KINDS],
 }
 
+const KINDS: usize = TimerKind::COUNT;
+
 impl Timers {
-    /// Timers with one duration per kind, indexed as [`TimerKind`].
-    pub(crate) fn new(durations: [Duration; KINDS]) -> Self {
+    /// Timers with one duration per kind.
+    pub(crate) fn new(durations: Timeouts) -> Self {
         Self {
             durations,
             links: Vec::new(),
@@ -69,7 +58,7 @@ impl Timers {
         if self.links.len() <= key {
             self.links.resize(key + 1, UNLINKED);
         }
-        let deadline = now + self.durations[kind as usize];
+        let deadline = now + self.durations.of(kind);
         if self.links[key].kind == Some(kind) && self.tails[kind as usize] == index {
             // Already last in its list: a later deadline keeps the list sorted.
             self.links[key].deadline = Some(deadline);
@@ -147,9 +136,17 @@ impl Timers {
 mod tests {
     use super::*;
 
+    use std::time::Duration;
+
     fn timers() -> Timers {
         let second = Duration::from_secs(1);
-        Timers::new([second, 2 * second, 3 * second, 4 * second, 5 * second])
+        Timers::new(Timeouts {
+            header: second,
+            body: 2 * second,
+            keep_alive: 3 * second,
+            write: 4 * second,
+            linger: 5 * second,
+        })
     }
 
     fn drain(timers: &mut Timers, now: Instant) -> Vec<(usize, TimerKind)> {

@@ -1,0 +1,283 @@
+//! The blocking pool: threads that run `blocking` handlers, so that a handler that waits (on a
+//! database, a sleep, a long computation) never stalls an event loop, the problem the notes
+//! started from: a single-threaded server stuck on one client.
+//!
+//! A worker hands over the job a connection made (the site's `BlockingJob`: the request
+//! parsed once on the loop, copied out), with where to send the answer. A pool thread runs
+//! it with [`Dispatch::run`], sends the response back through the worker's channel and wakes
+//! the worker's event loop. The queue is bounded: a full pool refuses the job, and the worker
+//! answers [`service_unavailable`] at once. A job always gets an answer: one that panics is a
+//! 500, and one dropped unanswered (a thread gone, a pool stopping) answers 503 as it goes.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use http::StatusCode;
+use http::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use mio::Waker;
+
+use crate::h1::conn::Dispatch;
+use crate::h1::encode::Outgoing;
+
+/// The answer when the pool cannot take a job: 503 with `Retry-After`.
+pub(super) fn service_unavailable() -> Outgoing {
+    let mut response = Outgoing::text(StatusCode::SERVICE_UNAVAILABLE, "503 busy, try again\n");
+    let mut headers = HeaderMap::new();
+    headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response.headers = Some(Box::new(headers));
+    response
+}
+
+/// A response ready for the connection at slab `key` with `id`.
+#[derive(Debug)]
+pub(super) struct Completed {
+    pub key: usize,
+    pub id: u64,
+    pub response: Outgoing,
+}
+
+/// Where a job's response goes. Sent once; if dropped unsent, it answers 503 itself, so that
+/// its connection never waits for an answer that will not come.
+pub(super) struct Reply {
+    /// The worker's results channel; `None` once sent.
+    results: Option<Sender<Completed>>,
+    /// Wakes the worker's event loop after sending.
+    waker: Arc<Waker>,
+    /// The connection it belongs to: slab key, and an id so that a key reused by a newer
+    /// connection is never handed someone else's response.
+    key: usize,
+    id: u64,
+}
+
+impl Reply {
+    pub(super) fn new(results: Sender<Completed>, waker: Arc<Waker>, key: usize, id: u64) -> Self {
+        Self {
+            results: Some(results),
+            waker,
+            key,
+            id,
+        }
+    }
+
+    fn send(mut self, response: Outgoing) {
+        self.deliver(response);
+    }
+
+    /// Drops the reply without answering: its job was refused, and the caller answers.
+    fn cancel(mut self) {
+        self.results = None;
+    }
+
+    fn deliver(&mut self, response: Outgoing) {
+        let Some(results) = self.results.take() else {
+            return;
+        };
+        let completed = Completed {
+            key: self.key,
+            id: self.id,
+            response,
+        };
+        // A worker that has stopped no longer listens; its connections are gone anyway.
+        if results.send(completed).is_ok()
+            && let Err(error) = self.waker.wake()
+        {
+            log::error!("cannot wake a worker with a blocking handler's response: {error}");
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        self.deliver(service_unavailable());
+    }
+}
+
+/// A job and where to send its response.
+struct Task<J> {
+    job: J,
+    reply: Reply,
+}
+
+/// A fixed set of threads with a bounded queue of jobs.
+pub(super) struct BlockingPool<J> {
+    queue: Option<Sender<Task<J>>>,
+    /// Jobs admitted and not finished (queued or running), capped at `capacity`. Counted
+    /// here rather than by a bounded channel, whose limit would depend on whether a thread
+    /// has already taken the previous job off the queue.
+    admitted: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+impl<J: Send + 'static> BlockingPool<J> {
+    /// Starts `threads` threads running jobs with `dispatch`, with room for `queue` waiting.
+    pub(super) fn start<D>(dispatch: &Arc<D>, threads: usize, queue: usize) -> std::io::Result<Self>
+    where
+        D: Dispatch<Job = J> + Send + Sync + 'static,
+    {
+        let threads = threads.max(1);
+        let (sender, receiver) = mpsc::channel::<Task<J>>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let admitted = Arc::new(AtomicUsize::new(0));
+        for index in 0..threads {
+            let dispatch = Arc::clone(dispatch);
+            let receiver = Arc::clone(&receiver);
+            let admitted = Arc::clone(&admitted);
+            // Detached: a handler stuck forever must not keep the server from stopping (the
+            // process ending takes such a thread with it).
+            thread::Builder::new()
+                .name(format!("carafe-blocking-{index}"))
+                .spawn(move || run_jobs(&*dispatch, &receiver, &admitted))?;
+        }
+        log::debug!("blocking pool: {threads} threads, queue of {queue}");
+        Ok(Self {
+            queue: Some(sender),
+            admitted,
+            capacity: threads + queue,
+        })
+    }
+
+    /// Queues `job`, to be answered through `reply`; or refuses it when `threads + queue`
+    /// jobs are already admitted: then `reply` is cancelled and the job given back, for the
+    /// caller to answer.
+    pub(super) fn submit(&self, job: J, reply: Reply) -> Result<(), J> {
+        let admitted = self
+            .admitted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
+                (count < self.capacity).then_some(count + 1)
+            });
+        let sent = match (&self.queue, admitted) {
+            (Some(queue), Ok(_)) => queue.send(Task { job, reply }).map_err(|error| {
+                self.admitted.fetch_sub(1, Ordering::AcqRel);
+                error.0
+            }),
+            (_, Err(_)) | (None, Ok(_)) => Err(Task { job, reply }),
+        };
+        sent.map_err(|task| {
+            task.reply.cancel();
+            task.job
+        })
+    }
+}
+
+impl<J> Drop for BlockingPool<J> {
+    /// Closes the queue: each thread ends once it finds it empty.
+    fn drop(&mut self) {
+        self.queue = None;
+    }
+}
+
+/// Counts a job as finished when dropped, however the job ended.
+struct Admission<'a>(&'a AtomicUsize);
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn run_jobs<D: Dispatch>(
+    dispatch: &D,
+    receiver: &Mutex<Receiver<Task<D::Job>>>,
+    admitted: &AtomicUsize,
+) {
+    loop {
+        // Hold the lock only to take one job; a poisoned lock (a thread panicked while
+        // holding it, which `recv` cannot do) would still hand out the receiver.
+        let next = receiver
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .recv();
+        let Ok(Task { job, reply }) = next else {
+            return; // The pool is shutting down.
+        };
+        let admission = Admission(admitted);
+        // Handlers run behind their own panic boundary (a 500 with the app's page); this
+        // one is for the rest, so that no job takes its thread down or goes unanswered.
+        let response =
+            panic::catch_unwind(AssertUnwindSafe(|| dispatch.run(job))).unwrap_or_else(|_| {
+                log::error!("a blocking job panicked outside its handler");
+                Outgoing::text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "500 Internal Server Error\n",
+                )
+            });
+        drop(admission);
+        reply.send(response);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use crate::h1::conn::Answer;
+    use crate::h1::head::Head;
+
+    /// Runs jobs that are numbers: 0 panics, others answer with a body of that many bytes.
+    struct Numbers;
+
+    impl Dispatch for Numbers {
+        type Job = usize;
+        fn dispatch(&self, _: &Head<'_, '_>, _: &[u8], _: SocketAddr) -> Answer<usize> {
+            unreachable!("jobs are submitted directly")
+        }
+        fn run(&self, job: usize) -> Outgoing {
+            assert!(job != 0, "job 0 panics");
+            Outgoing::text(StatusCode::OK, vec![b'x'; job])
+        }
+    }
+
+    /// A waker on a poll nobody polls, and the channel its replies arrive on.
+    fn reply_to(key: usize) -> (Reply, Receiver<Completed>, mio::Poll) {
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        let (results, received) = mpsc::channel();
+        (Reply::new(results, waker, key, 7), received, poll)
+    }
+
+    #[test]
+    fn a_panicking_job_is_a_500_and_its_thread_and_slot_live_on() {
+        let pool = BlockingPool::start(&Arc::new(Numbers), 1, 0).unwrap();
+        let (reply, received, _poll) = reply_to(1);
+        assert!(pool.submit(0, reply).is_ok());
+        let answer = received.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!((answer.key, answer.id), (1, 7));
+        assert_eq!(answer.response.status, StatusCode::INTERNAL_SERVER_ERROR);
+        // The one thread is still there, and the admission was given back: the pool, with
+        // room for one job, takes the next.
+        let (reply, received, _poll) = reply_to(2);
+        // The slot is given back just before the answer is sent, so it is free by now.
+        assert!(
+            pool.submit(3, reply).is_ok(),
+            "the slot of the panicked job was not freed"
+        );
+        let answer = received.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(answer.response.body.len(), 3);
+    }
+
+    #[test]
+    fn a_reply_dropped_unsent_answers_503() {
+        let (reply, received, _poll) = reply_to(4);
+        drop(reply);
+        let answer = received.recv_timeout(Duration::from_secs(1)).unwrap();
+        assert_eq!(answer.key, 4);
+        assert_eq!(answer.response.status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn a_full_pool_gives_the_job_back() {
+        let pool = BlockingPool::start(&Arc::new(Numbers), 1, 0).unwrap();
+        // Hold the admission count at the capacity by hand: the next job is refused.
+        pool.admitted.store(1, Ordering::SeqCst);
+        let (reply, received, _poll) = reply_to(5);
+        assert!(matches!(pool.submit(9, reply), Err(9)));
+        // The caller answers; the reply sends nothing (a second answer would reach whatever
+        // the connection asks next).
+        assert!(received.recv_timeout(Duration::from_millis(100)).is_err());
+    }
+}

@@ -1,0 +1,396 @@
+//! [`Site`]: the app once it stops changing, and how it answers a request.
+//!
+//! `App` is the builder users write; [`App::freeze`](crate::App) turns it into a `Site` when
+//! serving starts (`bind`) or a test client is made. A `Site` is shared read-only, behind an
+//! `Arc`, by every worker and every blocking-pool thread: no locks on the request path. It
+//! is the protocol layer's [`Dispatch`]: a connection hands it each request, and it answers
+//! at once or with a [`BlockingJob`] for the pool.
+//!
+//! For each request it answers, in this order (ARCHITECTURE.md, "Request lifecycle"):
+//! the before hooks until one answers; the handler (or the router's 404, 405 or OPTIONS
+//! answer); the error handler for an error response; the after hooks; the session cookie.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::StatusCode;
+use http::header::{ALLOW, HeaderValue};
+#[cfg(feature = "sessions")]
+use http::header::{SET_COOKIE, VARY};
+
+use crate::config::Config;
+use crate::error::{HttpError, UrlForError, abort};
+use crate::h1::conn::{Answer, Dispatch};
+use crate::h1::encode::Outgoing;
+use crate::h1::head::{Head, HeadOffsets};
+use crate::h1::limits::Limits;
+use crate::handler::call_guarded;
+use crate::hooks::Hooks;
+use crate::request::Request;
+use crate::response::Response;
+use crate::router::{Lookup, Route, Router};
+use crate::template::Templates;
+
+/// A handler for error responses of one status.
+pub(crate) type ErrorHandler = Arc<dyn Fn(&Request<'_>, &HttpError) -> Response + Send + Sync>;
+
+/// The app, frozen.
+pub(crate) struct Site {
+    pub(crate) config: Config,
+    /// The protocol layer's limits, computed once from `config`.
+    pub(crate) limits: Limits,
+    router: Router,
+    templates: Option<Templates>,
+    error_handlers: HashMap<StatusCode, ErrorHandler>,
+    hooks: Hooks,
+    /// Signs sessions.
+    #[cfg(feature = "sessions")]
+    session_key: cookie::Key,
+    /// `Allow` for `OPTIONS *`: every method some route answers.
+    server_allow: HeaderValue,
+}
+
+/// What a frozen app is made of (the parts of `App`).
+pub(crate) struct Parts {
+    pub config: Config,
+    pub router: Router,
+    pub templates: Option<Templates>,
+    pub error_handlers: HashMap<StatusCode, ErrorHandler>,
+    pub hooks: Hooks,
+    #[cfg(feature = "sessions")]
+    pub session_key: cookie::Key,
+}
+
+impl Site {
+    /// The site of an app's parts: the templates get `url_for` over the final route table.
+    pub(crate) fn new(parts: Parts) -> Self {
+        let mut templates = parts.templates;
+        if let Some(templates) = &mut templates {
+            templates.add_url_for(parts.router.url_map());
+        }
+        Self {
+            limits: Limits::from(&parts.config),
+            server_allow: parts.router.server_allow(),
+            config: parts.config,
+            router: parts.router,
+            templates,
+            error_handlers: parts.error_handlers,
+            hooks: parts.hooks,
+            #[cfg(feature = "sessions")]
+            session_key: parts.session_key,
+        }
+    }
+
+    /// Whether any route runs on the blocking pool (which then gets started).
+    pub(crate) fn has_blocking_routes(&self) -> bool {
+        self.router.routes().any(|route| route.is_blocking())
+    }
+
+    /// The key that signs sessions.
+    #[cfg(feature = "sessions")]
+    pub(crate) fn session_key(&self) -> &cookie::Key {
+        &self.session_key
+    }
+
+    /// The path of the route named `name` with `params` (see [`App::url_for`](crate::App::url_for)).
+    pub(crate) fn url_for(
+        &self,
+        name: &str,
+        params: &[(&str, &str)],
+    ) -> Result<String, UrlForError> {
+        self.router.url_for(name, params)
+    }
+
+    /// Renders a template, or explains why it cannot.
+    pub(crate) fn render_template<C: serde::Serialize>(
+        &self,
+        name: &str,
+        context: C,
+    ) -> Result<String, minijinja::Error> {
+        match &self.templates {
+            Some(templates) => templates.render(name, context),
+            None => Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "no template folder is configured: call App::templates",
+            )),
+        }
+    }
+
+    /// Answers one request, routed as `lookup` says: the before hooks, the handler behind
+    /// the panic boundary (unless a hook answered), the error handler for an error, the
+    /// after hooks, then a changed session. Inline: on the event loop it runs straight after
+    /// the route lookup, whose large result is then used where it was made.
+    #[inline(always)]
+    fn respond(
+        &self,
+        head: &Head<'_, '_>,
+        body: &[u8],
+        peer: SocketAddr,
+        lookup: Lookup<'_, '_>,
+    ) -> Response {
+        let (route, params, unrouted) = match lookup {
+            Lookup::Found(route, params) => (Some(route), params, None),
+            // `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7): answered
+            // for the whole app, before any hook (the parser lets `*` through for OPTIONS only).
+            Lookup::NotFound if head.path == "*" => {
+                let response = Response::new(StatusCode::NO_CONTENT);
+                return with_allow(response, &self.server_allow);
+            }
+            other => (None, matchit::Params::new(), Some(other)),
+        };
+        let request = Request::new(head, body, peer, self, route.map(|r| &r.info), &params);
+        let mut outcome = match self.hooks.before_request(&request) {
+            Some(early) => early,
+            None => self.call_handler(&request, route, unrouted),
+        };
+        self.finish(&request, &mut outcome);
+        #[cfg(feature = "sessions")]
+        self.save_session(&request, &mut outcome);
+        if outcome.response.status().is_informational() {
+            return refuse_informational(&request, &outcome.response);
+        }
+        outcome.response
+    }
+
+    /// The handler's answer, or the router's when no route matched.
+    #[inline(always)]
+    fn call_handler(
+        &self,
+        request: &Request<'_>,
+        route: Option<&Route>,
+        unrouted: Option<Lookup<'_, '_>>,
+    ) -> Outcome {
+        let response = match (route, unrouted) {
+            (Some(route), _) => match call_guarded(|| (route.handler)(request)) {
+                Ok(response) => response,
+                Err(panic) => {
+                    log::error!(
+                        "handler `{}` for {} {} panicked: {panic}",
+                        route.info.handler(),
+                        request.method(),
+                        request.target()
+                    );
+                    return Outcome::panicked(HttpError::internal("Internal Server Error").into());
+                }
+            },
+            (None, Some(Lookup::MethodNotAllowed(allow))) => {
+                with_allow(abort(StatusCode::METHOD_NOT_ALLOWED).into(), allow)
+            }
+            (None, Some(Lookup::Options(allow))) => {
+                with_allow(Response::new(StatusCode::NO_CONTENT), allow)
+            }
+            _ => abort(StatusCode::NOT_FOUND).into(),
+        };
+        Outcome::answered(response)
+    }
+
+    /// The error handler, then the after hooks. One inline check covers both: most
+    /// responses are not errors, and an app without after hooks pays one comparison more.
+    #[inline]
+    fn finish(&self, request: &Request<'_>, outcome: &mut Outcome) {
+        if outcome.response.error().is_some() || self.hooks.has_after() {
+            self.finish_cold(request, outcome);
+        }
+    }
+
+    #[cold]
+    fn finish_cold(&self, request: &Request<'_>, outcome: &mut Outcome) {
+        let response = std::mem::take(&mut outcome.response);
+        outcome.response = self.error_page(request, response);
+        self.hooks
+            .after_request(request, outcome, |page| self.error_page(request, page));
+    }
+
+    /// Replaces an error response with the app's page for its status, if one is registered;
+    /// logs what the error says only for the log (its cause), with the request it answers.
+    pub(crate) fn error_page(&self, request: &Request<'_>, response: Response) -> Response {
+        let Some(error) = response.error() else {
+            return response;
+        };
+        if let Some(cause) = error.cause() {
+            log::error!("{} {}: {cause}", request.method(), request.target());
+        }
+        let Some(handler) = self.error_handlers.get(&error.status()) else {
+            return response;
+        };
+        let mut page = match call_guarded(|| handler(request, error)) {
+            Ok(page) => page,
+            Err(panic) => {
+                log::error!("error handler for {} panicked: {panic}", error.status());
+                return response;
+            }
+        };
+        if page.status() == StatusCode::OK {
+            page.set_status(error.status());
+        }
+        // Keep headers the error needs (405's Allow) unless the page sets its own.
+        for (name, value) in response.headers() {
+            if !page.headers().contains_key(name) {
+                page.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        page
+    }
+
+    /// Adds the `Set-Cookie` of a session the request changed (unless something panicked),
+    /// and `Vary: Cookie` to any response that read the session (a shared cache must not hand
+    /// it to someone else). A session that cannot be stored turns the response into a logged
+    /// 500. Costs one branch when the handler did not use the session.
+    #[cfg(feature = "sessions")]
+    #[inline]
+    fn save_session(&self, request: &Request<'_>, outcome: &mut Outcome) {
+        if let Some(session) = request.session_if_used() {
+            self.store_session(request, session, outcome);
+        }
+    }
+
+    #[cfg(feature = "sessions")]
+    #[cold]
+    fn store_session(
+        &self,
+        request: &Request<'_>,
+        session: &crate::session::Session,
+        outcome: &mut Outcome,
+    ) {
+        let response = &mut outcome.response;
+        let varies_by_cookie = response.headers().get_all(VARY).iter().any(|value| {
+            value.to_str().is_ok_and(|names| {
+                names
+                    .split(',')
+                    .map(str::trim)
+                    .any(|name| name == "*" || name.eq_ignore_ascii_case("cookie"))
+            })
+        });
+        if !varies_by_cookie {
+            response
+                .headers_mut()
+                .append(VARY, HeaderValue::from_static("Cookie"));
+        }
+        if outcome.panicked {
+            return;
+        }
+        let stored = session.set_cookie_value(
+            &self.config.session_cookie_name,
+            Some(&self.session_key),
+            request.scheme() == "https",
+            std::time::SystemTime::now(),
+        );
+        match stored {
+            Ok(Some(cookie)) => {
+                response.headers_mut().append(SET_COOKIE, cookie);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                log::error!(
+                    "cannot store the session for {} {}: {}",
+                    request.method(),
+                    request.target(),
+                    crate::error::chain(&error)
+                );
+                // The app's 500 page; its own session changes are not stored again.
+                let page =
+                    self.error_page(request, HttpError::internal("Internal Server Error").into());
+                outcome.response = page;
+            }
+        }
+    }
+}
+
+/// How the answer to a request came about, with the answer: whether something panicked
+/// decides what is done with it last (a request that panicked stores no session changes).
+/// One value, changed in place as the request goes through the hooks and error pages.
+pub(crate) struct Outcome {
+    pub(crate) response: Response,
+    /// A handler or hook panicked: the response is the 500, or the app's page for it. (Only
+    /// sessions act on it: without them, nothing is kept of a request after its response.)
+    #[cfg_attr(not(feature = "sessions"), allow(dead_code))]
+    pub(crate) panicked: bool,
+}
+
+impl Outcome {
+    /// Answered by a hook, the handler or the router.
+    pub(crate) fn answered(response: Response) -> Self {
+        Self {
+            response,
+            panicked: false,
+        }
+    }
+
+    /// Something panicked; this is the answer in its place.
+    pub(crate) fn panicked(response: Response) -> Self {
+        Self {
+            response,
+            panicked: true,
+        }
+    }
+}
+
+impl Dispatch for Site {
+    type Job = BlockingJob;
+
+    fn dispatch(&self, head: &Head<'_, '_>, body: &[u8], peer: SocketAddr) -> Answer<BlockingJob> {
+        let lookup = self.router.lookup(&head.method, head.path);
+        if matches!(&lookup, Lookup::Found(route, _) if route.info.is_blocking()) {
+            return Answer::Blocking(BlockingJob::new(head, body, peer));
+        }
+        Answer::Ready(self.respond(head, body, peer, lookup).into_outgoing())
+    }
+
+    fn run(&self, job: BlockingJob) -> Outgoing {
+        let mut fields = Vec::new();
+        let head = job.head.head(&job.bytes, &mut fields);
+        let body = &job.bytes[head.len..];
+        let lookup = self.router.lookup(&head.method, head.path);
+        self.respond(&head, body, job.peer, lookup).into_outgoing()
+    }
+}
+
+/// A request for a `blocking` handler, copied out of its connection: the head (parsed once,
+/// on the event loop, and kept as offsets) and the decoded body, to be answered on a pool
+/// thread by the same `respond` as on the loop (hooks, handler, error pages, session).
+#[derive(Debug)]
+pub(crate) struct BlockingJob {
+    /// The head's bytes, then the body's.
+    bytes: Vec<u8>,
+    head: HeadOffsets,
+    peer: SocketAddr,
+}
+
+impl BlockingJob {
+    fn new(head: &Head<'_, '_>, body: &[u8], peer: SocketAddr) -> Self {
+        let mut bytes = Vec::with_capacity(head.raw.len() + body.len());
+        bytes.extend_from_slice(head.raw);
+        bytes.extend_from_slice(body);
+        Self {
+            bytes,
+            head: HeadOffsets::of(head),
+            peer,
+        }
+    }
+
+    /// The request's method and target, for log lines about it.
+    pub(crate) fn describe(&self) -> String {
+        let mut fields = Vec::new();
+        let head = self.head.head(&self.bytes, &mut fields);
+        format!("{} {}", head.method, head.target)
+    }
+}
+
+/// A 1xx status is never a final answer (RFC 9110 §15.2): sent as one, the client would wait
+/// for the real response forever. It is the app's bug, so a logged 500.
+#[cold]
+fn refuse_informational(request: &Request<'_>, response: &Response) -> Response {
+    log::error!(
+        "{} {} was answered with {}, which is not a final status; sending 500 instead",
+        request.method(),
+        request.target(),
+        response.status()
+    );
+    HttpError::internal("Internal Server Error").into()
+}
+
+fn with_allow(mut response: Response, allow: &HeaderValue) -> Response {
+    response.headers_mut().insert(ALLOW, allow.clone());
+    response
+}
