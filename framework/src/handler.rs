@@ -26,9 +26,11 @@ thread_local! {
 static INSTALL_HOOK: Once = Once::new();
 
 /// Calls `f`, catching a panic. On panic, returns the panic's message and location, which the
-/// caller logs with the route; the default "thread panicked" report is not printed as well.
+/// caller logs with the route; the default "thread panicked" report is not printed as well
+/// (once [`install_panic_hook`] ran, as it does when an app is frozen). Inline: it runs for
+/// every request, and the value passing through it is large.
+#[inline(always)]
 pub(crate) fn call_guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    install_panic_hook();
     let was_in_handler = IN_HANDLER.with(|flag| flag.replace(true));
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     IN_HANDLER.with(|flag| flag.set(was_in_handler));
@@ -41,7 +43,7 @@ pub(crate) fn call_guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 
 /// Chains a hook in front of the existing one (once per process): panics inside a handler are
 /// recorded for the framework's own log line; all other panics go to the previous hook as before.
-fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     INSTALL_HOOK.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
@@ -75,6 +77,7 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_an_error_with_its_message_and_location() {
+        install_panic_hook();
         let result: Result<(), String> = call_guarded(|| panic!("boom {}", 42));
         let message = result.unwrap_err();
         assert!(message.starts_with("boom 42 at "), "{message}");

@@ -65,6 +65,7 @@ pub(crate) struct Parts {
 impl Site {
     /// The site of an app's parts: the templates get `url_for` over the final route table.
     pub(crate) fn new(parts: Parts) -> Self {
+        crate::handler::install_panic_hook();
         let mut templates = parts.templates;
         if let Some(templates) = &mut templates {
             templates.add_url_for(parts.router.url_map());

@@ -221,44 +221,55 @@ impl RequestFacts {
 /// One HTTP/1.1 connection, without its socket.
 #[derive(Debug)]
 pub(crate) struct Connection<J> {
-    state: State<J>,
+    /// Received bytes not yet consumed by an answered request. Apart from the rest, so that
+    /// a parsed head (which borrows the input) and the state it moves can be borrowed at once.
     input: InputBuffer,
-    output: OutputBuffer,
-    peer: SocketAddr,
     /// The client has shut down its sending side; requests already received are answered.
     read_closed: bool,
+    /// Reads that moved bytes, for restarting deadlines.
+    reads: u64,
+    exchange: Exchange<J>,
+}
+
+/// Everything of a connection but its input: where it is, and what it writes.
+#[derive(Debug)]
+struct Exchange<J> {
+    state: State<J>,
+    output: OutputBuffer,
+    peer: SocketAddr,
     /// The driver must shut down the socket's write side (once).
     shutdown_due: bool,
     /// Requests answered.
     answered: u64,
-    /// Reads and writes that moved bytes, for restarting deadlines.
-    reads: u64,
+    /// Writes that moved bytes, for restarting deadlines.
     writes: u64,
 }
 
 impl<J> Connection<J> {
     pub(crate) fn new(peer: SocketAddr) -> Self {
         Self {
-            state: State::Head(None),
             input: InputBuffer::default(),
-            output: OutputBuffer::default(),
-            peer,
             read_closed: false,
-            shutdown_due: false,
-            answered: 0,
             reads: 0,
-            writes: 0,
+            exchange: Exchange {
+                state: State::Head(None),
+                output: OutputBuffer::default(),
+                peer,
+                shutdown_due: false,
+                answered: 0,
+                writes: 0,
+            },
         }
     }
 
     /// The client's address.
     pub(crate) fn peer(&self) -> SocketAddr {
-        self.peer
+        self.exchange.peer
     }
 
     /// Requests answered so far.
     pub(crate) fn answered(&self) -> u64 {
-        self.answered
+        self.exchange.answered
     }
 
     // ---------------------------------------------------------------------------------------
@@ -267,12 +278,12 @@ impl<J> Connection<J> {
 
     /// Bytes waiting to be written to the socket.
     pub(crate) fn poll_transmit(&self) -> &[u8] {
-        self.output.pending()
+        self.exchange.output.pending()
     }
 
     /// The request a blocking job must answer, for the driver to run off the loop.
     pub(crate) fn poll_job(&mut self) -> Option<J> {
-        match &mut self.state {
+        match &mut self.exchange.state {
             State::Blocked(blocked) => blocked.job.take(),
             _ => None,
         }
@@ -281,22 +292,24 @@ impl<J> Connection<J> {
     /// True once, when the driver must shut down the socket's write side: the last response
     /// is written, and the connection lingers for what the client still sends.
     pub(crate) fn poll_shutdown(&mut self) -> bool {
-        std::mem::take(&mut self.shutdown_due)
+        std::mem::take(&mut self.exchange.shutdown_due)
     }
 
     /// The deadline the connection wants now, if any: none while a blocking job answers.
     pub(crate) fn poll_timer(&self) -> Option<Timer> {
-        let (kind, epoch) = match &self.state {
+        let (kind, epoch) = match &self.exchange.state {
             State::Closed => return None,
             State::Lingering { .. } => (TimerKind::Linger, 0),
-            _ if !self.output.pending().is_empty() => (TimerKind::Write, self.writes),
-            State::Streaming(_) => (TimerKind::Write, self.writes),
+            _ if !self.exchange.output.pending().is_empty() => {
+                (TimerKind::Write, self.exchange.writes)
+            }
+            State::Streaming(_) => (TimerKind::Write, self.exchange.writes),
             State::Blocked(_) => return None,
             State::Body(_) => (TimerKind::Body, self.reads),
             State::Head(_) | State::Closing if !self.input.is_empty() => {
-                (TimerKind::Header, self.answered)
+                (TimerKind::Header, self.exchange.answered)
             }
-            State::Head(_) | State::Closing => (TimerKind::Idle, self.answered),
+            State::Head(_) | State::Closing => (TimerKind::Idle, self.exchange.answered),
         };
         Some(Timer { kind, epoch })
     }
@@ -307,9 +320,9 @@ impl<J> Connection<J> {
     /// server buffer without bound.
     pub(crate) fn wants_read(&self, limits: &Limits) -> bool {
         !self.read_closed
-            && match self.state {
+            && match self.exchange.state {
                 State::Head(_) | State::Body(_) | State::Streaming(_) => {
-                    self.output.held() < limits.max_pending_output
+                    self.exchange.output.held() < limits.max_pending_output
                 }
                 State::Lingering { .. } => true,
                 State::Blocked(_) | State::Closing | State::Closed => false,
@@ -319,11 +332,11 @@ impl<J> Connection<J> {
     /// Nothing more will happen on this connection: it is closed, or the client stopped
     /// sending and every response is written.
     pub(crate) fn is_done(&self) -> bool {
-        match self.state {
+        match self.exchange.state {
             State::Closed => true,
             State::Blocked(_) | State::Streaming(_) | State::Lingering { .. } => false,
             State::Head(_) | State::Body(_) | State::Closing => {
-                self.read_closed && self.output.pending().is_empty()
+                self.read_closed && self.exchange.output.pending().is_empty()
             }
         }
     }
@@ -332,16 +345,16 @@ impl<J> Connection<J> {
     #[cfg(test)]
     pub(crate) fn is_closing(&self) -> bool {
         matches!(
-            self.state,
+            self.exchange.state,
             State::Closing | State::Lingering { .. } | State::Closed
         )
     }
 
     /// Whether the connection has nothing in progress: between requests, nothing buffered.
     pub(crate) fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head(_))
+        matches!(self.exchange.state, State::Head(_))
             && self.input.is_empty()
-            && self.output.pending().is_empty()
+            && self.exchange.output.pending().is_empty()
     }
 
     // ---------------------------------------------------------------------------------------
@@ -352,7 +365,7 @@ impl<J> Connection<J> {
     /// or what a chunked body may need; the worker's scratch space while lingering.
     pub(crate) fn read_buffer<'a, D>(&'a mut self, ctx: &'a mut Ctx<'_, D>) -> &'a mut [u8] {
         let limits = ctx.limits;
-        let want = match &mut self.state {
+        let want = match &mut self.exchange.state {
             State::Lingering { .. } => return ctx.buffers.scratch(),
             State::Body(pending) => match &mut pending.framing {
                 Framing::Length { end } => *end,
@@ -378,10 +391,10 @@ impl<J> Connection<J> {
     /// request they complete.
     pub(crate) fn handle_read<D: Dispatch<Job = J>>(&mut self, n: usize, ctx: &mut Ctx<'_, D>) {
         self.reads += 1;
-        if let State::Lingering { dropped } = &mut self.state {
+        if let State::Lingering { dropped } = &mut self.exchange.state {
             *dropped += n;
             if *dropped > LINGER_BYTES {
-                self.state = State::Closed;
+                self.exchange.state = State::Closed;
             }
             return;
         }
@@ -393,16 +406,16 @@ impl<J> Connection<J> {
     /// complete now and is dropped; complete ones already received are still answered.
     pub(crate) fn handle_eof(&mut self) {
         self.read_closed = true;
-        if matches!(self.state, State::Lingering { .. }) {
-            self.state = State::Closed;
+        if matches!(self.exchange.state, State::Lingering { .. }) {
+            self.exchange.state = State::Closed;
         }
     }
 
     /// Records that `n` pending bytes were written, and lets the requests and the streamed
     /// body that waited for the output to drain go on.
     pub(crate) fn handle_written<D: Dispatch<Job = J>>(&mut self, n: usize, ctx: &mut Ctx<'_, D>) {
-        self.output.advance(n);
-        self.writes += 1;
+        self.exchange.output.advance(n);
+        self.exchange.writes += 1;
         // Usually every request read is answered already: then there is nothing to resume.
         if self.has_work() {
             self.process(ctx);
@@ -413,18 +426,19 @@ impl<J> Connection<J> {
     /// output limit, or pipelined behind a stream), a stream to pull, a close to go on with.
     #[inline]
     fn has_work(&self) -> bool {
-        !self.input.is_empty() || matches!(self.state, State::Streaming(_) | State::Closing)
+        !self.input.is_empty()
+            || matches!(self.exchange.state, State::Streaming(_) | State::Closing)
     }
 
     /// A deadline of `kind` passed: 408 if part of a request arrived, else close.
     pub(crate) fn handle_timeout<D>(&mut self, kind: TimerKind, ctx: &mut Ctx<'_, D>) {
-        let partial = match self.state {
+        let partial = match self.exchange.state {
             State::Head(_) => !self.input.is_empty(),
             State::Body(_) => true,
             _ => false,
         };
         if partial && matches!(kind, TimerKind::Header | TimerKind::Body) {
-            log::debug!("peer={} request timed out ({kind:?})", self.peer);
+            log::debug!("peer={} request timed out ({kind:?})", self.exchange.peer);
             self.fail(ParseError::Timeout, ctx);
         } else {
             self.close();
@@ -438,28 +452,30 @@ impl<J> Connection<J> {
         response: Outgoing,
         ctx: &mut Ctx<'_, D>,
     ) {
-        let State::Blocked(blocked) = std::mem::replace(&mut self.state, State::Head(None)) else {
+        let State::Blocked(blocked) =
+            std::mem::replace(&mut self.exchange.state, State::Head(None))
+        else {
             return;
         };
         let request = blocked.request;
-        self.send(response, &request, ctx);
+        self.exchange.send(response, &request, ctx);
         self.process(ctx);
     }
 
     /// Ends the connection at once: the driver closes the socket.
     pub(crate) fn close(&mut self) {
-        self.state = State::Closed;
+        self.exchange.state = State::Closed;
     }
 
     /// Gives back the buffers it holds when they are empty, so an idle connection holds none;
     /// all of them once it is done.
     pub(crate) fn release_buffers(&mut self, buffers: &mut BufferPool) {
-        if matches!(self.state, State::Lingering { .. } | State::Closed) {
+        if matches!(self.exchange.state, State::Lingering { .. } | State::Closed) {
             self.input.release(buffers);
-            self.output.release(buffers);
+            self.exchange.output.release(buffers);
         } else {
             self.input.release_if_empty(buffers);
-            self.output.release_if_empty(buffers);
+            self.exchange.output.release_if_empty(buffers);
         }
     }
 
@@ -472,17 +488,17 @@ impl<J> Connection<J> {
     /// reaches the limit; pulls a streamed body while its output drains.
     fn process<D: Dispatch<Job = J>>(&mut self, ctx: &mut Ctx<'_, D>) {
         loop {
-            let progressed = match self.state {
-                State::Streaming(_) => self.pull_from_source(ctx),
+            let progressed = match self.exchange.state {
+                State::Streaming(_) => self.exchange.pull_from_source(ctx),
                 State::Head(_) | State::Body(_)
-                    if self.output.held() >= ctx.limits.max_pending_output =>
+                    if self.exchange.output.held() >= ctx.limits.max_pending_output =>
                 {
                     false
                 }
                 State::Head(_) => self.read_head(ctx),
                 State::Body(_) => self.read_body(ctx),
                 State::Closing => {
-                    if self.output.pending().is_empty() {
+                    if self.exchange.output.pending().is_empty() {
                         // Nothing more is answered: what is left of the input goes too.
                         self.input.release(ctx.buffers);
                         self.start_lingering();
@@ -500,23 +516,78 @@ impl<J> Connection<J> {
     /// Our last response is out: shut the write side, unless the client has gone already.
     fn start_lingering(&mut self) {
         if self.read_closed {
-            self.state = State::Closed;
+            self.exchange.state = State::Closed;
         } else {
-            self.state = State::Lingering { dropped: 0 };
-            self.shutdown_due = true;
+            self.exchange.state = State::Lingering { dropped: 0 };
+            self.exchange.shutdown_due = true;
         }
     }
 
     /// Tries to parse a head; answers the request if its body is already here too.
     fn read_head<D: Dispatch<Job = J>>(&mut self, ctx: &mut Ctx<'_, D>) -> bool {
-        // The input is set aside while a head borrows it, so that the rest of the connection
-        // can change (its state, its output) while the request is answered.
-        let input = std::mem::take(&mut self.input);
-        let step = self.head_step(input.filled(), ctx);
-        self.input = input;
+        let step = self.exchange.head_step(self.input.filled(), ctx);
         self.take_step(step, ctx)
     }
 
+    /// Advances a body; answers the request once it is complete.
+    fn read_body<D: Dispatch<Job = J>>(&mut self, ctx: &mut Ctx<'_, D>) -> bool {
+        let State::Body(pending) = &mut self.exchange.state else {
+            return false;
+        };
+        let filled = self.input.filled().len();
+        let (body_end, consumed) = match &mut pending.framing {
+            Framing::Length { end } if filled >= *end => (*end, *end),
+            Framing::Length { .. } => return false,
+            Framing::Chunked(decoder) => match decoder.decode(self.input.filled_mut(), filled) {
+                Ok(true) => (decoder.body_end(), decoder.consumed()),
+                Ok(false) => return false,
+                Err(error) => return self.take_step(Step::Fail(error), ctx),
+            },
+        };
+        let State::Body(pending) = std::mem::replace(&mut self.exchange.state, State::Head(None))
+        else {
+            return false;
+        };
+        let input = self.input.filled();
+        let mut fields = Vec::new();
+        let head = pending.head.head(input, &mut fields);
+        self.exchange.answer(&head, &input[head.len..body_end], ctx);
+        self.take_step(Step::Answered(consumed), ctx)
+    }
+
+    /// Acts on what reading a request came to.
+    fn take_step<D>(&mut self, step: Step, ctx: &mut Ctx<'_, D>) -> bool {
+        match step {
+            Step::Answered(consumed) => {
+                self.input.consume(consumed);
+                true
+            }
+            Step::Progress => true,
+            Step::Wait => false,
+            Step::Fail(error) => {
+                self.fail(error, ctx);
+                false
+            }
+        }
+    }
+
+    /// Answers a request that cannot be read with its 4xx/5xx, then stops reading.
+    fn fail<D>(&mut self, error: ParseError, ctx: &mut Ctx<'_, D>) {
+        // RFC 9110 §9.3.2: no body in the answer to HEAD, an error included.
+        let head_only = is_head_request(self.input.filled());
+        self.exchange.fail(error, head_only, ctx);
+    }
+
+    /// Received bytes not yet consumed by an answered request, for tests that bound them.
+    #[cfg(test)]
+    pub(crate) fn buffered_input(&self) -> usize {
+        self.input.filled().len()
+    }
+}
+
+impl<J> Exchange<J> {
+    /// Reads a head from `input` (the connection's, which it does not own) and answers its
+    /// request if the body is there too.
     fn head_step<D: Dispatch<Job = J>>(&mut self, input: &[u8], ctx: &mut Ctx<'_, D>) -> Step {
         let State::Head(partial) = &mut self.state else {
             return Step::Wait;
@@ -591,48 +662,6 @@ impl<J> Connection<J> {
         let head = HeadOffsets::of(head);
         self.state = State::Body(Box::new(PendingBody { head, framing }));
         Step::Progress
-    }
-
-    /// Advances a body; answers the request once it is complete.
-    fn read_body<D: Dispatch<Job = J>>(&mut self, ctx: &mut Ctx<'_, D>) -> bool {
-        let State::Body(pending) = &mut self.state else {
-            return false;
-        };
-        let filled = self.input.filled().len();
-        let (body_end, consumed) = match &mut pending.framing {
-            Framing::Length { end } if filled >= *end => (*end, *end),
-            Framing::Length { .. } => return false,
-            Framing::Chunked(decoder) => match decoder.decode(self.input.filled_mut(), filled) {
-                Ok(true) => (decoder.body_end(), decoder.consumed()),
-                Ok(false) => return false,
-                Err(error) => return self.take_step(Step::Fail(error), ctx),
-            },
-        };
-        let State::Body(pending) = std::mem::replace(&mut self.state, State::Head(None)) else {
-            return false;
-        };
-        let input = std::mem::take(&mut self.input);
-        let mut fields = Vec::new();
-        let head = pending.head.head(input.filled(), &mut fields);
-        self.answer(&head, &input.filled()[head.len..body_end], ctx);
-        self.input = input;
-        self.take_step(Step::Answered(consumed), ctx)
-    }
-
-    /// Acts on what reading a request came to.
-    fn take_step<D>(&mut self, step: Step, ctx: &mut Ctx<'_, D>) -> bool {
-        match step {
-            Step::Answered(consumed) => {
-                self.input.consume(consumed);
-                true
-            }
-            Step::Progress => true,
-            Step::Wait => false,
-            Step::Fail(error) => {
-                self.fail(error, ctx);
-                false
-            }
-        }
     }
 
     /// Hands one complete request to the dispatcher and sends its answer, or waits for the
@@ -775,7 +804,8 @@ impl<J> Connection<J> {
 
     /// Answers a request that cannot be read with its 4xx/5xx, then stops reading: after a
     /// framing error, where the next request would start is unknown.
-    fn fail<D>(&mut self, error: ParseError, ctx: &mut Ctx<'_, D>) {
+    /// `head_only`: the request was a HEAD (its answer has no body, an error included).
+    fn fail<D>(&mut self, error: ParseError, head_only: bool, ctx: &mut Ctx<'_, D>) {
         let status = error.status();
         log::debug!("peer={} rejected request: {status} ({error})", self.peer);
         let reason = status.canonical_reason().unwrap_or("Error");
@@ -784,18 +814,11 @@ impl<J> Connection<J> {
         let options = EncodeOptions {
             version: Version::HTTP_11,
             keep_alive: false,
-            // RFC 9110 §9.3.2: no body in the answer to HEAD, an error included.
-            head_only: is_head_request(self.input.filled()),
+            head_only,
             date: ctx.date,
         };
         response.encode(&options, self.output.writer(ctx.buffers));
         self.state = State::Closing;
-    }
-
-    /// Received bytes not yet consumed by an answered request, for tests that bound them.
-    #[cfg(test)]
-    pub(crate) fn buffered_input(&self) -> usize {
-        self.input.filled().len()
     }
 }
 
