@@ -65,6 +65,7 @@ mod h1;
 mod handler;
 mod hooks;
 mod macros;
+mod media_type;
 mod multipart;
 #[cfg(test)]
 mod proptests;

@@ -24,6 +24,13 @@ use memchr::memmem;
 
 use crate::error::MultipartError;
 use crate::form::Form;
+use crate::media_type::{ParameterError, Parameters, split_parameters};
+
+impl From<ParameterError> for MultipartError {
+    fn from(error: ParameterError) -> Self {
+        MultipartError::Malformed(error.0)
+    }
+}
 
 /// The limits a body is parsed under, from [`Config`](crate::Config). A part's header section
 /// has a request head's limits (browsers send one or two fields, about 150 bytes).
@@ -615,109 +622,6 @@ fn is_valid_boundary(boundary: &[u8]) -> bool {
             .all(|&byte| byte.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&byte))
 }
 
-/// `form-data; name="x"` → (`form-data`, `; name="x"`), the first trimmed.
-fn split_parameters(value: &[u8]) -> (&[u8], &[u8]) {
-    let end = memchr::memchr(b';', value).unwrap_or(value.len());
-    (value[..end].trim_ascii(), &value[end..])
-}
-
-/// A parameter's name as sent and its value, unquoted.
-type Parameter<'a> = (&'a [u8], Cow<'a, [u8]>);
-
-/// RFC 9110 §5.6.6 parameters: `; key=value` repeated, each value a token or a
-/// quoted-string. Yields `(key, value)` until the input ends or after the first error.
-struct Parameters<'a>(&'a [u8]);
-
-impl<'a> Iterator for Parameters<'a> {
-    type Item = Result<Parameter<'a>, MultipartError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let rest = self.0.trim_ascii_start();
-        let Some(rest) = rest.strip_prefix(b";") else {
-            self.0 = b"";
-            return (!rest.is_empty()).then_some(Err(MultipartError::Malformed(
-                "parameters must be separated by ';'",
-            )));
-        };
-        let rest = rest.trim_ascii_start();
-        if rest.is_empty() {
-            self.0 = rest; // a trailing ';' is harmless
-            return None;
-        }
-        let result = parse_parameter(rest).map(|(parameter, rest)| {
-            self.0 = rest;
-            parameter
-        });
-        if result.is_err() {
-            self.0 = b"";
-        }
-        Some(result)
-    }
-}
-
-/// One `key=value` at the start of `input`, and what follows it.
-fn parse_parameter(input: &[u8]) -> Result<(Parameter<'_>, &[u8]), MultipartError> {
-    let key_len = input
-        .iter()
-        .position(|&byte| !is_token_byte(byte))
-        .unwrap_or(input.len());
-    if key_len == 0 {
-        return Err(MultipartError::Malformed("a parameter has no name"));
-    }
-    let (key, rest) = input.split_at(key_len);
-    let Some(rest) = rest.trim_ascii_start().strip_prefix(b"=") else {
-        return Err(MultipartError::Malformed("a parameter has no value"));
-    };
-    let rest = rest.trim_ascii_start();
-    if let Some(quoted) = rest.strip_prefix(b"\"") {
-        let (value, rest) = quoted_string(quoted)?;
-        return Ok(((key, value), rest));
-    }
-    // A token; clients that forget the quotes get what they sent up to the next ';'.
-    let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
-    let value = Cow::Borrowed(rest[..end].trim_ascii_end());
-    Ok(((key, value), &rest[end..]))
-}
-
-/// The content of a quoted-string whose opening quote is already consumed, and what follows
-/// the closing quote. `\"` and `\\` are unescaped; any other backslash is kept, so that a
-/// Windows path sent unescaped (`C:\Users\ada\cv.pdf`, as old browsers did) survives.
-fn quoted_string(input: &[u8]) -> Result<(Cow<'_, [u8]>, &[u8]), MultipartError> {
-    let mut unescaped: Option<Vec<u8>> = None;
-    let mut index = 0;
-    while let Some(&byte) = input.get(index) {
-        match (byte, input.get(index + 1)) {
-            (b'"', _) => {
-                let value = match unescaped {
-                    Some(bytes) => Cow::Owned(bytes),
-                    None => Cow::Borrowed(&input[..index]),
-                };
-                return Ok((value, &input[index + 1..]));
-            }
-            (b'\\', Some(&escaped @ (b'"' | b'\\'))) => {
-                unescaped
-                    .get_or_insert_with(|| input[..index].to_vec())
-                    .push(escaped);
-                index += 2;
-            }
-            _ => {
-                if let Some(bytes) = &mut unescaped {
-                    bytes.push(byte);
-                }
-                index += 1;
-            }
-        }
-    }
-    Err(MultipartError::Malformed(
-        "a quoted parameter value is not closed",
-    ))
-}
-
-/// RFC 9110 `tchar`.
-fn is_token_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1191,6 +1095,7 @@ mod tests {
 mod properties {
     use super::tests::{LIMITS, MAX_PARTS, with_file_limit};
     use super::*;
+    use crate::media_type::is_token_byte;
     use proptest::collection::vec;
     use proptest::option;
     use proptest::prelude::*;

@@ -333,12 +333,7 @@ impl<'a> Request<'a> {
     /// ```
     #[cfg(feature = "json")]
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
-        let is_json = self.content_type().is_some_and(|value| {
-            let essence = value.split(';').next().unwrap_or("").trim();
-            essence.eq_ignore_ascii_case("application/json")
-                || essence.to_ascii_lowercase().ends_with("+json")
-        });
-        if !is_json {
+        if !self.content_type().is_some_and(crate::media_type::is_json) {
             return Err(HttpError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "expected Content-Type: application/json",
@@ -617,14 +612,8 @@ impl<'a> Request<'a> {
     }
 
     fn has_content_type(&self, essence: &str) -> bool {
-        self.content_type().is_some_and(|value| {
-            value
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case(essence)
-        })
+        self.content_type()
+            .is_some_and(|value| crate::media_type::is(value, essence))
     }
 }
 

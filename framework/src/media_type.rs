@@ -1,0 +1,196 @@
+//! Media types and header parameters (RFC 9110 §8.3.1, §5.6.6), parsed in one place.
+//!
+//! `Request::form` and `Request::json` ask for a Content-Type's [`essence`]; the multipart
+//! reader splits `multipart/form-data; boundary=...` and each part's
+//! `Content-Disposition: form-data; name="..."` with [`split_parameters`] and [`Parameters`].
+
+use std::borrow::Cow;
+
+/// The `type/subtype` of a media type, without parameters or surrounding space:
+/// `"Application/JSON ; charset=utf-8"` → `"Application/JSON"` (compare case-insensitively).
+pub(crate) fn essence(value: &str) -> &str {
+    value.split(';').next().unwrap_or("").trim()
+}
+
+/// Whether `value`'s essence is `expected` (ASCII case-insensitive, as media types are).
+pub(crate) fn is(value: &str, expected: &str) -> bool {
+    essence(value).eq_ignore_ascii_case(expected)
+}
+
+/// `application/json` or any structured-syntax `+json` type (RFC 6839), such as
+/// `application/problem+json`.
+pub(crate) fn is_json(value: &str) -> bool {
+    let essence = essence(value);
+    essence.eq_ignore_ascii_case("application/json")
+        || essence.len().checked_sub(5).is_some_and(|at| {
+            essence.is_char_boundary(at) && essence[at..].eq_ignore_ascii_case("+json")
+        })
+}
+
+/// A parameter list that breaks RFC 9110 §5.6.6; the text says how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ParameterError(pub(crate) &'static str);
+
+/// `form-data; name="x"` → (`form-data`, `; name="x"`), the first trimmed.
+pub(crate) fn split_parameters(value: &[u8]) -> (&[u8], &[u8]) {
+    let end = memchr::memchr(b';', value).unwrap_or(value.len());
+    (value[..end].trim_ascii(), &value[end..])
+}
+
+/// A parameter's name as sent and its value, unquoted.
+pub(crate) type Parameter<'a> = (&'a [u8], Cow<'a, [u8]>);
+
+/// RFC 9110 §5.6.6 parameters: `; key=value` repeated, each value a token or a
+/// quoted-string. Yields `(key, value)` until the input ends or after the first error.
+pub(crate) struct Parameters<'a>(pub(crate) &'a [u8]);
+
+impl<'a> Iterator for Parameters<'a> {
+    type Item = Result<Parameter<'a>, ParameterError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.0.trim_ascii_start();
+        let Some(rest) = rest.strip_prefix(b";") else {
+            self.0 = b"";
+            return (!rest.is_empty())
+                .then_some(Err(ParameterError("parameters must be separated by ';'")));
+        };
+        let rest = rest.trim_ascii_start();
+        if rest.is_empty() {
+            self.0 = rest; // a trailing ';' is harmless
+            return None;
+        }
+        let result = parse_parameter(rest).map(|(parameter, rest)| {
+            self.0 = rest;
+            parameter
+        });
+        if result.is_err() {
+            self.0 = b"";
+        }
+        Some(result)
+    }
+}
+
+/// One `key=value` at the start of `input`, and what follows it.
+fn parse_parameter(input: &[u8]) -> Result<(Parameter<'_>, &[u8]), ParameterError> {
+    let key_len = input
+        .iter()
+        .position(|&byte| !is_token_byte(byte))
+        .unwrap_or(input.len());
+    if key_len == 0 {
+        return Err(ParameterError("a parameter has no name"));
+    }
+    let (key, rest) = input.split_at(key_len);
+    let Some(rest) = rest.trim_ascii_start().strip_prefix(b"=") else {
+        return Err(ParameterError("a parameter has no value"));
+    };
+    let rest = rest.trim_ascii_start();
+    if let Some(quoted) = rest.strip_prefix(b"\"") {
+        let (value, rest) = quoted_string(quoted)?;
+        return Ok(((key, value), rest));
+    }
+    // A token; clients that forget the quotes get what they sent up to the next ';'.
+    let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+    let value = Cow::Borrowed(rest[..end].trim_ascii_end());
+    Ok(((key, value), &rest[end..]))
+}
+
+/// The content of a quoted-string whose opening quote is already consumed, and what follows
+/// the closing quote. `\"` and `\\` are unescaped; any other backslash is kept, so that a
+/// Windows path sent unescaped (`C:\Users\ada\cv.pdf`, as old browsers did) survives.
+fn quoted_string(input: &[u8]) -> Result<(Cow<'_, [u8]>, &[u8]), ParameterError> {
+    let mut unescaped: Option<Vec<u8>> = None;
+    let mut index = 0;
+    while let Some(&byte) = input.get(index) {
+        match (byte, input.get(index + 1)) {
+            (b'"', _) => {
+                let value = match unescaped {
+                    Some(bytes) => Cow::Owned(bytes),
+                    None => Cow::Borrowed(&input[..index]),
+                };
+                return Ok((value, &input[index + 1..]));
+            }
+            (b'\\', Some(&escaped @ (b'"' | b'\\'))) => {
+                unescaped
+                    .get_or_insert_with(|| input[..index].to_vec())
+                    .push(escaped);
+                index += 2;
+            }
+            _ => {
+                if let Some(bytes) = &mut unescaped {
+                    bytes.push(byte);
+                }
+                index += 1;
+            }
+        }
+    }
+    Err(ParameterError("a quoted parameter value is not closed"))
+}
+
+/// RFC 9110 `tchar`.
+pub(crate) fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn essence_drops_parameters_and_space() {
+        assert_eq!(essence(" text/html ; charset=utf-8"), "text/html");
+        assert_eq!(essence("text/plain"), "text/plain");
+        assert_eq!(essence(""), "");
+        assert!(is(
+            "Application/X-WWW-Form-URLencoded; charset=utf-8",
+            "application/x-www-form-urlencoded"
+        ));
+        assert!(!is("text/plain", "text/html"));
+    }
+
+    #[test]
+    fn json_and_structured_json_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("APPLICATION/JSON; charset=utf-8"));
+        assert!(is_json("application/problem+JSON"));
+        assert!(!is_json("application/jsonp"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("json"));
+        // A multi-byte character right before the suffix must not split a char.
+        assert!(!is_json("application/é+jso"));
+    }
+
+    #[test]
+    fn parameters_token_and_quoted() {
+        let (kind, rest) = split_parameters(br#"form-data ; name="a\"b"; filename=c.txt"#);
+        assert_eq!(kind, b"form-data");
+        let parameters: Vec<_> = Parameters(rest).collect::<Result<_, _>>().unwrap();
+        assert_eq!(parameters[0].0, b"name");
+        assert_eq!(&*parameters[0].1, br#"a"b"#);
+        assert_eq!(
+            parameters[1],
+            (&b"filename"[..], Cow::Borrowed(&b"c.txt"[..]))
+        );
+    }
+
+    #[test]
+    fn parameter_errors_say_what_is_wrong() {
+        let first = |input: &'static [u8]| Parameters(input).find_map(Result::err);
+        assert_eq!(
+            first(b"; =x"),
+            Some(ParameterError("a parameter has no name"))
+        );
+        assert_eq!(
+            first(b"; name"),
+            Some(ParameterError("a parameter has no value"))
+        );
+        assert_eq!(
+            first(b"; name=\"open"),
+            Some(ParameterError("a quoted parameter value is not closed"))
+        );
+        assert_eq!(
+            first(b" junk"),
+            Some(ParameterError("parameters must be separated by ';'"))
+        );
+        assert_eq!(first(b"; a=1;"), None);
+    }
+}
