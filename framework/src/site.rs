@@ -369,12 +369,14 @@ impl BlockingJob {
             peer,
         }
     }
+}
 
-    /// The request's method and target, for log lines about it.
-    pub(crate) fn describe(&self) -> String {
+/// The request's method and target, for log lines about it.
+impl std::fmt::Display for BlockingJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut fields = Vec::new();
         let head = self.head.head(&self.bytes, &mut fields);
-        format!("{} {}", head.method, head.target)
+        write!(f, "{} {}", head.method, head.target)
     }
 }
 

@@ -9,6 +9,7 @@
 //! answers [`service_unavailable`] at once. A job always gets an answer: one that panics is a
 //! 500, and one dropped unanswered (a thread gone, a pool stopping) answers 503 as it goes.
 
+use std::fmt::Display;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -23,7 +24,7 @@ use crate::h1::conn::Dispatch;
 use crate::h1::encode::Outgoing;
 
 /// The answer when the pool cannot take a job: 503 with `Retry-After`.
-pub(super) fn service_unavailable() -> Outgoing {
+fn service_unavailable() -> Outgoing {
     let mut response = Outgoing::text(StatusCode::SERVICE_UNAVAILABLE, "503 busy, try again\n");
     let mut headers = HeaderMap::new();
     headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
@@ -53,7 +54,7 @@ pub(super) struct Reply {
 }
 
 impl Reply {
-    pub(super) fn new(results: Sender<Completed>, waker: Arc<Waker>, key: usize, id: u64) -> Self {
+    fn new(results: Sender<Completed>, waker: Arc<Waker>, key: usize, id: u64) -> Self {
         Self {
             results: Some(results),
             waker,
@@ -92,6 +93,59 @@ impl Reply {
 impl Drop for Reply {
     fn drop(&mut self) {
         self.deliver(service_unavailable());
+    }
+}
+
+/// A worker's end of the pool: it hands jobs over and collects their answers, which pool
+/// threads send down the worker's own channel before waking its event loop.
+pub(super) struct BlockingLink<J> {
+    /// `None` when the site has no `blocking` route, so no pool was started.
+    pool: Option<Arc<BlockingPool<J>>>,
+    results: Receiver<Completed>,
+    results_sender: Sender<Completed>,
+    waker: Arc<Waker>,
+}
+
+impl<J: Display + Send + 'static> BlockingLink<J> {
+    pub(super) fn new(pool: Option<Arc<BlockingPool<J>>>, waker: Arc<Waker>) -> Self {
+        let (results_sender, results) = mpsc::channel();
+        Self {
+            pool,
+            results,
+            results_sender,
+            waker,
+        }
+    }
+
+    /// Hands the job of the connection at slab `key` with `id` to the pool. `None` when the
+    /// pool took it (its answer comes back through [`completed`](Self::completed)); else the
+    /// answer to send now: 503 when the pool is full, rather than letting requests pile up
+    /// without bound.
+    pub(super) fn submit<D: Dispatch<Job = J>>(
+        &self,
+        dispatch: &D,
+        key: usize,
+        id: u64,
+        job: J,
+    ) -> Option<Outgoing> {
+        let Some(pool) = &self.pool else {
+            // Only reachable if a blocking route exists without a pool; answer here, slowly.
+            return Some(dispatch.run(job));
+        };
+        let reply = Reply::new(
+            self.results_sender.clone(),
+            Arc::clone(&self.waker),
+            key,
+            id,
+        );
+        let job = pool.submit(job, reply).err()?;
+        log::debug!("blocking pool full: 503 for {job}");
+        Some(service_unavailable())
+    }
+
+    /// The next answer a pool thread has sent back, if any.
+    pub(super) fn completed(&self) -> Option<Completed> {
+        self.results.try_recv().ok()
     }
 }
 
@@ -279,5 +333,37 @@ mod tests {
         // The caller answers; the reply sends nothing (a second answer would reach whatever
         // the connection asks next).
         assert!(received.recv_timeout(Duration::from_millis(100)).is_err());
+    }
+
+    #[test]
+    fn the_link_answers_503_when_full_runs_here_without_a_pool_and_collects_answers() {
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        let pool = Arc::new(BlockingPool::start(&Arc::new(Numbers), 1, 0).unwrap());
+        let link = BlockingLink::new(Some(Arc::clone(&pool)), Arc::clone(&waker));
+        assert!(
+            link.submit(&Numbers, 3, 11, 5).is_none(),
+            "an idle pool takes the job"
+        );
+        let done = (0..500)
+            .find_map(|_| {
+                std::thread::sleep(Duration::from_millis(10));
+                link.completed()
+            })
+            .expect("the pool answered through the link");
+        assert_eq!((done.key, done.id, done.response.body.len()), (3, 11, 5));
+
+        pool.admitted.store(1, Ordering::SeqCst);
+        let refused = link
+            .submit(&Numbers, 3, 12, 5)
+            .expect("a full pool refuses");
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+        pool.admitted.store(0, Ordering::SeqCst);
+
+        let without_pool = BlockingLink::new(None, waker);
+        let here = without_pool
+            .submit(&Numbers, 0, 0, 2)
+            .expect("answered in place");
+        assert_eq!((here.status, here.body.len()), (StatusCode::OK, 2));
     }
 }

@@ -1,17 +1,17 @@
 //! One event loop on one thread: wait for readiness, drive the sockets it concerns, run their
 //! timers, and act on what each socket's connection asks for (interest, a deadline, a job for
-//! the blocking pool). Accepting is in `accept.rs`, graceful shutdown in `shutdown.rs`.
+//! the blocking pool). Accepting is in `accept.rs`, graceful shutdown in `shutdown.rs`, the
+//! worker's end of the blocking pool (`BlockingLink`) in `blocking.rs`.
 
 use std::io;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
 use mio::net::TcpListener;
-use mio::{Events, Poll, Registry, Token, Waker};
+use mio::{Events, Poll, Registry, Token};
 use slab::Slab;
 
-use super::blocking::{BlockingPool, Completed, Reply, service_unavailable};
+use super::blocking::{BlockingLink, BlockingPool};
 use super::socket::{Next, Socket};
 use super::timer::Timers;
 use super::{Control, LISTENER, WAKER};
@@ -65,10 +65,7 @@ pub(super) struct Worker {
     /// This worker's share of `Config::max_connections`.
     pub(super) max_connections: usize,
     /// Where `blocking` handlers run, and how their responses come back to this worker.
-    blocking: Option<Arc<BlockingPool<BlockingJob>>>,
-    results: Receiver<Completed>,
-    results_sender: Sender<Completed>,
-    waker: Arc<Waker>,
+    blocking: BlockingLink<BlockingJob>,
     pub(super) next_id: u64,
 }
 
@@ -82,7 +79,6 @@ impl Worker {
         blocking: Option<Arc<BlockingPool<BlockingJob>>>,
     ) -> Self {
         let config = &site.config;
-        let (results_sender, results) = mpsc::channel();
         Self {
             index,
             poll,
@@ -108,10 +104,7 @@ impl Worker {
                 .max_connections
                 .div_ceil(config.workers.max(1))
                 .max(1),
-            blocking,
-            results,
-            results_sender,
-            waker: Arc::clone(&control.wakers[index]),
+            blocking: BlockingLink::new(blocking, Arc::clone(&control.wakers[index])),
             next_id: 0,
         }
     }
@@ -283,28 +276,10 @@ impl Worker {
         }
     }
 
-    /// Hands a request for a `blocking` handler to the pool. When the pool is full, answers
-    /// 503 at once (rather than letting requests pile up without bound) and returns true: the
-    /// connection has more to do.
+    /// Hands a request for a `blocking` handler to the pool. When the pool cannot take it,
+    /// the connection gets its answer (503) at once and this returns true: it has more to do.
     fn submit_job(&mut self, key: usize, id: u64, job: BlockingJob) -> bool {
-        let refused = match &self.blocking {
-            Some(pool) => {
-                let reply = Reply::new(
-                    self.results_sender.clone(),
-                    Arc::clone(&self.waker),
-                    key,
-                    id,
-                );
-                let refused = pool.submit(job, reply).err();
-                if let Some(job) = &refused {
-                    log::debug!("blocking pool full: 503 for {}", job.describe());
-                }
-                refused.map(|_| service_unavailable())
-            }
-            // Only reachable if a blocking route exists without a pool; answer here, slowly.
-            None => Some(crate::h1::conn::Dispatch::run(&*self.lend.site, job)),
-        };
-        let Some(response) = refused else {
+        let Some(response) = self.blocking.submit(&*self.lend.site, key, id, job) else {
             return false;
         };
         let mut ctx = self.lend.ctx();
@@ -317,7 +292,7 @@ impl Worker {
 
     /// Delivers responses from blocking handlers to their connections and carries on with them.
     fn receive_completed(&mut self, now: Instant) {
-        while let Ok(done) = self.results.try_recv() {
+        while let Some(done) = self.blocking.completed() {
             let mut ctx = self.lend.ctx();
             match self.sockets.get_mut(done.key) {
                 Some(socket) if socket.id == done.id => {
