@@ -37,10 +37,11 @@
 //!
 //! ## Layers
 //!
-//! `server` (mio event loop, the only module with sockets) → `conn` (one connection's state
-//! machine) → `parse` + `body` (the sans-IO HTTP/1.1 codec) → `router` (matchit plus a method
-//! table) → `handler` (your function, behind a panic boundary). `ARCHITECTURE.md` in the
-//! repository walks through them.
+//! Three floors, every arrow pointing down: `server` (the mio event loop, the only module
+//! with sockets and threads) drives `h1` (sans-IO HTTP/1.1: heads, bodies, the encoder and
+//! the connection state machine), which hands each request up through one trait to the
+//! site (`App` frozen into a `Site`: the router, `Request`, `Response`, templates,
+//! sessions, hooks). `ARCHITECTURE.md` in the repository walks through them.
 //!
 //! ## Cargo features
 //!

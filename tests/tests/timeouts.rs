@@ -196,3 +196,33 @@ fn a_slowloris_of_100_connections_does_not_delay_a_normal_request() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     trickler.join().unwrap();
 }
+
+#[test]
+fn a_lingering_connection_is_closed_after_the_linger_timeout() {
+    let served = Served::example_app_with(|app| app.config.linger_timeout = SHORT);
+    let mut stream = connect(&served);
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n")
+        .unwrap();
+    let answered = Instant::now();
+    // The 400 comes, then the server shuts its write side: the client reads to EOF.
+    let (text, _) = closed_after(&mut stream, answered);
+    assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+    // A client that keeps sending is read and ignored while the server lingers (so that it
+    // sees the 400, not a reset); once the linger timeout is over the socket is closed, and
+    // the kernel answers the next bytes with a reset.
+    let reset_after = loop {
+        if stream.write_all(b"more").is_err() {
+            break answered.elapsed();
+        }
+        assert!(
+            answered.elapsed() < WAIT,
+            "the lingering connection was never closed"
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        reset_after >= SHORT && reset_after < SHORT * 5,
+        "closed {reset_after:?} after the answer"
+    );
+}

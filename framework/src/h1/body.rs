@@ -1,6 +1,6 @@
 //! Request body framing: Content-Length or chunked transfer-coding (RFC 9112 §6–7).
 //!
-//! The other half of the sans-IO codec (with `parse.rs`). A Content-Length body needs no
+//! The other half of the sans-IO codec (with `head.rs`). A Content-Length body needs no
 //! decoding: the connection waits until that many bytes follow the head. A chunked body is
 //! decoded *in place* by [`ChunkedDecoder`]: chunk data is moved down over the chunk framing, so
 //! the decoded body ends up contiguous right after the head, in the same buffer, with no copy
