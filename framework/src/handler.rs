@@ -3,7 +3,8 @@
 //! A handler is any `Fn(&Request) -> impl IntoResponse + Send + Sync`. It is stored boxed
 //! behind an `Arc` (shared by every worker without locks) and called through
 //! [`call_guarded`], which turns a panic into a 500 for that one request: the loop and every
-//! other connection carry on.
+//! other connection carry on. [`Outcome`] is an answer together with whether a panic made
+//! it, as the site, the hooks and the error pages pass it along.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -68,6 +69,35 @@ fn payload_message(payload: &(dyn Any + Send)) -> &str {
         text
     } else {
         "panic with a non-string payload"
+    }
+}
+
+/// How the answer to a request came about, with the answer: whether something panicked
+/// decides what is done with it last (a request that panicked stores no session changes).
+/// One value, changed in place as the request goes through the hooks and error pages.
+pub(crate) struct Outcome {
+    pub(crate) response: Response,
+    /// A handler or hook panicked: the response is the 500, or the app's page for it. (Only
+    /// sessions act on it: without them, nothing is kept of a request after its response.)
+    #[cfg_attr(not(feature = "sessions"), allow(dead_code))]
+    pub(crate) panicked: bool,
+}
+
+impl Outcome {
+    /// Answered by a hook, the handler or the router.
+    pub(crate) fn answered(response: Response) -> Self {
+        Self {
+            response,
+            panicked: false,
+        }
+    }
+
+    /// Something panicked; this is the answer in its place.
+    pub(crate) fn panicked(response: Response) -> Self {
+        Self {
+            response,
+            panicked: true,
+        }
     }
 }
 

@@ -9,10 +9,10 @@
 //! [`App::before`]: crate::App::before
 
 use crate::error::HttpError;
+use crate::handler::Outcome;
 use crate::handler::call_guarded;
 use crate::request::Request;
 use crate::response::Response;
-use crate::site::Outcome;
 
 /// A hook and, for the log line when it panics, its type's name (a closure's says where it
 /// was written).

@@ -25,7 +25,7 @@ use crate::h1::conn::{Answer, Dispatch};
 use crate::h1::encode::Outgoing;
 use crate::h1::head::{Head, HeadOffsets};
 use crate::h1::limits::Limits;
-use crate::handler::call_guarded;
+use crate::handler::{Outcome, call_guarded};
 use crate::hooks::Hooks;
 use crate::request::Request;
 use crate::response::Response;
@@ -294,35 +294,6 @@ impl Site {
                     self.error_page(request, HttpError::internal("Internal Server Error").into());
                 outcome.response = page;
             }
-        }
-    }
-}
-
-/// How the answer to a request came about, with the answer: whether something panicked
-/// decides what is done with it last (a request that panicked stores no session changes).
-/// One value, changed in place as the request goes through the hooks and error pages.
-pub(crate) struct Outcome {
-    pub(crate) response: Response,
-    /// A handler or hook panicked: the response is the 500, or the app's page for it. (Only
-    /// sessions act on it: without them, nothing is kept of a request after its response.)
-    #[cfg_attr(not(feature = "sessions"), allow(dead_code))]
-    pub(crate) panicked: bool,
-}
-
-impl Outcome {
-    /// Answered by a hook, the handler or the router.
-    pub(crate) fn answered(response: Response) -> Self {
-        Self {
-            response,
-            panicked: false,
-        }
-    }
-
-    /// Something panicked; this is the answer in its place.
-    pub(crate) fn panicked(response: Response) -> Self {
-        Self {
-            response,
-            panicked: true,
         }
     }
 }

@@ -10,17 +10,6 @@
 use crate::h1::error::ParseError;
 use crate::h1::head::{FieldError, FieldLines};
 
-/// How the body of a request is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BodyKind {
-    /// No body.
-    Empty,
-    /// Exactly this many bytes (never 0).
-    Length(u64),
-    /// Chunked transfer-coding, ended by a zero-size chunk and an optional trailer section.
-    Chunked,
-}
-
 /// The limits a chunked body is decoded under (from `Config`, by way of `Limits`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ChunkedLimits {

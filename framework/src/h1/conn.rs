@@ -34,12 +34,12 @@ use std::time::{Duration, Instant};
 
 use http::{Method, Version};
 
-use super::body::{BodyKind, ChunkedDecoder};
+use super::body::ChunkedDecoder;
 use super::buffer::{BUFFER_SIZE, BufferPool, InputBuffer, OutputBuffer};
 use super::date::HTTP_DATE_LEN;
 use super::encode::{CHUNK_HEADER_LEN, EncodeOptions, Outgoing, Streaming, chunk_header};
 use super::error::ParseError;
-use super::head::{self, Head, HeadOffsets, PartialHead, parse_head};
+use super::head::{self, BodyKind, Head, HeadOffsets, PartialHead, parse_head};
 use super::limits::{Limits, Timeouts};
 
 /// How much of a streamed body is read from its source per pull, and the output held below

@@ -11,8 +11,18 @@ use std::ops::Range;
 use http::{Method, Version};
 use httparse::{Header, Status};
 
-use crate::h1::body::BodyKind;
 use crate::h1::error::ParseError;
+
+/// How the body of a request is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    /// No body.
+    Empty,
+    /// Exactly this many bytes (never 0).
+    Length(u64),
+    /// Chunked transfer-coding, ended by a zero-size chunk and an optional trailer section.
+    Chunked,
+}
 
 /// The most header fields any configuration may allow; the header array lives on the stack.
 pub(crate) const MAX_HEADERS_CAP: usize = 256;
