@@ -19,6 +19,7 @@ pub(crate) fn is(value: &str, expected: &str) -> bool {
 
 /// `application/json` or any structured-syntax `+json` type (RFC 6839), such as
 /// `application/problem+json`.
+#[cfg(feature = "json")]
 pub(crate) fn is_json(value: &str) -> bool {
     let essence = essence(value);
     essence.eq_ignore_ascii_case("application/json")
@@ -147,6 +148,7 @@ mod tests {
         assert!(!is("text/plain", "text/html"));
     }
 
+    #[cfg(feature = "json")]
     #[test]
     fn json_and_structured_json_types() {
         assert!(is_json("application/json"));

@@ -363,6 +363,9 @@ impl Outgoing {
         let Body::Reader(reader) = std::mem::take(&mut self.body) else {
             return None;
         };
+        if reader.len == Some(0) {
+            return None; // Nothing to read: the source is not touched (it may fail or block).
+        }
         Some(Streaming {
             chunked: reader.len.is_none() && options.version == Version::HTTP_11,
             remaining: reader.len,

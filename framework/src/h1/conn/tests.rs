@@ -76,6 +76,25 @@ impl std::io::Read for Failing {
     }
 }
 
+/// A reader that is interrupted (`EINTR`) before every read that gives bytes.
+struct Interrupting {
+    left: usize,
+    interrupt_next: bool,
+}
+
+impl std::io::Read for Interrupting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.interrupt_next = !self.interrupt_next;
+        if !self.interrupt_next {
+            return Err(std::io::ErrorKind::Interrupted.into());
+        }
+        let n = buf.len().min(self.left);
+        buf[..n].fill(b'i');
+        self.left -= n;
+        Ok(n)
+    }
+}
+
 impl Dispatch for Paths {
     type Job = Slow;
 
@@ -92,6 +111,15 @@ impl Dispatch for Paths {
             "/slow" => return Answer::Blocking(Slow(body.to_vec())),
             "/short" => stream(std::io::repeat(b's').take(10), Some(1000)),
             "/failing" => stream(Failing(100_000), None),
+            "/interrupted" => stream(
+                Interrupting {
+                    left: 200_000,
+                    interrupt_next: false,
+                },
+                Some(200_000),
+            ),
+            "/longer" => stream(std::io::repeat(b'l').take(500), Some(100)),
+            "/empty" => stream(Failing(0), Some(0)),
             _ if len("/sized/").is_some() => {
                 let len = len("/sized/").unwrap_or(0);
                 stream(std::io::repeat(b'x').take(len), Some(len))
@@ -802,4 +830,69 @@ fn a_failing_or_short_stream_closes_the_connection() {
             "{path}: nothing answered after"
         );
     }
+}
+
+/// The body bytes of the first response in `output`, and what follows them.
+fn first_body(output: &[u8], len: usize) -> (&[u8], &[u8]) {
+    let head_end = text(output).find("\r\n\r\n").expect("a head") + 4;
+    output[head_end..].split_at(len)
+}
+
+#[test]
+fn an_interrupted_read_of_the_source_is_retried_not_fatal() {
+    let (output, conn) = run(
+        b"GET /interrupted HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+        &[],
+    );
+    let (body, rest) = first_body(&output, 200_000);
+    assert!(body.iter().all(|&b| b == b'i'));
+    assert!(text(rest).starts_with("HTTP/1.1 200 OK"), "then /a");
+    assert_eq!(conn.answered(), 2);
+    assert!(!conn.is_closing());
+}
+
+#[test]
+fn a_source_longer_than_its_length_is_cut_at_the_length() {
+    let (output, conn) = run(
+        b"GET /longer HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+        &[],
+    );
+    assert!(text(&output).contains("Content-Length: 100\r\n"));
+    let (body, rest) = first_body(&output, 100);
+    assert_eq!(body, [b'l'; 100]);
+    assert!(
+        text(rest).starts_with("HTTP/1.1 200 OK"),
+        "then /a: {}",
+        text(rest)
+    );
+    assert_eq!(conn.answered(), 2);
+}
+
+#[test]
+fn a_stream_of_length_zero_never_reads_its_source() {
+    // `Failing(0)` fails on its first read: a read would close the connection.
+    let (output, conn) = run(
+        b"GET /empty HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+        &[],
+    );
+    let output = text(&output);
+    assert!(output.contains("Content-Length: 0\r\n"), "{output}");
+    assert_eq!(output.matches("HTTP/1.1 200 OK").count(), 2, "{output}");
+    assert!(!conn.is_closing());
+}
+
+#[test]
+fn a_stream_behind_unsent_output_waits_and_is_sent_whole() {
+    // A pipelined answer is still unsent when the stream starts; the stream's first read
+    // waits for room, and what the client finally gets is both answers, whole and in order.
+    let mut driven = Driven::new(limits());
+    driven.receive(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /sized/100 HTTP/1.1\r\nHost: x\r\n\r\n");
+    let pending = driven.conn.poll_transmit().len();
+    assert!(pending > 0);
+    let mut output = Vec::new();
+    driven.drain(&mut output);
+    let output = text(&output);
+    assert_eq!(output.matches("HTTP/1.1 200 OK").count(), 2, "{output}");
+    assert!(output.ends_with(&"x".repeat(100)), "{output}");
+    assert_eq!(driven.conn.answered(), 2);
 }
