@@ -44,7 +44,6 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = Args::parse();
     match serve(args) {
         Ok(()) => ExitCode::SUCCESS,

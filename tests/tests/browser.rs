@@ -11,7 +11,7 @@
 //! a WebDriver server on loopback does not need), and its few async calls run on a
 //! current-thread tokio runtime built inside the test.
 //!
-//! Chromium and chromedriver are Debian's (`chromium`, `chromium-driver`; `.ci/run` installs
+//! Chromium and chromedriver are Debian's (`chromium`, `chromium-driver`; `./test` installs
 //! them). Without them the test fails, naming the packages: it must never pass without a
 //! browser.
 
@@ -295,7 +295,7 @@ fn require_executables(paths: &[&Path]) {
     assert!(
         missing.is_empty(),
         "missing {missing:?}: the browser test drives Debian's Chromium through chromedriver; \
-         install them with `{INSTALL_HINT}` (.ci/run does)"
+         install them with `{INSTALL_HINT}` (./test does)"
     );
 }
 

@@ -5,7 +5,7 @@
 //! nginx runs as an ordinary child process, root or not: its own prefix, configuration, pid
 //! file, logs and temp folders in a scratch folder, `daemon off`, listening on free loopback
 //! ports only, in its own process group that a guard kills when dropped, also on a panic.
-//! Without nginx (Debian's `nginx-light`, which `.ci/run` installs) the tests fail, naming
+//! Without nginx (Debian's `nginx-light`, which `./test` installs) the tests fail, naming
 //! the package; they never skip.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -279,7 +279,7 @@ fn require_executable(path: &Path, hint: &str) {
     assert!(
         path.is_file(),
         "missing {}: the nginx end-to-end test runs Debian's nginx; install it with `{hint}` \
-         (.ci/run does)",
+         (./test does)",
         path.display()
     );
 }

@@ -12,7 +12,7 @@
 //! unless `net.ipv4.tcp_migrate_req` is 1 (Linux 5.14+), which hands them to another listener
 //! on the same port. Without it a handover under load loses a request now and then (measured
 //! on a 2-core VM: 4 of 260 runs of this test saw one reset). So with the setting on (as
-//! `.ci/run` makes it when run as root) the test demands that every request succeeds; with it
+//! `./test` makes it when run as root) the test demands that every request succeeds; with it
 //! off it says so loudly and demands everything but those few resets at the instant the old
 //! listener closes, which is all the kernel allows.
 
@@ -76,7 +76,7 @@ fn a_successor_on_the_same_port_takes_over_without_losing_a_request() {
             eprintln!(
                 "NOTE: {problem}, so the kernel resets connections still queued on the old \
                  listener when it closes; a rolling restart can lose those. Enable it as root with \
-                 `sysctl -w net.ipv4.tcp_migrate_req=1` (.ci/run does; README, Deploying). \
+                 `sysctl -w net.ipv4.tcp_migrate_req=1` (./test does as root; README, Deploying). \
                  Checking everything else."
             );
             assert_only_queued_resets(&report, stopping, exited);

@@ -15,6 +15,7 @@
 
 mod accept;
 mod blocking;
+mod console;
 mod listen;
 mod shutdown;
 mod socket;
@@ -120,6 +121,8 @@ pub struct Server {
     addr: SocketAddr,
     workers: Vec<(Poll, TcpListener)>,
     control: Arc<Control>,
+    /// `App::run` has printed where it listens: `run` need not log it again.
+    announced: bool,
 }
 
 impl Server {
@@ -185,6 +188,7 @@ impl Server {
             addr,
             workers,
             control,
+            announced: false,
         })
     }
 
@@ -203,12 +207,14 @@ impl Server {
     /// Serves until [`ServerHandle::shutdown`], running one worker on this thread and the
     /// others on their own threads.
     pub fn run(self) -> Result<(), Error> {
-        log::info!(
-            "listening on http://{} ({} worker{})",
-            self.addr,
-            self.workers.len(),
-            plural(self.workers.len())
-        );
+        if !self.announced {
+            log::info!(
+                "listening on http://{} ({} worker{})",
+                self.addr,
+                self.workers.len(),
+                plural(self.workers.len())
+            );
+        }
         // Threads for `blocking` handlers, shared by the workers; only if some route needs them.
         let blocking = if self.site.has_blocking_routes() {
             let config = &self.site.config;
@@ -389,8 +395,19 @@ impl App {
     /// Serves on `addr` until SIGINT or SIGTERM, then shuts down gracefully: in-flight
     /// requests finish (within [`Config::shutdown_grace`](crate::Config::shutdown_grace)),
     /// idle connections close. A second signal stops at once.
+    ///
+    /// The entry point for a program that is the app. It prints where it listens, Flask
+    /// style, on stderr (` * Running on http://127.0.0.1:8080 (2 workers, Ctrl-C to stop)`),
+    /// and when the program has installed no logger it installs `env_logger` at `info`
+    /// (`RUST_LOG` overrides), so that panics, template errors and the access log show. A
+    /// program that set up its own logger keeps it. [`bind`](Self::bind) and
+    /// [`spawn`](Self::spawn) print nothing and install nothing.
     pub fn run(self, addr: impl ToSocketAddrs) -> Result<(), Error> {
-        self.bind(addr)?.run_until_signal()
+        console::ensure_logger();
+        let mut server = self.bind(addr)?;
+        eprintln!("{}", console::banner(server.addr, server.workers.len()));
+        server.announced = true;
+        server.run_until_signal()
     }
 
     /// Serves on `addr` on background threads and returns at once; the returned handle stops
