@@ -12,6 +12,7 @@
 //!   [`HttpError`] that [`Request::multipart`](crate::Request::multipart) returns.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,8 +20,13 @@ use std::sync::Arc;
 use http::StatusCode;
 
 /// An error from carafe's public API.
+///
+/// Its `Debug` form is the sentence `Display` gives, followed by each underlying cause (as
+/// anyhow prints errors), so that `fn main() -> Result<(), carafe::Error>` ends with
+/// `Error: cannot listen on 127.0.0.1:8080: Address already in use (os error 98)` rather
+/// than the enum's fields.
 #[non_exhaustive]
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum Error {
     /// An I/O error outside a connection (creating the poller, spawning a worker).
     #[error("i/o error")]
@@ -70,6 +76,18 @@ pub enum Error {
         /// The shortest length accepted.
         min: usize,
     },
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
 }
 
 /// A session that cannot be stored. [`Session::insert`](crate::Session::insert) returns it
@@ -432,6 +450,29 @@ impl From<MultipartError> for HttpError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_is_the_sentence_with_its_causes() {
+        let bind = Error::Bind {
+            addr: "127.0.0.1:8080".into(),
+            source: io::Error::new(io::ErrorKind::AddrInUse, "Address already in use"),
+        };
+        assert_eq!(
+            format!("{bind:?}"),
+            "cannot listen on 127.0.0.1:8080: Address already in use"
+        );
+        let io = Error::from(io::Error::other("no poller"));
+        assert_eq!(format!("{io:?}"), "i/o error: no poller");
+        let route = Error::from(RouteError::Invalid {
+            pattern: "/{".into(),
+            handler: "index".into(),
+            reason: "unclosed".into(),
+        });
+        assert_eq!(
+            format!("{route:?}"),
+            "invalid route pattern /{ (handler `index`): unclosed"
+        );
+    }
 
     #[test]
     fn multipart_errors_map_to_their_statuses() {

@@ -123,3 +123,26 @@ fn a_program_with_its_own_logger_keeps_it() {
         "every line through the program's logger: {log}"
     );
 }
+
+#[test]
+fn an_error_returned_from_main_reads_as_a_sentence() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let templates = Scratch::new();
+    let output = Command::new(env!("CARGO_BIN_EXE_bare-app"))
+        .arg(templates.path(""))
+        .args(["--addr", &addr])
+        .output()
+        .expect("run bare-app");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    // Rust prints a `main`'s error with `Debug`: the sentence, not `Bind { addr: .. }`.
+    assert!(
+        last.starts_with(&format!(
+            "Error: cannot listen on {addr}: Address already in use"
+        )),
+        "{stderr}"
+    );
+    drop(taken);
+}

@@ -1,10 +1,10 @@
 //! An app as a newcomer writes it: no logger, `App::run`, a handler that panics and a
 //! template that fails. For `tests/tests/first_hour.rs`.
 //!
-//! usage: bare-app TEMPLATES_DIR [--own-logger]
+//! usage: bare-app TEMPLATES_DIR [--own-logger] [--addr ADDR]
 //!
 //! With `--own-logger` the program installs a logger of its own first (every line prefixed
-//! `OWN `, on stderr), which `App::run` must keep.
+//! `OWN `, on stderr), which `App::run` must keep. `--addr` defaults to 127.0.0.1:0.
 
 use carafe::{App, context, route};
 
@@ -28,10 +28,17 @@ fn main() -> Result<(), carafe::Error> {
     let mut args = std::env::args().skip(1);
     let templates = args
         .next()
-        .expect("usage: bare-app TEMPLATES_DIR [--own-logger]");
-    if args.next().as_deref() == Some("--own-logger") {
-        log::set_logger(&Own).expect("the first logger");
-        log::set_max_level(log::LevelFilter::Info);
+        .expect("usage: bare-app TEMPLATES_DIR [--own-logger] [--addr ADDR]");
+    let mut addr = "127.0.0.1:0".to_owned();
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--own-logger" => {
+                log::set_logger(&Own).expect("the first logger");
+                log::set_max_level(log::LevelFilter::Info);
+            }
+            "--addr" => addr = args.next().expect("--addr ADDR"),
+            other => panic!("unknown flag {other}"),
+        }
     }
     let mut app = App::new();
     app.config.workers = 1;
@@ -39,5 +46,5 @@ fn main() -> Result<(), carafe::Error> {
     route!(app, GET "/" => |_req| "hello")?;
     route!(app, GET "/panic" => |_req| -> &'static str { panic!("bare-app panics on purpose") })?;
     route!(app, GET "/broken" => |req| req.render("broken.html", context! {}))?;
-    app.run("127.0.0.1:0")
+    app.run(addr)
 }
