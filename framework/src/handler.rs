@@ -22,6 +22,34 @@ thread_local! {
     static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
     /// The message and location of the last handler panic on this thread.
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// While a test client sends a request on this thread: the server errors it caused, for
+    /// the client to raise in the test (see [`collect_server_errors`]).
+    static SERVER_ERRORS: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+/// Reports a request that failed on the server's side (a panic, a template error, an error's
+/// cause): logged at `error`, where an operator looks, and recorded for the test client when
+/// one is collecting on this thread, so that a test fails with the message instead of only
+/// seeing a 500.
+#[cold]
+pub(crate) fn report_server_error(message: std::fmt::Arguments<'_>) {
+    log::error!("{message}");
+    SERVER_ERRORS.with(|errors| {
+        if let Some(errors) = errors.borrow_mut().as_mut() {
+            errors.push(message.to_string());
+        }
+    });
+}
+
+/// Runs `f`, returning what it returns and the server errors reported on this thread
+/// meanwhile. The test client wraps each request in it; requests run on the calling thread
+/// (blocking handlers too, in memory), so nothing is missed.
+pub(crate) fn collect_server_errors<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let outer = SERVER_ERRORS.with(|errors| errors.borrow_mut().replace(Vec::new()));
+    let result = f();
+    let collected =
+        SERVER_ERRORS.with(|errors| std::mem::replace(&mut *errors.borrow_mut(), outer));
+    (result, collected.unwrap_or_default())
 }
 
 static INSTALL_HOOK: Once = Once::new();

@@ -9,8 +9,7 @@
 //! [`App::before`]: crate::App::before
 
 use crate::error::HttpError;
-use crate::handler::Outcome;
-use crate::handler::call_guarded;
+use crate::handler::{Outcome, call_guarded, report_server_error};
 use crate::request::Request;
 use crate::response::Response;
 
@@ -80,12 +79,12 @@ impl Hooks {
                 Ok(None) => {}
                 Ok(Some(answer)) => return Some(Outcome::answered(answer)),
                 Err(panic) => {
-                    log::error!(
+                    report_server_error(format_args!(
                         "before hook `{}` for {} {} panicked: {panic}",
                         hook.name,
                         request.method(),
                         request.target()
-                    );
+                    ));
                     let page = HttpError::internal("Internal Server Error").into();
                     return Some(Outcome::panicked(page));
                 }
@@ -116,12 +115,12 @@ impl Hooks {
     fn apply_after(&self, request: &Request<'_>, response: &mut Response) -> bool {
         for hook in &self.after {
             if let Err(panic) = call_guarded(|| (hook.run)(request, response)) {
-                log::error!(
+                report_server_error(format_args!(
                     "after hook `{}` for {} {} panicked: {panic}",
                     hook.name,
                     request.method(),
                     request.target()
-                );
+                ));
                 return false;
             }
         }

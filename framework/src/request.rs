@@ -14,6 +14,7 @@ use crate::cookies::{self, CookiePairs};
 use crate::error::{HttpError, UrlForError};
 use crate::form::Form;
 use crate::h1::head::Head;
+use crate::handler::report_server_error;
 use crate::multipart::{Multipart, MultipartLimits};
 use crate::proxy;
 use crate::response::Response;
@@ -560,12 +561,24 @@ impl<'a> Request<'a> {
         match self.site.render_template(name, context) {
             Ok(html) => Response::html(html),
             Err(error) => {
-                log::error!(
-                    "cannot render template {name:?} for {} {}: {error:#}",
-                    self.head.method,
-                    self.head.path
-                );
-                HttpError::internal("template error").into()
+                // Where it went wrong: the template (an included one, if the error is there)
+                // and the line, then minijinja's account with the source around it.
+                let place = match (error.name(), error.line()) {
+                    (Some(file), Some(line)) => format!("{file} line {line}"),
+                    (Some(file), None) => file.to_owned(),
+                    _ => format!("{name:?}"),
+                };
+                report_server_error(format_args!(
+                    "cannot render template {place} for {} {}: {error:#}",
+                    self.head.method, self.head.path
+                ));
+                // A debug build says on the page what went wrong, as Flask's debugger does;
+                // a release build keeps it in the log.
+                if cfg!(debug_assertions) {
+                    HttpError::internal(format!("template error in {place}: {error}")).into()
+                } else {
+                    HttpError::internal("template error").into()
+                }
             }
         }
     }

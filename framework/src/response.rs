@@ -78,7 +78,9 @@ impl Response {
         match serde_json::to_vec(value) {
             Ok(json) => Self::with_type(ContentType::Json, Body::Bytes(json)),
             Err(error) => {
-                log::error!("cannot serialize a JSON response: {error}");
+                crate::handler::report_server_error(format_args!(
+                    "cannot serialize a JSON response: {error}"
+                ));
                 HttpError::internal("cannot serialize the response").into()
             }
         }

@@ -25,12 +25,13 @@ use crate::h1::conn::{Answer, Dispatch};
 use crate::h1::encode::Outgoing;
 use crate::h1::head::{Head, HeadOffsets};
 use crate::h1::limits::Limits;
-use crate::handler::{Outcome, call_guarded};
+use crate::handler::{Outcome, call_guarded, report_server_error};
 use crate::hooks::Hooks;
 use crate::request::Request;
 use crate::response::Response;
 use crate::router::{Lookup, Route, Router};
 use crate::template::Templates;
+use crate::url_for::UrlMap;
 
 /// A handler for error responses of one status.
 pub(crate) type ErrorHandler = Arc<dyn Fn(&Request<'_>, &HttpError) -> Response + Send + Sync>;
@@ -68,7 +69,9 @@ impl Site {
         crate::handler::install_panic_hook();
         let mut templates = parts.templates;
         if let Some(templates) = &mut templates {
-            templates.add_url_for(parts.router.url_map());
+            let urls = parts.router.url_map();
+            warn_of_unknown_url_for_names(templates, &urls);
+            templates.add_url_for(urls);
         }
         Self {
             limits: Limits::from(&parts.config),
@@ -166,12 +169,12 @@ impl Site {
             (Some(route), _) => match call_guarded(|| (route.handler)(request)) {
                 Ok(response) => response,
                 Err(panic) => {
-                    log::error!(
+                    report_server_error(format_args!(
                         "handler `{}` for {} {} panicked: {panic}",
                         route.info.handler(),
                         request.method(),
                         request.target()
-                    );
+                    ));
                     return Outcome::panicked(HttpError::internal("Internal Server Error").into());
                 }
             },
@@ -210,7 +213,11 @@ impl Site {
             return response;
         };
         if let Some(cause) = error.cause() {
-            log::error!("{} {}: {cause}", request.method(), request.target());
+            report_server_error(format_args!(
+                "{} {}: {cause}",
+                request.method(),
+                request.target()
+            ));
         }
         let Some(handler) = self.error_handlers.get(&error.status()) else {
             return response;
@@ -218,7 +225,10 @@ impl Site {
         let mut page = match call_guarded(|| handler(request, error)) {
             Ok(page) => page,
             Err(panic) => {
-                log::error!("error handler for {} panicked: {panic}", error.status());
+                report_server_error(format_args!(
+                    "error handler for {} panicked: {panic}",
+                    error.status()
+                ));
                 return response;
             }
         };
@@ -283,12 +293,12 @@ impl Site {
             }
             Ok(None) => {}
             Err(error) => {
-                log::error!(
+                report_server_error(format_args!(
                     "cannot store the session for {} {}: {}",
                     request.method(),
                     request.target(),
                     crate::error::chain(&error)
-                );
+                ));
                 // The app's 500 page; its own session changes are not stored again.
                 let page =
                     self.error_page(request, HttpError::internal("Internal Server Error").into());
@@ -351,16 +361,38 @@ impl std::fmt::Display for BlockingJob {
     }
 }
 
+/// Warns, once at start-up, of each `url_for('name')` in a template that names no route:
+/// rendering it would be a 500.
+fn warn_of_unknown_url_for_names(templates: &Templates, urls: &UrlMap) {
+    for call in templates.url_for_calls() {
+        if !urls.contains(&call.name) {
+            let names = match urls.names() {
+                names if names.is_empty() => "none".to_owned(),
+                names => names.join(", "),
+            };
+            log::warn!(
+                "template {} line {}: url_for('{}') names no route, so rendering it fails; route \
+                 names: {} (a route is named after its handler function, or with `name = \"...\"` \
+                 in route!: closures have no name otherwise)",
+                call.file,
+                call.line,
+                call.name,
+                names
+            );
+        }
+    }
+}
+
 /// A 1xx status is never a final answer (RFC 9110 §15.2): sent as one, the client would wait
 /// for the real response forever. It is the app's bug, so a logged 500.
 #[cold]
 fn refuse_informational(request: &Request<'_>, response: &Response) -> Response {
-    log::error!(
+    report_server_error(format_args!(
         "{} {} was answered with {}, which is not a final status; sending 500 instead",
         request.method(),
         request.target(),
         response.status()
-    );
+    ));
     HttpError::internal("Internal Server Error").into()
 }
 

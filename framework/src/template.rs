@@ -1,7 +1,7 @@
 //! HTML templates with minijinja: a folder of templates, auto-escaped by file extension, and
 //! the global function `url_for`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use minijinja::value::Kwargs;
@@ -14,6 +14,17 @@ use crate::url_for::{UrlMap, template_url_for};
 /// they are cached.
 pub(crate) struct Templates {
     env: Environment<'static>,
+    dir: PathBuf,
+}
+
+/// A `url_for('name', ...)` call with a literal name, found in a template's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UrlForCall {
+    /// The template's path under the folder.
+    pub file: String,
+    /// 1-based.
+    pub line: usize,
+    pub name: String,
 }
 
 impl Templates {
@@ -24,7 +35,40 @@ impl Templates {
         env.set_auto_reload(cfg!(debug_assertions));
         // minijinja's default auto-escape callback escapes `.html`, `.htm` and `.xml`
         // templates for HTML, and leaves other extensions unescaped.
-        Self { env }
+        Self {
+            env,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Every `url_for` call with a literal route name in the folder's templates, so that a
+    /// name no route has (a typo, or a closure route, which has no name) is reported when the
+    /// app starts rather than as a 500 when a page first renders. Calls with a computed name
+    /// cannot be seen this way and are left to the render.
+    pub(crate) fn url_for_calls(&self) -> Vec<UrlForCall> {
+        let mut calls = Vec::new();
+        let mut folders = vec![self.dir.clone()];
+        while let Some(folder) = folders.pop() {
+            let Ok(entries) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    let file = path.strip_prefix(&self.dir).unwrap_or(&path);
+                    let file = file.to_string_lossy().replace('\\', "/");
+                    calls.extend(literal_url_for_calls(&text).map(|(line, name)| UrlForCall {
+                        file: file.clone(),
+                        line,
+                        name: name.to_owned(),
+                    }));
+                }
+            }
+        }
+        calls.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        calls
     }
 
     /// Gives templates `url_for(name, **params)` over `urls`: once, when the app is frozen
@@ -48,6 +92,19 @@ impl Templates {
             .get_template(name)?
             .render(minijinja::value::Serde(context))
     }
+}
+
+/// `(line, name)` of each `url_for('name'` or `url_for("name"` in `text`.
+fn literal_url_for_calls(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.match_indices("url_for(")
+        .filter_map(move |(at, call)| {
+            let rest = text[at + call.len()..].trim_start();
+            let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+            let name = &rest[1..];
+            let name = &name[..name.find(quote)?];
+            let line = text[..at].matches('\n').count() + 1;
+            Some((line, name))
+        })
 }
 
 #[cfg(test)]
@@ -81,6 +138,14 @@ mod tests {
         );
         assert_eq!(templates.render("note.txt", &context).unwrap(), "<script>");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn literal_url_for_names_are_found_with_their_lines() {
+        let text = "<a href=\"{{ url_for('index') }}\">\n\n{{ url_for( \"post\", slug=s) }}\n\
+                    {{ url_for(name) }} {{ url_for('unclosed }}";
+        let calls: Vec<_> = literal_url_for_calls(text).collect();
+        assert_eq!(calls, [(1, "index"), (3, "post")]);
     }
 
     #[test]

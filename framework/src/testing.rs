@@ -21,6 +21,12 @@
 //!
 //! Like a browser, a `TestClient` keeps the cookies its responses set (its cookie jar) and
 //! sends them back with later requests, so sessions carry over from one request to the next.
+//!
+//! As Flask's test client does, it fails the test when a request fails on the server's side:
+//! a handler or hook that panics, a template that cannot render, an error's logged cause. The
+//! test panics with the message (and the panic's location) instead of seeing only a 500; a
+//! test that wants to look at the 500 page turns that off with
+//! [`propagate_errors(false)`](TestClient::propagate_errors).
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -32,6 +38,7 @@ use http::{Method, StatusCode};
 
 use crate::app::App;
 use crate::h1::memory::MemoryConnection;
+use crate::handler::collect_server_errors;
 use crate::site::Site;
 
 /// Sends requests to an [`App`] in memory.
@@ -41,6 +48,8 @@ pub struct TestClient {
     /// Cookies set by responses, by name. One site, every path: `Domain` and `Path` are not
     /// matched, which is all an in-memory client of one app needs.
     cookies: Mutex<BTreeMap<String, String>>,
+    /// Fail the test on a server error (the default), or answer it as the server would.
+    propagate_errors: bool,
 }
 
 impl TestClient {
@@ -58,7 +67,32 @@ impl TestClient {
             site: Arc::new(site),
             peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
             cookies: Mutex::new(BTreeMap::new()),
+            propagate_errors: true,
         }
+    }
+
+    /// Whether a request that fails on the server's side (a panic in a handler, a hook or an
+    /// error handler; a template error; an `HttpError`'s cause) fails the test with its
+    /// message, which is the default, or is answered with the 500 the server would send.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App};
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/boom" => |_req| -> &'static str { panic!("boom") }).unwrap();
+    /// let client = TestClient::new(app).propagate_errors(false);
+    /// assert_eq!(client.get("/boom").send().status(), 500);
+    /// ```
+    ///
+    /// ```should_panic
+    /// # use carafe::{route, testing::TestClient, App};
+    /// let mut app = App::new();
+    /// route!(app, GET "/boom" => |_req| -> &'static str { panic!("boom") }).unwrap();
+    /// TestClient::new(app).get("/boom").send(); // panics: "... panicked: boom at ..."
+    /// ```
+    pub fn propagate_errors(mut self, propagate: bool) -> Self {
+        self.propagate_errors = propagate;
+        self
     }
 
     /// The value of cookie `name` in the client's jar, as set by an earlier response.
@@ -172,6 +206,31 @@ impl TestClient {
         self.request(Method::POST, target)
     }
 
+    /// A PUT request for `target`.
+    pub fn put(&self, target: &str) -> TestRequest<'_> {
+        self.request(Method::PUT, target)
+    }
+
+    /// A PATCH request for `target`.
+    pub fn patch(&self, target: &str) -> TestRequest<'_> {
+        self.request(Method::PATCH, target)
+    }
+
+    /// A DELETE request for `target`.
+    pub fn delete(&self, target: &str) -> TestRequest<'_> {
+        self.request(Method::DELETE, target)
+    }
+
+    /// A HEAD request for `target`: the response has the GET's headers and no body.
+    pub fn head(&self, target: &str) -> TestRequest<'_> {
+        self.request(Method::HEAD, target)
+    }
+
+    /// An OPTIONS request for `target` (`*` for the whole server).
+    pub fn options(&self, target: &str) -> TestRequest<'_> {
+        self.request(Method::OPTIONS, target)
+    }
+
     /// A request with any method.
     pub fn request(&self, method: Method, target: &str) -> TestRequest<'_> {
         TestRequest {
@@ -185,15 +244,27 @@ impl TestClient {
 
     /// Feeds raw bytes to a fresh connection, as a socket would deliver them, and returns
     /// every byte it answers, for tests of the protocol itself (pipelining, malformed input).
+    ///
+    /// A server error fails the test here too, unless [`propagate_errors`](Self::propagate_errors)
+    /// is off.
     pub fn send_raw(&self, bytes: &[u8]) -> Vec<u8> {
         let mut output = Vec::new();
-        MemoryConnection::new(self.peer).deliver(
-            &*self.site,
-            &self.site.limits,
-            bytes,
-            &[],
-            &mut output,
-        );
+        let ((), errors) = collect_server_errors(|| {
+            MemoryConnection::new(self.peer).deliver(
+                &*self.site,
+                &self.site.limits,
+                bytes,
+                &[],
+                &mut output,
+            );
+        });
+        if self.propagate_errors && !errors.is_empty() {
+            panic!(
+                "the server failed answering this request (a client would see a 500):\n  {}\n\
+                 (TestClient::propagate_errors(false) answers with the 500 instead)",
+                errors.join("\n  ")
+            );
+        }
         output
     }
 }

@@ -230,6 +230,18 @@ impl UrlMap {
         }
     }
 
+    /// Whether some route is named `name`.
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// The route names, sorted.
+    pub(crate) fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
     /// The path of route `name` with `params`; see [`App::url_for`](crate::App::url_for).
     pub(crate) fn url_for(
         &self,

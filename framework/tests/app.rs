@@ -66,7 +66,8 @@ fn a_handler_panic_is_one_500_and_the_app_carries_on() {
     let client = client(|app| {
         route!(app, GET "/boom" => |_req| -> &'static str { panic!("handler exploded") }).unwrap();
         route!(app, GET "/fine" => |_req| "fine").unwrap();
-    });
+    })
+    .propagate_errors(false);
     let response = client.get("/boom").send();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
@@ -103,7 +104,8 @@ fn error_handlers_render_404_405_and_500() {
         app.error_handler(StatusCode::IM_A_TEAPOT, |_: &Request, _: &HttpError| {
             (StatusCode::OK, "explicit")
         });
-    });
+    })
+    .propagate_errors(false);
     let missing = client.get("/missing").send();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert_eq!(missing.text(), "<h1>no /missing</h1>");
@@ -267,7 +269,8 @@ fn redirects_and_custom_headers() {
             Response::text("ok").with_header("X-Echo", req.query("v").unwrap_or(""))
         })
         .unwrap();
-    });
+    })
+    .propagate_errors(false);
     let injected = client.get("/inject?v=a%0D%0ASet-Cookie:%20evil=1").send();
     assert_eq!(injected.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(injected.header("set-cookie"), None);
@@ -288,7 +291,8 @@ fn templates_render_and_a_missing_one_is_a_500() {
         app.templates(&dir).unwrap();
         route!(app, GET "/page" => |req| req.render("page.html", carafe::context! { who => "<you>" })).unwrap();
         route!(app, GET "/gone" => |req| req.render("missing.html", carafe::context! {})).unwrap();
-    });
+    })
+    .propagate_errors(false);
     assert_eq!(client.get("/page").send().text(), "<p>&lt;you&gt;</p>");
     assert_eq!(
         client.get("/gone").send().status(),
@@ -383,11 +387,93 @@ fn an_informational_status_from_a_handler_is_a_logged_500() {
             }
         });
         route!(app, GET "/switched" => |_req| "by a hook").unwrap();
-    });
+    })
+    .propagate_errors(false);
     for path in ["/early", "/continue", "/switched"] {
         let response = client.get(path).send();
         assert_eq!(response.status(), 500, "{path}");
     }
     let raw = client.send_raw(b"GET /early HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 500 "));
+}
+
+/// The message of the panic `f` raises.
+fn panic_message(f: impl FnOnce()) -> String {
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("it panics");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_test_client_fails_the_test_with_a_handler_panic_or_template_error() {
+    let dir = std::env::temp_dir().join(format!("carafe-app-propagate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("bad.html"), "<p>\n{{ url_for('nowhere') }}</p>").unwrap();
+    let make = || {
+        let mut app = App::new();
+        app.templates(&dir).unwrap();
+        route!(app, GET "/boom" => |_req| -> &'static str { panic!("handler exploded") }).unwrap();
+        route!(app, GET "/bad" => |req| req.render("bad.html", carafe::context! {})).unwrap();
+        route!(app, GET "/fine" => |_req| "fine").unwrap();
+        app
+    };
+    let client = TestClient::new(make());
+    assert_eq!(client.get("/fine").send().text(), "fine");
+    let message = panic_message(|| {
+        client.get("/boom").send();
+    });
+    assert!(message.contains("handler exploded"), "{message}");
+    assert!(
+        message.contains("framework/tests/app.rs:"),
+        "where: {message}"
+    );
+    let message = panic_message(|| {
+        client.get("/bad").send();
+    });
+    assert!(
+        message.contains("cannot render template bad.html line 2 for GET /bad"),
+        "{message}"
+    );
+    assert!(message.contains("nowhere"), "{message}");
+
+    // Opted out, the test sees the 500; in a debug build its page says what went wrong.
+    let client = TestClient::new(make()).propagate_errors(false);
+    assert_eq!(client.get("/boom").send().status(), 500);
+    let page = client.get("/bad").send();
+    assert_eq!(page.status(), 500);
+    if cfg!(debug_assertions) {
+        assert!(
+            page.text().contains("template error in bad.html line 2"),
+            "{}",
+            page.text()
+        );
+        assert!(page.text().contains("nowhere"), "{}", page.text());
+    } else {
+        assert!(!page.text().contains("nowhere"), "{}", page.text());
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_test_client_has_a_shortcut_for_each_method() {
+    let client = client(|app| {
+        route!(app, [GET, PUT, PATCH, DELETE, POST] "/thing" => |req| req.method().to_string())
+            .unwrap();
+    });
+    assert_eq!(client.put("/thing").send().text(), "PUT");
+    assert_eq!(client.patch("/thing").send().text(), "PATCH");
+    assert_eq!(client.delete("/thing").send().text(), "DELETE");
+    let head = client.head("/thing").send();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.text(), "", "HEAD has no body");
+    assert_eq!(head.header("content-length"), Some("4"), "the GET's length");
+    let options = client.options("/thing").send();
+    assert_eq!(options.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        options.header("allow"),
+        Some("GET, HEAD, PUT, PATCH, DELETE, POST, OPTIONS")
+    );
 }

@@ -160,7 +160,7 @@ fn after_hooks_run_for_404_405_options_head_and_handler_panics() {
     route!(app, GET "/page" => page).unwrap();
     route!(app, GET "/boom" => |_req| -> &'static str { panic!("handler exploded") }, name = "boom")
         .unwrap();
-    let client = TestClient::new(app);
+    let client = TestClient::new(app).propagate_errors(false);
 
     let cases = [
         (Method::GET, "/page", 200, "page"),
@@ -199,7 +199,7 @@ fn a_panicking_before_hook_is_a_500_and_the_next_request_is_fine() {
     app.error_handler(StatusCode::INTERNAL_SERVER_ERROR, |_req, _error| {
         Response::text("our 500 page")
     });
-    let client = TestClient::new(app);
+    let client = TestClient::new(app).propagate_errors(false);
 
     let response = client.get("/?explode").send();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
@@ -227,7 +227,7 @@ fn a_panicking_after_hook_is_the_500_page_with_the_after_hooks_rerun() {
     app.error_handler(StatusCode::INTERNAL_SERVER_ERROR, |_req, _error| {
         Response::text("our 500 page")
     });
-    let client = TestClient::new(app);
+    let client = TestClient::new(app).propagate_errors(false);
 
     let response = client.get("/?explode").send();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
@@ -250,7 +250,7 @@ fn an_after_hook_that_panics_on_the_500_page_too_leaves_the_page() {
     });
     app.after(|_req: &Request, response: &mut Response| mark(response, "never reached"));
     route!(app, GET "/" => |_req| "fine").unwrap();
-    let client = TestClient::new(app);
+    let client = TestClient::new(app).propagate_errors(false);
     let response = client.get("/?explode").send();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(after_marks(&response).is_empty());
@@ -277,7 +277,7 @@ fn hooks_see_the_session_and_a_hook_panic_discards_its_changes() {
     })
     .unwrap();
     route!(app, GET "/private" => |_req| "private").unwrap();
-    let client = TestClient::new(app);
+    let client = TestClient::new(app).propagate_errors(false);
 
     assert_eq!(
         client.get("/private").send().status(),

@@ -185,7 +185,7 @@ fn a_session_too_large_for_a_cookie_is_a_500_not_lost_data() {
         StatusCode::INTERNAL_SERVER_ERROR,
         |_: &Request, _: &HttpError| "our 500 page",
     );
-    let client = TestClient::new(app);
+    let client = TestClient::new(app).propagate_errors(false);
     client.get("/count").send();
     let response = client.get("/big").send();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
@@ -204,7 +204,7 @@ fn a_value_with_no_json_form_is_a_500() {
         Ok::<_, HttpError>("unreachable")
     })
     .unwrap();
-    let client = TestClient::new(app);
+    let client = TestClient::new(app).propagate_errors(false);
     let response = client.get("/bad").send();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(response.header("set-cookie"), None);
@@ -225,7 +225,7 @@ fn error_handlers_may_use_the_session_and_panics_discard_changes() {
         panic!("after changing the session")
     })
     .unwrap();
-    let client = TestClient::new(app);
+    let client = TestClient::new(app).propagate_errors(false);
     assert_eq!(client.get("/nope").send().text(), "miss 1");
     assert_eq!(client.get("/nope").send().text(), "miss 2");
     client.get("/count").send();

@@ -51,7 +51,7 @@ fn handlers_build_urls_that_route_back_to_the_same_values() {
         Ok(req.url_for("files", &[("path", req.text()?)])?)
     })
     .unwrap();
-    let client = TestClient::new(app);
+    let client = TestClient::new(app).propagate_errors(false);
 
     for slug in [
         "epoll", "a b", "a/b", "100%", "why?", "c#", "Wörld", "{x}", "a+b",
@@ -111,7 +111,7 @@ fn an_unknown_name_or_missing_param_is_an_error_and_a_500_with_question_mark() {
         error.to_string(),
         "cannot build a URL for route `post`: parameter `slug` is empty"
     );
-    let client = TestClient::new(app);
+    let client = TestClient::new(app).propagate_errors(false);
     let response = client.get("/broken").send();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
@@ -204,7 +204,7 @@ fn templates_call_url_for_with_keyword_arguments() {
         .unwrap();
     }
     app.static_dir("/static", &statics.0).unwrap();
-    let client = TestClient::new(app);
+    let client = TestClient::new(app).propagate_errors(false);
 
     let html = client.get("/").send().text();
     assert_eq!(

@@ -13,6 +13,8 @@ use carafe_e2e::{Scratch, curl, write_file};
 struct BareApp {
     child: Child,
     lines: mpsc::Receiver<String>,
+    /// What it wrote before the banner (start-up warnings).
+    early: Vec<String>,
     addr: SocketAddr,
     _templates: Scratch,
 }
@@ -42,7 +44,8 @@ impl BareApp {
                 }
             }
         });
-        // Start-up warnings (no secret key) may come first; then the banner.
+        // Start-up warnings (no secret key, url_for names) come first; then the banner.
+        let mut early = Vec::new();
         let addr = loop {
             let line = lines
                 .recv_timeout(Duration::from_secs(10))
@@ -54,10 +57,12 @@ impl BareApp {
                     .parse()
                     .expect("an address in the banner");
             }
+            early.push(line);
         };
         Self {
             child,
             lines,
+            early,
             addr,
             _templates: templates,
         }
@@ -67,7 +72,7 @@ impl BareApp {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Stops the app with SIGTERM and returns everything it wrote to stderr after the banner.
+    /// Stops the app with SIGTERM and returns everything it wrote to stderr but the banner.
     fn stop(mut self) -> Vec<String> {
         let status = Command::new("kill")
             .arg("-TERM")
@@ -77,7 +82,10 @@ impl BareApp {
         assert!(status.success());
         let exit = self.child.wait().expect("bare-app exits");
         assert!(exit.success(), "a graceful stop: {exit}");
-        self.lines.try_iter().collect()
+        self.early
+            .into_iter()
+            .chain(self.lines.try_iter())
+            .collect()
     }
 }
 
@@ -92,7 +100,14 @@ fn without_a_logger_run_shows_the_address_panics_template_errors_and_requests() 
     let has = |needle: &str| lines.iter().any(|line| line.contains(needle));
     assert!(has("bare-app panics on purpose"), "the panic: {log}");
     assert!(has("bare-app.rs:"), "where it panicked: {log}");
-    assert!(has("broken.html"), "the template: {log}");
+    assert!(
+        has("template broken.html line 2: url_for('nowhere') names no route"),
+        "warned at start-up: {log}"
+    );
+    assert!(
+        has("cannot render template broken.html line 2 for GET /broken"),
+        "the render error names the template line: {log}"
+    );
     assert!(has("nowhere"), "what the template got wrong: {log}");
     assert!(has("\"GET /panic HTTP/1.1\" 500"), "the access log: {log}");
     assert!(lines.iter().all(|line| !line.starts_with("OWN ")));
