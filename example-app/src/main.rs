@@ -1,6 +1,6 @@
 //! `cargo run -p example-app`: serves the example web-app on http://127.0.0.1:8080.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,8 +16,10 @@ use clap::Parser;
                   key is used and sessions end when the server restarts"
 )]
 struct Args {
-    /// Address to listen on [default: 127.0.0.1:8080, or 127.0.0.1:$PORT when PORT is set]
-    #[arg(long)]
+    /// Address to listen on: PORT or :PORT (on 127.0.0.1), HOST:PORT (a name is resolved),
+    /// or IP:PORT; 0.0.0.0:PORT for every interface [default: 127.0.0.1:8080, or
+    /// 127.0.0.1:$PORT when PORT is set]
+    #[arg(long, value_parser = parse_addr)]
     addr: Option<SocketAddr>,
     /// Folder of HTML templates [default: the repository's templates/]
     #[arg(long, value_name = "DIR")]
@@ -25,8 +27,8 @@ struct Args {
     /// Folder served under /static [default: the repository's static/]
     #[arg(long = "static", value_name = "DIR")]
     static_dir: Option<PathBuf>,
-    /// Event-loop threads [default: one per CPU]
-    #[arg(long, value_name = "N")]
+    /// Event-loop threads, 1 or more [default: one per CPU]
+    #[arg(long, value_name = "N", value_parser = parse_workers)]
     workers: Option<usize>,
     /// Trust X-Forwarded-For/-Proto and X-Request-Id from this proxy address or network
     /// (repeatable), e.g. 127.0.0.1 or 10.0.0.0/8
@@ -45,7 +47,15 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match serve(args) {
+    let addr = match (args.addr, port_from_environment()) {
+        (Some(addr), _) => addr,
+        (None, Ok(port)) => SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(8080))),
+        (None, Err(message)) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2); // a usage error, as clap's own
+        }
+    };
+    match serve(args, addr) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // The whole chain: "cannot listen on 127.0.0.1:8080: Address already in use".
@@ -61,7 +71,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(args: Args) -> Result<(), carafe::Error> {
+fn serve(args: Args, addr: SocketAddr) -> Result<(), carafe::Error> {
     let defaults = example_app::Options::default();
     let options = example_app::Options {
         templates: args.templates.unwrap_or(defaults.templates),
@@ -73,14 +83,13 @@ fn serve(args: Args) -> Result<(), carafe::Error> {
         return Ok(());
     }
     if let Some(workers) = args.workers {
-        app.config.workers = workers.max(1);
+        app.config.workers = workers;
     }
     app.config.reuse_port = args.reuse_port;
     if let Some(seconds) = args.shutdown_grace {
         app.config.shutdown_grace = std::time::Duration::from_secs(seconds);
     }
     app.config.trusted_proxies = args.trusted_proxies;
-    let addr = args.addr.unwrap_or_else(default_addr);
     app.run(addr)
 }
 
@@ -91,12 +100,54 @@ fn parse_network(text: &str) -> Result<carafe::IpNet, String> {
         .map_err(|_| "expected an IP address (127.0.0.1) or network (10.0.0.0/8)".to_owned())
 }
 
-fn default_addr() -> SocketAddr {
-    let port = std::env::var("PORT")
-        .ok()
-        .and_then(|port| port.parse().ok())
-        .unwrap_or(8080);
-    SocketAddr::from(([127, 0, 0, 1], port))
+/// `--addr`: `8080` or `:8080` (port on 127.0.0.1), `localhost:8080` (a name, resolved), or
+/// `0.0.0.0:8080` / `[::1]:8080`.
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    const FORMS: &str = "expected PORT, :PORT, HOST:PORT or IP:PORT, e.g. 8080, localhost:8080 \
+                         or 0.0.0.0:8080";
+    let port_only = text.strip_prefix(':').unwrap_or(text);
+    if !port_only.is_empty() && port_only.bytes().all(|b| b.is_ascii_digit()) {
+        let port = port_only
+            .parse::<u16>()
+            .map_err(|_| format!("port {port_only} is over 65535"))?;
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    if !text.contains(':') {
+        return Err(format!("{text:?} has no port: {FORMS}"));
+    }
+    let mut resolved = text
+        .to_socket_addrs()
+        .map_err(|error| format!("cannot resolve {text:?} ({error}): {FORMS}"))?;
+    resolved
+        .next()
+        .ok_or_else(|| format!("{text:?} resolves to no address"))
+}
+
+/// `--workers`: a whole number, 1 or more.
+fn parse_workers(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("a server needs at least 1 worker".to_owned()),
+        Ok(workers) => Ok(workers),
+        Err(_) => Err(format!("{text:?} is not a number of threads (1 or more)")),
+    }
+}
+
+/// The port in `PORT`, as platforms that run apps set it; `Ok(None)` when it is not set.
+fn port_from_environment() -> Result<Option<u16>, String> {
+    match std::env::var("PORT") {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Ok(port) => port
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("PORT={port:?} is not a port number (0 to 65535)")),
+        Err(std::env::VarError::NotUnicode(port)) => {
+            Err(format!("PORT={port:?} is not a port number (0 to 65535)"))
+        }
+    }
 }
 
 fn print_routes(app: &carafe::App) {
