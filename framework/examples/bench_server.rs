@@ -2,12 +2,17 @@
 //! API exactly as an application would, for the side-by-side runs in `BENCHMARKS.md`.
 //!
 //! ```sh
-//! cargo run --release -p carafe --example bench_server -- --addr 127.0.0.1:8080 [--workers N] [--extra-routes N]
+//! cargo run --release -p carafe --example bench_server -- --addr 127.0.0.1:8080 [--workers N] [--extra-routes N] [--slow-handler-check]
 //! ```
 //!
 //! `--extra-routes N` registers N more routes before the three (a mix of static paths,
 //! parameters and catch-alls, from the unstable `carafe::__bench::add_filler_routes`), to
 //! measure what a large route table costs: `--extra-routes 997` makes 1,000 routes.
+//!
+//! Like the peers it is measured against, it logs nothing: it serves with `bind` and
+//! `run_until_signal` (which install no logger, unlike `App::run`), and the slow-handler
+//! check (`Config::slow_handler_warning`, two clock reads per request) is off unless
+//! `--slow-handler-check` turns it on to measure what it costs.
 
 use carafe::{App, Json, Request, route};
 use serde::Serialize;
@@ -35,15 +40,23 @@ fn main() -> Result<(), carafe::Error> {
     let mut addr = String::from("127.0.0.1:8080");
     let mut extra_routes = 0;
     let mut app = App::new();
+    app.config.slow_handler_warning = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--slow-handler-check" {
+            app.config.slow_handler_warning = carafe::Config::default().slow_handler_warning;
+            continue;
+        }
         let value = args.next().unwrap_or_default();
         match flag.as_str() {
             "--addr" => addr = value,
             "--workers" => app.config.workers = value.parse().unwrap_or(1),
             "--extra-routes" => extra_routes = value.parse().unwrap_or(0),
             _ => {
-                eprintln!("usage: bench_server --addr HOST:PORT [--workers N] [--extra-routes N]");
+                eprintln!(
+                    "usage: bench_server --addr HOST:PORT [--workers N] [--extra-routes N] \
+                     [--slow-handler-check]"
+                );
                 std::process::exit(2);
             }
         }
@@ -52,5 +65,5 @@ fn main() -> Result<(), carafe::Error> {
     route!(app, GET "/plaintext" => plaintext)?;
     route!(app, GET "/json" => json)?;
     route!(app, GET "/user/{id}" => user)?;
-    app.run(addr.as_str())
+    app.bind(addr.as_str())?.run_until_signal()
 }

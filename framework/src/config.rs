@@ -90,6 +90,11 @@ pub struct Config {
     /// Requests for `blocking` handlers that may wait for a free thread; beyond that they are
     /// answered with 503 and `Retry-After`. Default 256.
     pub blocking_queue: usize,
+    /// A handler not marked `blocking` that runs longer than this holds up every connection
+    /// of its event loop: carafe logs a warning, once per route, naming the route and the
+    /// time and suggesting `blocking`. Default 100 ms; `None` turns the check off (it reads
+    /// the clock twice per request, about 60 instructions).
+    pub slow_handler_warning: Option<Duration>,
     /// Length of the listen queue (`listen(2)` backlog). Default 1024.
     pub backlog: u32,
     /// The kernel send buffer of each connection (`SO_SNDBUF`), in bytes. Default `None`:
@@ -143,6 +148,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             blocking_threads: 16,
             blocking_queue: 256,
+            slow_handler_warning: Some(Duration::from_millis(100)),
             backlog: 1024,
             send_buffer_size: None,
             reuse_port: false,

@@ -9,10 +9,13 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
+use std::time::{Duration, Instant};
 
 use crate::request::Request;
 use crate::response::Response;
+use crate::router::RouteInfo;
 
 /// A registered handler, type-erased.
 pub(crate) type Handler = Arc<dyn Fn(&Request<'_>) -> Response + Send + Sync>;
@@ -25,6 +28,33 @@ thread_local! {
     /// While a test client sends a request on this thread: the server errors it caused, for
     /// the client to raise in the test (see [`collect_server_errors`]).
     static SERVER_ERRORS: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+/// `handler`, timed: when a call takes longer than `limit` it held its event loop, and every
+/// connection on that loop waited. Said once per route (a slow route would flood the log),
+/// with the route, the time and the cure (`blocking`).
+pub(crate) fn timed(handler: Handler, route: &RouteInfo, limit: Duration) -> Handler {
+    let warned = AtomicBool::new(false);
+    let (name, pattern) = (route.handler().to_owned(), route.pattern().to_owned());
+    Arc::new(move |request: &Request<'_>| {
+        let started = Instant::now();
+        let response = handler(request);
+        let took = started.elapsed();
+        if took > limit && !warned.swap(true, Ordering::Relaxed) {
+            log::warn!(
+                "handler `{name}` for {} {} took {} ms on the event loop (over {} ms): every \
+                 connection of its worker waited meanwhile. If it waits on I/O, sleeps or \
+                 computes at length, mark the route `blocking` (route!(app, GET \"{pattern}\" => \
+                 {name}, blocking)) to run it on the pool. Said once per route \
+                 (Config::slow_handler_warning).",
+                request.method(),
+                request.target(),
+                took.as_millis(),
+                limit.as_millis(),
+            );
+        }
+        response
+    })
 }
 
 /// Reports a request that failed on the server's side (a panic, a template error, an error's

@@ -307,6 +307,14 @@ impl Router {
     }
 
     /// Every route, in registration order.
+    /// Replaces each route's handler with what `wrap` makes of it (once, when the app is
+    /// frozen).
+    pub(crate) fn wrap_handlers(&mut self, mut wrap: impl FnMut(&RouteInfo, Handler) -> Handler) {
+        for route in &mut self.routes {
+            route.handler = wrap(&route.info, Arc::clone(&route.handler));
+        }
+    }
+
     pub(crate) fn routes(&self) -> impl Iterator<Item = &RouteInfo> {
         self.routes.iter().map(|route| &route.info)
     }

@@ -67,17 +67,29 @@ impl Site {
     /// The site of an app's parts: the templates get `url_for` over the final route table.
     pub(crate) fn new(parts: Parts) -> Self {
         crate::handler::install_panic_hook();
+        let mut router = parts.router;
+        if let Some(limit) = parts.config.slow_handler_warning {
+            // Handlers on the event loop are timed only when the check is on: with it off,
+            // a request pays nothing for it.
+            router.wrap_handlers(|info, handler| {
+                if info.is_blocking() {
+                    handler
+                } else {
+                    crate::handler::timed(handler, info, limit)
+                }
+            });
+        }
         let mut templates = parts.templates;
         if let Some(templates) = &mut templates {
-            let urls = parts.router.url_map();
+            let urls = router.url_map();
             warn_of_unknown_url_for_names(templates, &urls);
             templates.add_url_for(urls);
         }
         Self {
             limits: Limits::from(&parts.config),
-            server_allow: parts.router.server_allow(),
+            server_allow: router.server_allow(),
             config: parts.config,
-            router: parts.router,
+            router: router,
             templates,
             error_handlers: parts.error_handlers,
             hooks: parts.hooks,

@@ -161,3 +161,28 @@ fn an_error_returned_from_main_reads_as_a_sentence() {
     );
     drop(taken);
 }
+
+#[test]
+fn a_slow_handler_on_the_event_loop_is_reported_once_with_the_cure() {
+    let app = BareApp::start(&[]);
+    for _ in 0..2 {
+        assert_eq!(curl(&["-s", &app.url("/slow")]).body, b"slow");
+        assert_eq!(curl(&["-s", &app.url("/slow-blocking")]).body, b"slow");
+    }
+    let lines = app.stop();
+    let log = lines.join("\n");
+    let warnings: Vec<_> = lines
+        .iter()
+        .filter(|line| line.contains("on the event loop (over 100 ms)"))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "once per route, not for the blocking one: {log}"
+    );
+    assert!(
+        warnings[0].contains("handler `slow` for GET /slow took 1")
+            && warnings[0].contains("route!(app, GET \"/slow\" => slow, blocking)"),
+        "{log}"
+    );
+}

@@ -24,6 +24,11 @@ impl log::Log for Own {
     fn flush(&self) {}
 }
 
+fn slow(_req: &carafe::Request) -> &'static str {
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    "slow"
+}
+
 fn main() -> Result<(), carafe::Error> {
     let mut args = std::env::args().skip(1);
     let templates = args
@@ -46,5 +51,8 @@ fn main() -> Result<(), carafe::Error> {
     route!(app, GET "/" => |_req| "hello")?;
     route!(app, GET "/panic" => |_req| -> &'static str { panic!("bare-app panics on purpose") })?;
     route!(app, GET "/broken" => |req| req.render("broken.html", context! {}))?;
+    // Over the default 100 ms slow-handler threshold: on the loop, and on the pool.
+    route!(app, GET "/slow" => slow)?;
+    route!(app, GET "/slow-blocking" => slow, blocking, name = "slow_blocking")?;
     app.run(addr)
 }
