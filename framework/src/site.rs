@@ -89,7 +89,7 @@ impl Site {
             limits: Limits::from(&parts.config),
             server_allow: router.server_allow(),
             config: parts.config,
-            router: router,
+            router,
             templates,
             error_handlers: parts.error_handlers,
             hooks: parts.hooks,
