@@ -69,9 +69,12 @@ fn port_from_the_environment_is_used_when_no_addr_is_given() {
     assert_eq!(addr.ip().to_string(), "127.0.0.1");
 }
 
+/// Arguments, environment, and what the refusal must say.
+type Refusal<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn bad_addresses_ports_and_worker_counts_are_refused_with_what_is_accepted() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 6] = [
+    let cases: [Refusal<'_>; 6] = [
         (&["--addr", "99999"], &[], "port 99999 is over 65535"),
         (
             &["--addr", "nohost"],
