@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use carafe::http::header::{
-    CONTENT_SECURITY_POLICY, HeaderName, HeaderValue, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, HeaderName, HeaderValue, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use carafe::{App, HttpError, Json, Request, Response, StatusCode, context, route};
 use serde::Serialize;
@@ -77,9 +77,9 @@ pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; style-src '
 /// Numbers the responses of this process for `X-Request-Id`.
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// The after hook: an `X-Request-Id` and the standard security headers on every response,
-/// error pages and static files included. A handler that sets one of these headers keeps its
-/// own. The id is the one a trusted proxy sent (nginx's `$request_id`, so its access log and
+/// The after hook: an `X-Request-Id`, the standard security headers and a `Cache-Control` on
+/// every response, error pages and static files included. A handler that sets one of these
+/// headers keeps its own. The id is the one a trusted proxy sent (nginx's `$request_id`, so its access log and
 /// the client see the same id), or else the process id and a counter, unique across the
 /// instances behind one proxy; an id from anyone else is not repeated back.
 fn standard_headers(req: &Request, response: &mut Response) {
@@ -94,13 +94,16 @@ fn standard_headers(req: &Request, response: &mut Response) {
         // Digits and a dash are always a valid header value.
         HeaderValue::try_from(format!("{}-{number}", std::process::id())).ok()
     });
-    let headers = response.headers_mut();
     if let Some(id) = id {
+        let headers = response.headers_mut();
         headers
             .entry(HeaderName::from_static("x-request-id"))
             .or_insert(id);
     }
+    let cache_control = cache_policy(req, response);
+    let headers = response.headers_mut();
     for (name, value) in [
+        (CACHE_CONTROL, cache_control),
         (X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (X_FRAME_OPTIONS, "DENY"),
         (REFERRER_POLICY, "strict-origin-when-cross-origin"),
@@ -111,6 +114,23 @@ fn standard_headers(req: &Request, response: &mut Response) {
             .or_insert(HeaderValue::from_static(value));
     }
 }
+
+/// What a cache may do with a response the handler left without `Cache-Control`, so that
+/// no cache guesses a freshness of its own (RFC 9111 §4.2.2 lets it when nothing is said):
+/// API answers change on every call and depend on the caller, so none is stored, nor is a
+/// server error; any other page may be kept but is checked with the server before each use.
+/// (Static files say `no-cache` themselves, blog pages `max-age`, the counter `private`.)
+fn cache_policy(req: &Request, response: &Response) -> &'static str {
+    if req.path().starts_with("/api/") || response.status().is_server_error() {
+        "no-store"
+    } else {
+        "no-cache"
+    }
+}
+
+/// How long a blog page may be cached: the posts are compiled into the binary, so they
+/// change only with a new release.
+const BLOG_CACHE_CONTROL: &str = "public, max-age=300";
 
 /// Whether a proxy's request id is one to pass on: up to 128 letters, digits, `-`, `_`, `.`
 /// and `:` (nginx's are 32 hex digits, UUIDs fit too), nothing that could garble a log line.
@@ -178,7 +198,15 @@ fn index(req: &Request) -> Response {
 }
 
 fn blog(req: &Request) -> Response {
-    req.render("blog.html", context! { posts => POSTS })
+    cached_for_a_while(req.render("blog.html", context! { posts => POSTS }))
+}
+
+/// A blog page that rendered gets [`BLOG_CACHE_CONTROL`]; an error page keeps the default.
+fn cached_for_a_while(mut page: Response) -> Response {
+    if page.status() == StatusCode::OK {
+        let _ = page.set_header("cache-control", BLOG_CACHE_CONTROL);
+    }
+    page
 }
 
 fn post(req: &Request) -> Result<Response, HttpError> {
@@ -187,7 +215,9 @@ fn post(req: &Request) -> Result<Response, HttpError> {
         .iter()
         .find(|post| post.slug == slug)
         .ok_or_else(HttpError::not_found)?;
-    Ok(req.render("post.html", context! { post => post }))
+    Ok(cached_for_a_while(
+        req.render("post.html", context! { post => post }),
+    ))
 }
 
 /// The post as plain text, offered as a download named after it.
@@ -242,7 +272,10 @@ fn counter(req: &Request) -> Result<Response, HttpError> {
     let session = req.session();
     let visits = session.get::<u64>("visits").unwrap_or(0).saturating_add(1);
     session.insert("visits", visits)?;
-    Ok(req.render("counter.html", context! { visits }))
+    let mut page = req.render("counter.html", context! { visits });
+    // The visitor's own count: no shared cache may keep it.
+    let _ = page.set_header("cache-control", "private, no-cache");
+    Ok(page)
 }
 
 /// Forgets the count (the session cookie is deleted) and goes back to the counter.

@@ -167,3 +167,23 @@ fn a_request_id_is_taken_only_from_a_trusted_proxy() {
         assert!(generated(id), "{sent:?} gave {id}");
     }
 }
+
+#[test]
+fn every_answer_says_how_it_may_be_cached() {
+    let client = client().propagate_errors(false);
+    for (path, expected) in [
+        ("/", "no-cache"),
+        ("/hello/x", "no-cache"),
+        ("/contact", "no-cache"),
+        ("/blog", "public, max-age=300"),
+        ("/blog/epoll", "public, max-age=300"),
+        ("/counter", "private, no-cache"),
+        ("/api/time", "no-store"),
+        ("/api/whoami", "no-store"),
+        ("/static/style.css", "no-cache"),
+        ("/no/such/page", "no-cache"),
+    ] {
+        let response = client.get(path).send();
+        assert_eq!(response.header("cache-control"), Some(expected), "{path}");
+    }
+}

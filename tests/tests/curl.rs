@@ -222,6 +222,14 @@ fn static_file_has_validators_and_answers_304() {
     let on_disk = std::fs::read(example_app::repository_root().join("static/style.css")).unwrap();
     assert!(css.body == on_disk, "served bytes differ from the file");
     let etag = css.header("etag").expect("an ETag").to_owned();
+    // Spelled as RFC 9110 spells it (header names are case-insensitive, but tools and people
+    // read them): `ETag`, not `Etag`.
+    assert!(
+        css.raw_headers.contains(&format!("\r\nETag: {etag}\r\n")),
+        "{}",
+        css.raw_headers
+    );
+    assert_eq!(css.header("cache-control"), Some("no-cache"));
     let last_modified = css
         .header("last-modified")
         .expect("a Last-Modified")

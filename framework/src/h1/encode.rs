@@ -529,9 +529,22 @@ fn encode_status_line(status: StatusCode, out: &mut Vec<u8>) {
     out.extend_from_slice(line);
 }
 
-/// Writes a header name as `Title-Case` (`x-request-id` → `X-Request-Id`), as most servers do.
+/// Writes a header name as `Title-Case` (`x-request-id` → `X-Request-Id`), as most servers do,
+/// or in the spelling its RFC uses where that is not Title-Case (`ETag`, `WWW-Authenticate`).
 /// `http` stores names lowercase; case does not matter to HTTP, but it reads better in `curl -i`.
 fn write_title_case(name: &str, out: &mut Vec<u8>) {
+    const SPELLED: [(&str, &str); 6] = [
+        ("etag", "ETag"),
+        ("www-authenticate", "WWW-Authenticate"),
+        ("content-md5", "Content-MD5"),
+        ("x-xss-protection", "X-XSS-Protection"),
+        ("dnt", "DNT"),
+        ("te", "TE"),
+    ];
+    if let Some((_, spelled)) = SPELLED.iter().find(|(lower, _)| *lower == name) {
+        out.extend_from_slice(spelled.as_bytes());
+        return;
+    }
     let mut upper = true;
     for &byte in name.as_bytes() {
         out.push(if upper {
@@ -566,6 +579,21 @@ pub(crate) fn chunk_header(size: usize) -> [u8; CHUNK_HEADER_LEN] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_names_are_title_case_or_as_their_rfc_spells_them() {
+        let spelled = |name: &str| {
+            let mut out = Vec::new();
+            write_title_case(name, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(spelled("x-request-id"), "X-Request-Id");
+        assert_eq!(spelled("cache-control"), "Cache-Control");
+        assert_eq!(spelled("etag"), "ETag");
+        assert_eq!(spelled("www-authenticate"), "WWW-Authenticate");
+        assert_eq!(spelled("x-xss-protection"), "X-XSS-Protection");
+        assert_eq!(spelled("vary"), "Vary");
+    }
 
     const DATE: &[u8; 29] = b"Sun, 06 Nov 1994 08:49:37 GMT";
 
