@@ -61,6 +61,8 @@ mod bench;
 mod config;
 mod cookies;
 mod error;
+#[cfg(feature = "sessions")]
+mod flash;
 mod form;
 mod h1;
 mod handler;
@@ -88,6 +90,8 @@ pub use config::Config;
 #[cfg(feature = "sessions")]
 pub use error::SessionError;
 pub use error::{Error, HttpError, InvalidHeader, RouteError, UrlForError, abort};
+#[cfg(feature = "sessions")]
+pub use flash::Flash;
 pub use form::Form;
 pub use multipart::{Multipart, UploadedFile};
 pub use request::Request;

@@ -558,7 +558,23 @@ impl<'a> Request<'a> {
     /// }
     /// ```
     pub fn render<C: serde::Serialize>(&self, name: &str, context: C) -> Response {
-        match self.site.render_template(name, context) {
+        // Templates may call `get_flashed_messages()`: the messages waiting for this visitor,
+        // removed from the session only if the page showed them.
+        #[cfg(feature = "sessions")]
+        let (flashes, context) = {
+            let flashes = crate::flash::TemplateFlashes::new(self.pending_flashes());
+            let context = minijinja::context! {
+                get_flashed_messages => minijinja::Value::from_dyn_object(flashes.clone()),
+                ..minijinja::Value::from(minijinja::value::Serde(&context))
+            };
+            (flashes, context)
+        };
+        let rendered = self.site.render_template(name, context);
+        #[cfg(feature = "sessions")]
+        if rendered.is_ok() && flashes.were_shown() {
+            self.session().remove(crate::flash::FLASHES_KEY);
+        }
+        match rendered {
             Ok(html) => Response::html(html),
             Err(error) => {
                 // Where it went wrong: the template (an included one, if the error is there)
@@ -622,6 +638,12 @@ impl<'a> Request<'a> {
         relative: &str,
     ) -> Response {
         crate::static_files::send_from_directory(self, dir.as_ref(), relative)
+    }
+
+    /// The frozen app this request is answered by.
+    #[cfg(feature = "sessions")]
+    pub(crate) fn site(&self) -> &'a Site {
+        self.site
     }
 
     fn has_content_type(&self, essence: &str) -> bool {

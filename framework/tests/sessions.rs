@@ -3,7 +3,7 @@
 
 use carafe::cookie::{Cookie, SameSite};
 use carafe::testing::TestClient;
-use carafe::{App, HttpError, Request, Response, StatusCode, route};
+use carafe::{App, HttpError, Request, Response, StatusCode, context, route};
 
 const SECRET: &str = "a test secret that is at least thirty-two bytes long";
 
@@ -369,4 +369,49 @@ fn a_session_older_than_the_configured_lifetime_is_empty() {
         .expect("SECONDS.DATA after the MAC");
     let written: u64 = written.parse().unwrap();
     assert!(unix_now().abs_diff(written) <= 5, "{value}");
+}
+
+#[test]
+fn flashed_messages_show_once_on_the_next_page_that_asks_for_them() {
+    let dir = std::env::temp_dir().join(format!("carafe-flash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("shows.html"),
+        "{% for category, message in get_flashed_messages(with_categories=true) %}\
+         [{{ category }}: {{ message }}]{% endfor %}",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("errors.html"),
+        "{{ get_flashed_messages(category_filter=['error']) | join(',') }}",
+    )
+    .unwrap();
+    std::fs::write(dir.join("quiet.html"), "nothing to see").unwrap();
+    let mut app = App::new();
+    app.secret_key(SECRET).unwrap();
+    app.templates(&dir).unwrap();
+    route!(app, POST "/save" => |req| -> Result<Response, HttpError> {
+        req.flash("Saved <b>")?;
+        req.flash_with("error", "But one field was odd")?;
+        Ok(Response::redirect("/shows"))
+    })
+    .unwrap();
+    route!(app, GET "/shows" => |req| req.render("shows.html", context! {})).unwrap();
+    route!(app, GET "/errors" => |req| req.render("errors.html", context! {})).unwrap();
+    route!(app, GET "/quiet" => |req| req.render("quiet.html", context! {})).unwrap();
+    let client = TestClient::new(app);
+
+    assert_eq!(client.post("/save").send().status(), 303);
+    // A page that does not ask leaves them for the next one.
+    assert_eq!(client.get("/quiet").send().text(), "nothing to see");
+    assert_eq!(
+        client.get("/shows").send().text(),
+        "[message: Saved &lt;b&gt;][error: But one field was odd]",
+        "in order, with categories, escaped"
+    );
+    assert_eq!(client.get("/shows").send().text(), "", "shown once");
+
+    client.post("/save").send();
+    assert_eq!(client.get("/errors").send().text(), "But one field was odd");
+    std::fs::remove_dir_all(dir).unwrap();
 }
