@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::error::{HttpError, UrlForError, abort};
 use crate::h1::conn::{Answer, Dispatch};
 use crate::h1::encode::Outgoing;
+use crate::h1::error::ParseError;
 use crate::h1::head::{Head, HeadOffsets};
 use crate::h1::limits::Limits;
 use crate::handler::{Outcome, call_guarded, report_server_error};
@@ -329,6 +330,18 @@ impl Dispatch for Site {
             return Answer::Blocking(BlockingJob::new(head, body, peer));
         }
         Answer::Ready(self.respond(head, body, peer, lookup).into_outgoing())
+    }
+
+    /// A request refused before its body was read gets the app's error page for the status,
+    /// if it has one, and the after hooks, as any error answer does (with no route and no
+    /// body: only its head was read).
+    fn refuse(&self, head: &Head<'_, '_>, error: &ParseError, peer: SocketAddr) -> Outgoing {
+        let params = matchit::Params::new();
+        let request = Request::new(head, &[], peer, self, None, &params);
+        let page = HttpError::new(error.status(), error.to_string()).into();
+        let mut outcome = Outcome::answered(page);
+        self.finish(&request, &mut outcome);
+        outcome.response.into_outgoing()
     }
 
     fn run(&self, job: BlockingJob) -> Outgoing {

@@ -477,3 +477,41 @@ fn the_test_client_has_a_shortcut_for_each_method() {
         Some("GET, HEAD, PUT, PATCH, DELETE, POST, OPTIONS")
     );
 }
+
+#[test]
+fn a_body_refused_for_its_size_gets_the_apps_error_page_and_after_hooks() {
+    let client = client(|app| {
+        app.config.max_body_size = 100;
+        route!(app, POST "/upload" => |req| req.body().len().to_string()).unwrap();
+        app.error_handler(StatusCode::PAYLOAD_TOO_LARGE, |req, error| {
+            Response::html(format!(
+                "<h1>Too large</h1><p>{} {}: {}</p>",
+                req.method(),
+                req.path(),
+                error.message()
+            ))
+        });
+        app.after(|_req, response| {
+            response.set_header("X-Hook", "ran").unwrap();
+        });
+    });
+    let response = client.post("/upload").body(vec![b'x'; 101]).send();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(response.header("x-hook"), Some("ran"));
+    assert_eq!(
+        response.header("connection"),
+        Some("close"),
+        "its body is unread"
+    );
+    assert!(
+        response
+            .text()
+            .starts_with("<h1>Too large</h1><p>POST /upload: request body larger than 100"),
+        "{}",
+        response.text()
+    );
+    assert_eq!(
+        client.post("/upload").body(vec![b'x'; 100]).send().text(),
+        "100"
+    );
+}

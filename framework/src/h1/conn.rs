@@ -59,6 +59,21 @@ pub(crate) trait Dispatch {
 
     /// Runs a job that [`dispatch`](Self::dispatch) handed out, where blocking is fine.
     fn run(&self, job: Self::Job) -> Outgoing;
+
+    /// The answer to a request refused for `error` once its head was read (a body larger
+    /// than the limit, told by its Content-Length): the layer above may render its own error
+    /// page for it. The connection closes after it either way, its body unread.
+    fn refuse(&self, head: &Head<'_, '_>, error: &ParseError, peer: SocketAddr) -> Outgoing {
+        let _ = (head, peer);
+        plain_refusal(error)
+    }
+}
+
+/// The plain-text answer to a request that cannot be read: `413 Payload Too Large: ...`.
+pub(crate) fn plain_refusal(error: &ParseError) -> Outgoing {
+    let status = error.status();
+    let reason = status.canonical_reason().unwrap_or("Error");
+    Outgoing::text(status, format!("{} {reason}: {error}\n", status.as_u16()))
 }
 
 /// How a request is answered.
@@ -160,6 +175,8 @@ enum Step {
     Wait,
     /// The request cannot be read.
     Fail(ParseError),
+    /// The request was refused with an answer of the layer above, and the connection closes.
+    Refused,
 }
 
 /// A request whose body is still arriving.
@@ -568,6 +585,7 @@ impl<J> Connection<J> {
                 self.fail(error, ctx);
                 false
             }
+            Step::Refused => false,
         }
     }
 
@@ -637,7 +655,10 @@ impl<J> Exchange<J> {
             // Decided from Content-Length before reading the body, and instead of sending
             // `100 Continue` (RFC 9110 §10.1.1).
             BodyKind::Length(length) if length > max_body => {
-                return Step::Fail(ParseError::BodyTooLarge(max_body));
+                let error = ParseError::BodyTooLarge(max_body);
+                let response = ctx.dispatch.refuse(head, &error, self.peer);
+                self.close_with(response, &error, head.method == Method::HEAD, ctx);
+                return Step::Refused;
             }
             BodyKind::Length(length) => {
                 // At most `max_body_size`, which the read buffer could hold, so it fits a usize.
@@ -806,19 +827,33 @@ impl<J> Exchange<J> {
     /// framing error, where the next request would start is unknown.
     /// `head_only`: the request was a HEAD (its answer has no body, an error included).
     fn fail<D>(&mut self, error: ParseError, head_only: bool, ctx: &mut Ctx<'_, D>) {
-        let status = error.status();
-        log::debug!("peer={} rejected request: {status} ({error})", self.peer);
-        let reason = status.canonical_reason().unwrap_or("Error");
-        let mut response =
-            Outgoing::text(status, format!("{} {reason}: {error}\n", status.as_u16()));
+        self.close_with(plain_refusal(&error), &error, head_only, ctx);
+    }
+
+    /// Sends `response`, the answer to a request refused for `error`, and closes.
+    fn close_with<D>(
+        &mut self,
+        mut response: Outgoing,
+        error: &ParseError,
+        head_only: bool,
+        ctx: &mut Ctx<'_, D>,
+    ) {
+        log::debug!(
+            "peer={} rejected request: {} ({error})",
+            self.peer,
+            error.status()
+        );
         let options = EncodeOptions {
             version: Version::HTTP_11,
             keep_alive: false,
             head_only,
             date: ctx.date,
         };
-        response.encode(&options, self.output.writer(ctx.buffers));
-        self.state = State::Closing;
+        self.state = match response.encode(&options, self.output.writer(ctx.buffers)) {
+            // An error page streamed from a file (rare): sent whole, then the close.
+            Some(body) => State::Streaming(Box::new(Stream { body, last: true })),
+            None => State::Closing,
+        };
     }
 }
 
