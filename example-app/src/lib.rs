@@ -1,5 +1,6 @@
-//! The example web-app: the notes' low-level "web-app" (pages routed Flask-style and rendered
-//! from HTML templates) done properly on carafe.
+//! carafe's showcase site: pages rendered from templates, a blog, a contact form validated
+//! on the server with post/redirect/get and flash messages, a session counter, file uploads,
+//! a JSON API, static files, and styled error pages (JSON under `/api/`).
 //!
 //! [`build`] returns the configured [`App`]; `main.rs` parses flags and serves it, and the
 //! end-to-end tests in `tests/` serve it on port 0. Sessions (`/counter`) are signed with
@@ -63,8 +64,9 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
     route!(app, GET "/api/time" => time)?;
     route!(app, GET "/api/whoami" => whoami)?;
     route!(app, GET "/slow" => slow, blocking)?;
-    app.error_handler(StatusCode::NOT_FOUND, not_found);
-    app.error_handler(StatusCode::INTERNAL_SERVER_ERROR, server_error);
+    for status in ERROR_PAGES {
+        app.error_handler(status, error_page);
+    }
     app.after(standard_headers);
     Ok(app)
 }
@@ -141,7 +143,7 @@ fn is_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-/// A blog post. The posts are the notes' progression, from one blocking socket to carafe.
+/// A blog post: the posts tell how a server gets from one blocking socket to an event loop.
 #[derive(Debug, Serialize)]
 pub struct Post {
     /// URL segment.
@@ -184,7 +186,7 @@ pub const POSTS: &[Post] = &[
         date: "2026-11-03",
         summary: "accept(), then recv() in a loop: simple, and stuck on the first client.",
         body: &[
-            "The first server in the notes accepts a client and serves it until it leaves. A second client waits in the listen queue the whole time.",
+            "The first server most of us write accepts a client and serves it until it leaves. A second client waits in the listen queue the whole time.",
             "The fix is not more threads but an event loop: a single thread that only ever does work that is ready to be done.",
         ],
     },
@@ -252,19 +254,96 @@ fn echo(req: &Request) -> Response {
     response
 }
 
-/// The contact form: GET shows it, POST shows the submitted fields back.
+/// The contact form. GET shows it; POST checks the fields on the server (a browser's own
+/// checks are only a convenience) and either shows the form again with what is wrong, the
+/// values kept, or thanks the sender with a flash message after a redirect
+/// (post/redirect/get), so that reloading the page does not send the form twice.
 fn contact(req: &Request) -> Result<Response, HttpError> {
-    if req.method() == carafe::Method::POST {
-        let form = req.form()?;
-        let field = |name| form.get(name).unwrap_or("").trim();
-        let submitted = context! {
-            name => field("name"),
-            email => field("email"),
-            message => field("message"),
-        };
-        return Ok(req.render("contact.html", context! { submitted => submitted }));
+    if req.method() != carafe::Method::POST {
+        let errors = std::collections::BTreeMap::<&str, &str>::new();
+        let values = ContactMessage::default();
+        return Ok(req.render("contact.html", context! { values, errors }));
     }
-    Ok(req.render("contact.html", context! {}))
+    let form = req.form()?;
+    let message = ContactMessage {
+        name: form.get("name").unwrap_or("").trim().to_owned(),
+        email: form.get("email").unwrap_or("").trim().to_owned(),
+        message: form.get("message").unwrap_or("").trim().to_owned(),
+    };
+    let errors = message.errors();
+    if !errors.is_empty() {
+        let mut page = req.render(
+            "contact.html",
+            context! { errors => errors, values => &message },
+        );
+        if page.status() == StatusCode::OK {
+            page.set_status(StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        return Ok(page);
+    }
+    log::info!(
+        "contact message from {} <{}>: {} characters",
+        message.name,
+        message.email,
+        message.message.chars().count()
+    );
+    req.flash_with(
+        "success",
+        format!(
+            "Thanks, {}! Your message was received; the answer goes to {}.",
+            message.name, message.email
+        ),
+    )?;
+    Ok(Response::redirect(&req.url_for("contact", &[])?))
+}
+
+/// What the contact form sends.
+#[derive(Debug, Default, Serialize)]
+pub struct ContactMessage {
+    /// Who writes.
+    pub name: String,
+    /// Where the answer goes.
+    pub email: String,
+    /// What they say.
+    pub message: String,
+}
+
+impl ContactMessage {
+    /// What is wrong with it, by field name; empty when it can be accepted.
+    pub fn errors(&self) -> std::collections::BTreeMap<&'static str, &'static str> {
+        let mut errors = std::collections::BTreeMap::new();
+        let length = |text: &str| text.chars().count();
+        if self.name.is_empty() {
+            errors.insert("name", "Please tell us your name.");
+        } else if length(&self.name) > 100 {
+            errors.insert("name", "Please keep your name under 100 characters.");
+        }
+        if self.email.is_empty() {
+            errors.insert("email", "Please give an email address for the answer.");
+        } else if !is_plausible_email(&self.email) || length(&self.email) > 200 {
+            errors.insert("email", "That does not look like an email address.");
+        }
+        if self.message.is_empty() {
+            errors.insert("message", "Please write a message.");
+        } else if length(&self.message) > 5000 {
+            errors.insert("message", "Please keep the message under 5,000 characters.");
+        }
+        errors
+    }
+}
+
+/// `someone@somewhere.tld`, roughly: one `@`, something before it, a dot after it, and no
+/// spaces. The only real check of an address is a mail that arrives.
+fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(char::is_whitespace)
 }
 
 /// Counts the visitor's visits in the session and shows the count.
@@ -349,8 +428,8 @@ fn time(_req: &Request) -> Json<Time> {
     })
 }
 
-/// Sleeps `?ms=` milliseconds (default 500, at most 10 s) on the blocking pool: the notes'
-/// original problem, a handler that waits, without stalling anyone else.
+/// Sleeps `?ms=` milliseconds (default 500, at most 10 s) on the blocking pool: a handler
+/// that waits, the classic problem of a single-threaded server, without stalling anyone else.
 fn slow(req: &Request) -> Result<String, HttpError> {
     let ms: u64 = req.query_as("ms")?.unwrap_or(500).min(10_000);
     std::thread::sleep(std::time::Duration::from_millis(ms));
@@ -376,10 +455,73 @@ fn whoami(req: &Request) -> Json<WhoAmI> {
     })
 }
 
-fn not_found(req: &Request, _error: &HttpError) -> Response {
-    req.render("404.html", context! { path => req.path() })
+/// The statuses the site answers with its own page rather than carafe's plain text.
+const ERROR_PAGES: [StatusCode; 9] = [
+    StatusCode::BAD_REQUEST,
+    StatusCode::NOT_FOUND,
+    StatusCode::METHOD_NOT_ALLOWED,
+    StatusCode::PAYLOAD_TOO_LARGE,
+    StatusCode::URI_TOO_LONG,
+    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+    StatusCode::INTERNAL_SERVER_ERROR,
+    StatusCode::SERVICE_UNAVAILABLE,
+];
+
+/// An error answered as JSON under `/api/`.
+#[derive(Serialize)]
+struct ApiError<'a> {
+    status: u16,
+    error: &'a str,
 }
 
-fn server_error(req: &Request, _error: &HttpError) -> Response {
-    req.render("500.html", context! {})
+/// Every error page of the site: in the site's layout for a browser, as JSON for the API.
+/// A server error says only that it was logged: its cause is for the log, not the visitor.
+fn error_page(req: &Request, error: &HttpError) -> Response {
+    let status = error.status();
+    let detail = if status.is_server_error() {
+        "Something went wrong on our side; it was logged."
+    } else {
+        error.message()
+    };
+    if req.path().starts_with("/api/") {
+        return Response::json(&ApiError {
+            status: status.as_u16(),
+            error: detail,
+        });
+    }
+    let (title, explanation) = match status {
+        StatusCode::NOT_FOUND => ("Page not found", "There is nothing at this address."),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "Method not allowed",
+            "This address exists, but does not answer this kind of request.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "Too large",
+            "What was sent is larger than this site accepts.",
+        ),
+        StatusCode::INTERNAL_SERVER_ERROR => (
+            "Something went wrong",
+            "The error was logged. Please try again in a moment.",
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "Busy",
+            "The server has too much to do right now. Please try again in a moment.",
+        ),
+        _ => (
+            status.canonical_reason().unwrap_or("Error"),
+            "The request could not be answered.",
+        ),
+    };
+    req.render(
+        "error.html",
+        context! {
+            status => status.as_u16(),
+            title,
+            explanation,
+            detail => (!status.is_server_error()).then_some(detail),
+            method => req.method().as_str(),
+            path => req.path(),
+        },
+    )
 }

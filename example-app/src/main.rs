@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// The carafe example web-app: pages from templates, a blog, a form, a session counter, JSON
-/// and static files.
+/// carafe's showcase site: pages from templates, a blog, a contact form validated with
+/// post/redirect/get and flash messages, a session counter, file uploads, a JSON API, static
+/// files and styled error pages.
 #[derive(Debug, Parser)]
 #[command(
     version,

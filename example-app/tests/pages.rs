@@ -187,3 +187,128 @@ fn every_answer_says_how_it_may_be_cached() {
         assert_eq!(response.header("cache-control"), Some(expected), "{path}");
     }
 }
+
+#[test]
+fn a_contact_message_with_mistakes_comes_back_with_the_values_kept() {
+    let client = client();
+    let page = client
+        .post("/contact")
+        .form(&[
+            ("name", "  "),
+            ("email", "ada at example"),
+            ("message", "Hi <b>"),
+        ])
+        .send();
+    assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = page.text();
+    assert!(
+        html.contains(r#"id="name-error">Please tell us your name."#),
+        "{html}"
+    );
+    assert!(
+        html.contains("That does not look like an email address."),
+        "{html}"
+    );
+    assert!(
+        !html.contains(r#"id="message-error""#),
+        "the message is fine: {html}"
+    );
+    assert!(html.contains(r#"value="ada at example""#), "kept: {html}");
+    assert!(
+        html.contains(">Hi &lt;b&gt;</textarea>"),
+        "kept, escaped: {html}"
+    );
+    assert!(!html.contains("Thanks"), "{html}");
+
+    let empty = client.post("/contact").form(&[]).send();
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.text().contains("Please write a message."));
+}
+
+#[test]
+fn a_good_contact_message_redirects_and_is_thanked_once() {
+    let client = client();
+    let sent = client
+        .post("/contact")
+        .form(&[
+            ("name", "Ada <Lovelace>"),
+            ("email", "ada@example.com"),
+            ("message", "Hello"),
+        ])
+        .send();
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER, "post/redirect/get");
+    assert_eq!(sent.header("location"), Some("/contact"));
+    let page = client.get("/contact").send().text();
+    assert!(
+        page.contains(
+            "Thanks, Ada &lt;Lovelace&gt;! Your message was received; the answer goes to \
+             ada@example.com."
+        ),
+        "{page}"
+    );
+    assert!(page.contains(r#"class="flash flash-success""#), "{page}");
+    assert!(
+        !client.get("/contact").send().text().contains("Thanks,"),
+        "shown once"
+    );
+}
+
+#[test]
+fn error_pages_are_the_sites_own_html_and_json_under_the_api() {
+    let client = client();
+    for (method, path, status, title) in [
+        ("GET", "/no/such/page", 404, "Page not found"),
+        ("GET", "/echo", 405, "Method not allowed"),
+        ("PUT", "/blog", 405, "Method not allowed"),
+    ] {
+        let method: carafe::Method = method.parse().unwrap();
+        let page = client.request(method.clone(), path).send();
+        assert_eq!(page.status().as_u16(), status, "{method} {path}");
+        assert_eq!(
+            page.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "{path}"
+        );
+        let html = page.text();
+        assert!(html.contains(&format!("<h1>{title}</h1>")), "{html}");
+        assert!(
+            html.contains(r#"<link rel="stylesheet""#),
+            "in the layout: {html}"
+        );
+    }
+    assert_eq!(
+        client.get("/echo").send().header("allow"),
+        Some("POST, OPTIONS"),
+        "the 405 page keeps Allow"
+    );
+
+    let api = client.get("/api/nothing-here").send();
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    assert_eq!(api.header("content-type"), Some("application/json"));
+    assert_eq!(api.text(), r#"{"status":404,"error":"Not Found"}"#);
+}
+
+#[test]
+fn a_body_over_the_limit_gets_the_styled_413() {
+    let mut app =
+        example_app::build(&example_app::Options::default()).expect("the example app builds");
+    app.config.max_body_size = 1024;
+    let client = TestClient::new(app);
+    let page = client
+        .post("/upload")
+        .multipart(MultipartBody::new().file(
+            "file",
+            "big.bin",
+            "application/octet-stream",
+            vec![0; 4096],
+        ))
+        .send();
+    assert_eq!(page.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let html = page.text();
+    assert!(html.contains("<h1>Too large</h1>"), "{html}");
+    assert!(
+        html.contains("request body larger than 1024 bytes"),
+        "{html}"
+    );
+    assert!(page.header("x-request-id").is_some(), "the after hook ran");
+}

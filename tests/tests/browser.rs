@@ -2,9 +2,12 @@
 //! `chromedriver`, browses the served app the way a visitor would.
 //!
 //! One session covers what curl cannot see: the page title and heading as rendered, a nav link
-//! followed by a real click, the contact form typed into and submitted with its button (markup
-//! characters come back as the same text, so the template escaped them), the stylesheet applied
-//! (computed styles, not the CSS source), and a screenshot that has actually been painted.
+//! followed by a real click, the contact form typed into and submitted with its button (first
+//! with a field missing, which brings it back with the error and what was typed; then complete,
+//! which redirects to a thank-you flash; markup characters come back as the same text, so the
+//! templates escaped them), the stylesheet applied (computed styles, not the CSS source) on
+//! every page, error pages included, and screenshots that have actually been painted, saved
+//! to `target/screenshots/` (home, blog, the contact form with errors, 404, 405).
 //!
 //! The client is `fantoccini` rather than `thirtyfour`: it is the lighter of the two (hyper's
 //! HTTP/1 client, no reqwest, no proc macros, and it can be built without any TLS stack, which
@@ -68,7 +71,8 @@ fn a_visitor_browses_the_example_app_in_headless_chromium() {
             .await
             .expect("set the window size");
         home_page_links_to_the_blog(&browser, &served).await;
-        contact_form_shows_back_what_was_typed(&browser, &served).await;
+        contact_form_checks_then_thanks(&browser, &served).await;
+        pages_look_like_one_site(&browser, &served).await;
         stylesheet_is_applied(&browser, &served).await;
         screenshot_is_painted(&browser).await;
         // Ending the session makes chromedriver quit Chromium; the guard then stops
@@ -111,61 +115,139 @@ async fn home_page_links_to_the_blog(browser: &Client, served: &Served) {
     );
 }
 
-/// Types into the contact form, submits it with its button, and reads the answer page.
-async fn contact_form_shows_back_what_was_typed(browser: &Client, served: &Served) {
+/// Types into the contact form and submits it with its button: first with the email left
+/// out, which brings the form back with the error and what was typed; then complete, which
+/// redirects to the form with a thank-you flash message.
+async fn contact_form_checks_then_thanks(browser: &Client, served: &Served) {
     // Markup and entity characters: shown back as the same text only if the template
     // escaped them (unescaped, `<b>` would become an element and vanish from the text).
     let name = "Ada <b>Lovelace</b> & Co";
-    // `type="email"`: it must pass the browser's own validation or the form is not sent.
-    let email = "ada+notes&co@example.com";
+    let email = "ada+carafe&co@example.com";
     let message = "1 < 2 && 3 > 2; \"quoted\" 'too' <script>alert(1)</script> — Wörld";
 
     browser
         .goto(&served.url("/contact"))
         .await
         .expect("load /contact");
-    for (field, typed) in [("name", name), ("email", email), ("message", message)] {
-        find(browser, &format!("#{field}"))
-            .await
-            .send_keys(typed)
-            .await
-            .unwrap_or_else(|error| panic!("type into #{field}: {error}"));
+    for (field, typed) in [("name", name), ("message", message)] {
+        type_into(browser, field, typed).await;
     }
-    find(browser, "form.contact-form button[type='submit']")
-        .await
-        .click()
-        .await
-        .expect("click the submit button");
+    submit_contact_form(browser).await;
+    let error = wait_for(browser, "#email-error").await;
+    assert_eq!(
+        error.text().await.expect("read the error"),
+        "Please give an email address for the answer."
+    );
+    // What was typed is still there, as text.
+    assert_eq!(field_value(browser, "name").await, name);
+    assert_eq!(field_value(browser, "message").await, message);
+    save_screenshot(browser, "contact-with-errors").await;
 
-    // The answer replaces the page; wait for it rather than read the old one.
-    let submitted_name = browser
-        .wait()
-        .at_most(PAGE_TIMEOUT)
-        .every(PAGE_POLL)
-        .for_element(Locator::Id("submitted-name"))
-        .await
-        .expect("the POST /contact answer shows #submitted-name");
-    assert_eq!(submitted_name.text().await.expect("read the name"), name);
-    assert_eq!(text_of(browser, "#submitted-email").await, email);
-    assert_eq!(text_of(browser, "#submitted-message").await, message);
+    type_into(browser, "email", email).await;
+    submit_contact_form(browser).await;
+    let flash = wait_for(browser, ".flash-success").await;
+    wait_for_path(browser, served, "/contact").await;
+    assert_eq!(
+        flash.text().await.expect("read the flash"),
+        format!("Thanks, {name}! Your message was received; the answer goes to {email}.")
+    );
     assert!(
         browser
-            .find_all(Locator::Css(".submitted b, .submitted script"))
+            .find_all(Locator::Css(".flash b, .flash script"))
             .await
             .expect("look for injected elements")
             .is_empty(),
         "typed markup became elements: {}",
         browser.source().await.unwrap_or_default()
     );
+    assert_eq!(
+        field_value(browser, "name").await,
+        "",
+        "a fresh form after the redirect"
+    );
+}
+
+async fn type_into(browser: &Client, field: &str, text: &str) {
+    find(browser, &format!("#{field}"))
+        .await
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|error| panic!("type into #{field}: {error}"));
+}
+
+async fn field_value(browser: &Client, field: &str) -> String {
+    find(browser, &format!("#{field}"))
+        .await
+        .prop("value")
+        .await
+        .expect("read a field's value")
+        .unwrap_or_default()
+}
+
+async fn submit_contact_form(browser: &Client) {
+    find(browser, "form.contact-form button[type='submit']")
+        .await
+        .click()
+        .await
+        .expect("click the submit button");
+}
+
+/// Waits for the page that replaces the current one to show `selector`.
+async fn wait_for(browser: &Client, selector: &str) -> Element {
+    browser
+        .wait()
+        .at_most(PAGE_TIMEOUT)
+        .every(PAGE_POLL)
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|error| panic!("no {selector} appeared: {error}"))
+}
+
+/// Screenshots of the pages a visitor meets, error pages included, saved as
+/// `target/screenshots/NAME.png` for a person to look at: one layout, one stylesheet.
+async fn pages_look_like_one_site(browser: &Client, served: &Served) {
+    for (name, path, heading) in [
+        ("home", "/", "Welcome to carafe"),
+        ("blog", "/blog", "Blog"),
+        ("404", "/no/such/page", "Page not found"),
+        ("405", "/echo", "Method not allowed"),
+    ] {
+        browser.goto(&served.url(path)).await.expect("load a page");
+        assert_eq!(text_of(browser, "main h1").await, heading, "{path}");
+        assert_eq!(
+            computed_style(browser, "body", "background-color").await,
+            paper_css(),
+            "{path} has the site's stylesheet"
+        );
+        assert_eq!(
+            texts_of(browser, "nav a").await.len(),
+            7,
+            "{path} has the site's navigation"
+        );
+        save_screenshot(browser, name).await;
+    }
+}
+
+/// `rgb(r, g, b)` of `--paper`, as computed styles give it.
+fn paper_css() -> String {
+    let [red, green, blue] = PAPER_RGB;
+    format!("rgb({red}, {green}, {blue})")
+}
+
+/// Saves a screenshot of the current page to `target/screenshots/{name}.png`.
+async fn save_screenshot(browser: &Client, name: &str) {
+    let png_bytes = browser.screenshot().await.expect("take a screenshot");
+    let folder = example_app::repository_root().join("target/screenshots");
+    std::fs::create_dir_all(&folder).expect("create target/screenshots");
+    std::fs::write(folder.join(format!("{name}.png")), &png_bytes).expect("save a screenshot");
 }
 
 /// The stylesheet reached the browser and applies: computed values, as rendered.
 async fn stylesheet_is_applied(browser: &Client, served: &Served) {
     browser.goto(&served.url("/")).await.expect("load /");
-    let [red, green, blue] = PAPER_RGB;
     assert_eq!(
         computed_style(browser, "body", "background-color").await,
-        format!("rgb({red}, {green}, {blue})"),
+        paper_css(),
         "body has the --paper background"
     );
     assert_eq!(

@@ -283,7 +283,7 @@ fn static_files_cannot_escape_their_folder() {
 }
 
 #[test]
-fn contact_form_round_trip_escapes_the_fields() {
+fn contact_form_redirects_after_a_good_post_and_escapes_what_comes_back() {
     let served = Served::example_app();
     let form = curl(&[&served.url("/contact")]);
     assert_status(&form, 200);
@@ -291,26 +291,55 @@ fn contact_form_round_trip_escapes_the_fields() {
         form.text()
             .contains("<form method=\"post\" action=\"/contact\"")
     );
-    let posted = curl(&[
+    // A mistake: the form again, 422, with the markup typed kept as text.
+    let refused = curl(&[
         "--data-urlencode",
-        "name=Ada Lovelace",
+        "name=Ada",
         "--data-urlencode",
-        "email=ada@example.com",
+        "email=",
         "--data-urlencode",
         "message=<b>1 + 1</b> & more",
         &served.url("/contact"),
     ]);
-    assert_status(&posted, 200);
-    let html = posted.text();
+    assert_status(&refused, 422);
+    let html = refused.text();
+    assert!(html.contains("Please give an email address"), "{html}");
     assert!(
-        html.contains("<dd id=\"submitted-name\">Ada Lovelace</dd>"),
+        html.contains("&lt;b&gt;1 + 1&lt;&#x2f;b&gt; &amp; more</textarea>"),
         "{html}"
     );
-    assert!(html.contains("<dd id=\"submitted-email\">ada@example.com</dd>"));
+    // A good one: 303 to the form, which thanks the sender once (a flash in the session,
+    // so the cookie jar matters).
+    let scratch = Scratch::new();
+    let jar = scratch.path("cookies");
+    let jar = jar.to_str().expect("a UTF-8 path");
+    let thanked = curl(&[
+        "-L",
+        "-c",
+        jar,
+        "-b",
+        jar,
+        "--data-urlencode",
+        "name=Ada <b>Lovelace</b>",
+        "--data-urlencode",
+        "email=ada@example.com",
+        "--data-urlencode",
+        "message=Hello",
+        &served.url("/contact"),
+    ]);
     assert!(
-        html.contains("&lt;b&gt;1 + 1&lt;&#x2f;b&gt; &amp; more"),
+        thanked.raw_headers.contains("HTTP/1.1 303 See Other"),
+        "{}",
+        thanked.raw_headers
+    );
+    assert_status(&thanked, 200);
+    let html = thanked.text();
+    assert!(
+        html.contains("Thanks, Ada &lt;b&gt;Lovelace&lt;&#x2f;b&gt;! Your message was received"),
         "{html}"
     );
+    let again = curl(&["-b", jar, &served.url("/contact")]);
+    assert!(!again.text().contains("Thanks,"), "shown once");
 }
 
 #[test]
@@ -400,10 +429,16 @@ fn nav_links_and_forms_point_at_the_routes_paths() {
     ] {
         assert!(body_links.contains(&link), "missing {link}: {body_links:?}");
     }
-    // Every link answers: url_for built paths the router routes.
+    // Every link answers: url_for built paths the router routes. Three show error pages on
+    // purpose.
     for link in body_links {
+        let expected = match link {
+            "/api/nothing-here" | "/no/such/page" => 404,
+            "/echo" => 405,
+            _ => 200,
+        };
         let response = curl(&[&served.url(link)]);
-        assert_status(&response, 200);
+        assert_status(&response, expected);
     }
     let contact = curl(&[&served.url("/contact")]).text();
     assert_eq!(attribute_values(&contact, "action"), ["/contact"]);
