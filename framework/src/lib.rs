@@ -152,3 +152,8 @@ pub mod __bench {
 #[cfg(all(doctest, feature = "sessions"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// GUIDE.md's examples, run as doc-tests as the README's are.
+#[cfg(all(doctest, feature = "sessions"))]
+#[doc = include_str!("../../GUIDE.md")]
+pub struct GuideDoctests;

@@ -6,9 +6,8 @@
 //! is the protocol layer's [`Dispatch`]: a connection hands it each request, and it answers
 //! at once or with a [`BlockingJob`] for the pool.
 //!
-//! For each request it answers, in this order (ARCHITECTURE.md, "Request lifecycle"):
-//! the before hooks until one answers; the handler (or the router's 404, 405 or OPTIONS
-//! answer); the error handler for an error response; the after hooks; the session cookie.
+//! Each request is answered in the order that GUIDE.md's "Hooks" section sets out for users
+//! (hooks, handler, error handler, session): [`Site::respond`] is that order in code.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

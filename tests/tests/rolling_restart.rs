@@ -76,7 +76,7 @@ fn a_successor_on_the_same_port_takes_over_without_losing_a_request() {
             eprintln!(
                 "NOTE: {problem}, so the kernel resets connections still queued on the old \
                  listener when it closes; a rolling restart can lose those. Enable it as root with \
-                 `sysctl -w net.ipv4.tcp_migrate_req=1` (./test does as root; README, Deploying). \
+                 `sysctl -w net.ipv4.tcp_migrate_req=1` (./test does as root; deploy/README.md). \
                  Checking everything else."
             );
             assert_only_queued_resets(&report, stopping, exited);
