@@ -401,15 +401,35 @@ fn a_trailer_section_within_its_cap_fits_in_the_read_buffer() {
     // Head, body and a trailer section (which may be as large as a head) must fit
     // together: with the read buffer capped at head and body limits plus one 8 KiB read,
     // the connection stopped offering space 8 KiB into the trailers and hung until its
-    // timeout.
+    // timeout. The head is near its own limit, so its allowance leaves no room to spare.
     let mut limits = limits();
     limits.head.max_head = 13 * 1024;
     limits.chunked.max_trailer_size = 13 * 1024;
     limits.chunked.max_body = 4;
     let trailer = format!("X-Long: {}\r\n", "a".repeat(12 * 1024));
+    let padding = "p".repeat(12 * 1024);
     let input = format!(
-        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+        "POST /echo HTTP/1.1\r\nHost: x\r\nX-Pad: {padding}\r\nTransfer-Encoding: chunked\r\n\r\n\
          4\r\nWiki\r\n0\r\n{trailer}\r\n"
+    );
+    let (output, _) = run_with(limits, input.as_bytes(), &[]);
+    assert_eq!(text(&output), response("200 OK", BYTES, "Wiki", ""));
+}
+
+#[test]
+fn a_size_line_with_extensions_at_their_cap_fits_in_the_read_buffer() {
+    // The same for the other thing the decoder may wait on whole: a chunk-size line, whose
+    // extensions may take `max_extensions` bytes.
+    let mut limits = limits();
+    limits.head.max_head = 13 * 1024;
+    limits.chunked.max_trailer_size = 64;
+    limits.chunked.max_extensions = 13 * 1024;
+    limits.chunked.max_body = 4;
+    let padding = "p".repeat(12 * 1024);
+    let extension = "e".repeat(12 * 1024);
+    let input = format!(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nX-Pad: {padding}\r\nTransfer-Encoding: chunked\r\n\r\n\
+         4;{extension}\r\nWiki\r\n0\r\n\r\n"
     );
     let (output, _) = run_with(limits, input.as_bytes(), &[]);
     assert_eq!(text(&output), response("200 OK", BYTES, "Wiki", ""));
