@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -49,6 +50,8 @@ pub fn repository_root() -> PathBuf {
 /// Builds the example app with every route, its templates, static files and error pages.
 pub fn build(options: &Options) -> Result<App, carafe::Error> {
     let mut app = App::new();
+    app.state(ResponseCounter::default())
+        .state(Inbox::default());
     app.templates(&options.templates)?;
     app.static_dir("/static", &options.static_dir)?;
     route!(app, GET "/" => index)?;
@@ -76,8 +79,15 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
 pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; style-src 'self'; \
      img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// Numbers the responses of this process for `X-Request-Id`.
-static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Numbers the responses of this process for `X-Request-Id`: shared state
+/// ([`App::state`](carafe::App::state)) that changes on every request, so an atomic.
+#[derive(Debug, Default)]
+pub struct ResponseCounter(AtomicU64);
+
+/// The contact messages received since the server started: shared state that handlers add
+/// to and read, so behind a `Mutex`, held only to push or count.
+#[derive(Debug, Default)]
+pub struct Inbox(Mutex<Vec<ContactMessage>>);
 
 /// The after hook: an `X-Request-Id`, the standard security headers and a `Cache-Control` on
 /// every response, error pages and static files included. A handler that sets one of these
@@ -92,7 +102,8 @@ fn standard_headers(req: &Request, response: &mut Response) {
         .filter(|id| is_request_id(id))
         .and_then(|id| HeaderValue::try_from(id).ok());
     let id = proxy_id.or_else(|| {
-        let number = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
+        let counter = req.state::<ResponseCounter>().ok()?;
+        let number = counter.0.fetch_add(1, Ordering::Relaxed) + 1;
         // Digits and a dash are always a valid header value.
         HeaderValue::try_from(format!("{}-{number}", std::process::id())).ok()
     });
@@ -259,10 +270,15 @@ fn echo(req: &Request) -> Response {
 /// values kept, or thanks the sender with a flash message after a redirect
 /// (post/redirect/get), so that reloading the page does not send the form twice.
 fn contact(req: &Request) -> Result<Response, HttpError> {
+    let received = || -> Result<usize, HttpError> {
+        let inbox = req.state::<Inbox>()?;
+        Ok(inbox.0.lock().map_or(0, |messages| messages.len()))
+    };
     if req.method() != carafe::Method::POST {
         let errors = std::collections::BTreeMap::<&str, &str>::new();
         let values = ContactMessage::default();
-        return Ok(req.render("contact.html", context! { values, errors }));
+        let received = received()?;
+        return Ok(req.render("contact.html", context! { values, errors, received }));
     }
     let form = req.form()?;
     let message = ContactMessage {
@@ -272,9 +288,10 @@ fn contact(req: &Request) -> Result<Response, HttpError> {
     };
     let errors = message.errors();
     if !errors.is_empty() {
+        let received = received()?;
         let mut page = req.render(
             "contact.html",
-            context! { errors => errors, values => &message },
+            context! { errors => errors, values => &message, received },
         );
         if page.status() == StatusCode::OK {
             page.set_status(StatusCode::UNPROCESSABLE_ENTITY);
@@ -294,6 +311,13 @@ fn contact(req: &Request) -> Result<Response, HttpError> {
             message.name, message.email
         ),
     )?;
+    // A poisoned lock (a panic while it was held) still holds a valid list.
+    let inbox = req.state::<Inbox>()?;
+    inbox
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(message);
     Ok(Response::redirect(&req.url_for("contact", &[])?))
 }
 

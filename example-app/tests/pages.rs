@@ -247,9 +247,11 @@ fn a_good_contact_message_redirects_and_is_thanked_once() {
         "{page}"
     );
     assert!(page.contains(r#"class="flash flash-success""#), "{page}");
+    let again = client.get("/contact").send().text();
+    assert!(!again.contains("Thanks,"), "shown once");
     assert!(
-        !client.get("/contact").send().text().contains("Thanks,"),
-        "shown once"
+        again.contains(r#"<span id="received">1</span> message received"#),
+        "kept in the app's shared Inbox: {again}"
     );
 }
 

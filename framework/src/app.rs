@@ -20,6 +20,7 @@ use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::router::{RouteInfo, RouteSpec, Router};
 use crate::site::{ErrorHandler, Parts, Site};
+use crate::state::SharedState;
 use crate::static_files::StaticDir;
 use crate::template::Templates;
 
@@ -48,6 +49,7 @@ pub struct App {
     templates: Option<Templates>,
     error_handlers: HashMap<StatusCode, ErrorHandler>,
     hooks: Hooks,
+    state: SharedState,
     /// Signs sessions; set by [`App::secret_key`], else when the app is frozen.
     #[cfg(feature = "sessions")]
     session_key: Option<cookie::Key>,
@@ -64,6 +66,7 @@ impl std::fmt::Debug for App {
                 &self.error_handlers.keys().collect::<Vec<_>>(),
             )
             .field("hooks (before, after)", &self.hooks.counts())
+            .field("state", &self.state.describe())
             .finish()
     }
 }
@@ -83,6 +86,7 @@ impl App {
             templates: None,
             error_handlers: HashMap::new(),
             hooks: Hooks::default(),
+            state: SharedState::default(),
             #[cfg(feature = "sessions")]
             session_key: None,
         }
@@ -332,6 +336,51 @@ impl App {
         Ok(self)
     }
 
+    /// Gives every request a shared value of type `T` ([`Request::state`]): a database pool,
+    /// a client, settings, counters. One value per type (a second call with the same type
+    /// replaces the first).
+    ///
+    /// State is shared by all threads at once, read through `&T`. For state that changes:
+    /// an atomic for a counter or a flag; `RwLock` for data read often and written rarely;
+    /// `Mutex` for the rest, held only for the few lines that need it and never across a
+    /// slow call; a pool or client that is already thread-safe, as it is.
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use carafe::{route, testing::TestClient, App, HttpError, Request};
+    ///
+    /// struct Hits(AtomicU64);
+    /// struct Notes(Mutex<Vec<String>>);
+    ///
+    /// fn add(req: &Request) -> Result<String, HttpError> {
+    ///     let notes = req.state::<Notes>()?;
+    ///     let mut notes = notes.0.lock().unwrap(); // held for two lines only
+    ///     notes.push(req.text()?.to_owned());
+    ///     Ok(notes.len().to_string())
+    /// }
+    ///
+    /// fn hits(req: &Request) -> Result<String, HttpError> {
+    ///     let hits = req.state::<Hits>()?.0.fetch_add(1, Ordering::Relaxed) + 1;
+    ///     Ok(hits.to_string())
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// app.state(Hits(AtomicU64::new(0))).state(Notes(Mutex::new(Vec::new())));
+    /// route!(app, POST "/notes" => add)?;
+    /// route!(app, GET "/hits" => hits)?;
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.post("/notes").body("milk").send().text(), "1");
+    /// assert_eq!(client.post("/notes").body("eggs").send().text(), "2");
+    /// client.get("/hits").send();
+    /// assert_eq!(client.get("/hits").send().text(), "2");
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(&mut self, value: T) -> &mut Self {
+        self.state.insert(value);
+        self
+    }
+
     /// Every route, in registration order (what `--routes` prints).
     pub fn routes(&self) -> Vec<&RouteInfo> {
         self.router.routes().collect()
@@ -360,6 +409,7 @@ impl App {
             templates: self.templates,
             error_handlers: self.error_handlers,
             hooks: self.hooks,
+            state: self.state,
             #[cfg(feature = "sessions")]
             session_key,
         }))

@@ -80,6 +80,7 @@ mod server;
 #[cfg(feature = "sessions")]
 mod session;
 mod site;
+mod state;
 mod static_files;
 mod template;
 pub mod testing;

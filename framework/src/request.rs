@@ -640,6 +640,29 @@ impl<'a> Request<'a> {
         crate::static_files::send_from_directory(self, dir.as_ref(), relative)
     }
 
+    /// The app's shared value of type `T`, given with [`App::state`](crate::App::state): in
+    /// handlers, hooks and error handlers alike, blocking handlers included. Missing, it is
+    /// a 500 whose logged cause names the type, so `?` is the way to call it.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App, HttpError, Request};
+    ///
+    /// struct Greeting(&'static str);
+    ///
+    /// fn hello(req: &Request) -> Result<String, HttpError> {
+    ///     Ok(format!("{}, world", req.state::<Greeting>()?.0))
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// app.state(Greeting("Hello"));
+    /// route!(app, GET "/" => hello)?;
+    /// assert_eq!(TestClient::new(app).get("/").send().text(), "Hello, world");
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn state<T: 'static>(&self) -> Result<&'a T, HttpError> {
+        self.site.state.get::<T>()
+    }
+
     /// The frozen app this request is answered by.
     #[cfg(feature = "sessions")]
     pub(crate) fn site(&self) -> &'a Site {

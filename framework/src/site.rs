@@ -30,6 +30,7 @@ use crate::hooks::Hooks;
 use crate::request::Request;
 use crate::response::Response;
 use crate::router::{Lookup, Route, Router};
+use crate::state::SharedState;
 use crate::template::Templates;
 use crate::url_for::UrlMap;
 
@@ -45,6 +46,8 @@ pub(crate) struct Site {
     templates: Option<Templates>,
     error_handlers: HashMap<StatusCode, ErrorHandler>,
     hooks: Hooks,
+    /// The app's shared values ([`App::state`](crate::App::state)).
+    pub(crate) state: SharedState,
     /// Signs sessions.
     #[cfg(feature = "sessions")]
     session_key: cookie::Key,
@@ -59,6 +62,7 @@ pub(crate) struct Parts {
     pub templates: Option<Templates>,
     pub error_handlers: HashMap<StatusCode, ErrorHandler>,
     pub hooks: Hooks,
+    pub state: SharedState,
     #[cfg(feature = "sessions")]
     pub session_key: cookie::Key,
 }
@@ -93,6 +97,7 @@ impl Site {
             templates,
             error_handlers: parts.error_handlers,
             hooks: parts.hooks,
+            state: parts.state,
             #[cfg(feature = "sessions")]
             session_key: parts.session_key,
         }
