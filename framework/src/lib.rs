@@ -61,6 +61,7 @@ mod bench;
 mod config;
 mod cookies;
 mod error;
+mod extract;
 #[cfg(feature = "sessions")]
 mod flash;
 mod form;

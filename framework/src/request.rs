@@ -121,6 +121,39 @@ impl<'a> Request<'a> {
         self.args().get_as(key)
     }
 
+    /// The whole query string as a `T` (axum's `Query`): fields by name, a repeated key into a
+    /// `Vec`, an absent one into an `Option` (or a `#[serde(default)]`). A query that does not
+    /// fit is a 400 whose message names the field and the problem.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App, HttpError, Request};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Search {
+    ///     q: String,
+    ///     page: Option<u32>,
+    ///     #[serde(default)]
+    ///     tag: Vec<String>,
+    /// }
+    ///
+    /// fn search(req: &Request) -> Result<String, HttpError> {
+    ///     let search: Search = req.query_into()?;
+    ///     Ok(format!("{} p{} {:?}", search.q, search.page.unwrap_or(1), search.tag))
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/search" => search)?;
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/search?q=rust&tag=a&tag=b").send().text(), r#"rust p1 ["a", "b"]"#);
+    /// let bad = client.get("/search?q=rust&page=two").send();
+    /// assert_eq!(bad.status(), 400);
+    /// assert!(bad.text().contains("invalid query string: `page`: invalid digit found in string"));
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn query_into<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
+        crate::extract::from_urlencoded(self.head.query.unwrap_or("").as_bytes(), "query string")
+    }
+
     /// All decoded query parameters (Flask's `request.args`), repeated keys kept.
     pub fn args(&self) -> &Form<'a> {
         self.lazy()
@@ -271,6 +304,44 @@ impl<'a> Request<'a> {
         parsed.as_ref().map_err(Clone::clone)
     }
 
+    /// The whole urlencoded form as a `T` (axum's `Form`), with the rules of
+    /// [`query_into`](Self::query_into): a 400 names the field and the problem, another
+    /// `Content-Type` is a 415, and more than
+    /// [`Config::max_form_parts`](crate::Config::max_form_parts) fields a 413.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App, HttpError, Request};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Signup { name: String, age: u8, newsletter: Option<String> }
+    ///
+    /// fn signup(req: &Request) -> Result<String, HttpError> {
+    ///     let form: Signup = req.form_into()?;
+    ///     Ok(format!("{} ({}), newsletter: {}", form.name, form.age, form.newsletter.is_some()))
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// route!(app, POST "/signup" => signup)?;
+    /// let client = TestClient::new(app);
+    /// let ok = client.post("/signup").form(&[("name", "Ada"), ("age", "36")]).send();
+    /// assert_eq!(ok.text(), "Ada (36), newsletter: false");
+    /// let bad = client.post("/signup").form(&[("name", "Ada"), ("age", "300")]).send();
+    /// assert_eq!(bad.status(), 400);
+    /// assert!(bad.text().contains("invalid form: `age`: number too large to fit in target type"));
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn form_into<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
+        if !self.has_content_type("application/x-www-form-urlencoded") {
+            return Err(HttpError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected Content-Type: application/x-www-form-urlencoded",
+            ));
+        }
+        // The field limit, checked (and cached) as `form` checks it.
+        self.form()?;
+        crate::extract::from_urlencoded(self.body, "form")
+    }
+
     /// The `multipart/form-data` body: its text fields and uploaded files (Flask's
     /// `request.form` and `request.files` for an upload form). Parsed on the first call,
     /// never for a request whose handler does not ask; file bytes borrow the body.
@@ -340,8 +411,7 @@ impl<'a> Request<'a> {
                 "expected Content-Type: application/json",
             ));
         }
-        serde_json::from_slice(self.body)
-            .map_err(|error| HttpError::bad_request(format!("invalid JSON: {error}")))
+        crate::extract::from_json(self.body)
     }
 
     /// The decoded value of cookie `name` (Flask's `request.cookies.get(name)`), or `None`.

@@ -515,3 +515,77 @@ fn a_body_refused_for_its_size_gets_the_apps_error_page_and_after_hooks() {
         "100"
     );
 }
+
+#[test]
+fn typed_forms_refuse_other_types_and_too_many_fields() {
+    #[derive(serde::Deserialize)]
+    struct Note {
+        text: String,
+    }
+    let client = client(|app| {
+        app.config.max_form_parts = 3;
+        route!(app, POST "/note" => |req| -> Result<String, HttpError> {
+            Ok(req.form_into::<Note>()?.text)
+        })
+        .unwrap();
+    });
+    assert_eq!(
+        client.post("/note").form(&[("text", "hi")]).send().text(),
+        "hi"
+    );
+    let json = client
+        .post("/note")
+        .header("Content-Type", "application/json")
+        .body(r#"{"text":"hi"}"#)
+        .send();
+    assert_eq!(json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let flood = client
+        .post("/note")
+        .form(&[("text", "a"), ("b", "1"), ("c", "2"), ("d", "3")])
+        .send();
+    assert_eq!(flood.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let missing = client.post("/note").form(&[("txt", "typo")]).send();
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        missing
+            .text()
+            .contains("invalid form: missing field `text`"),
+        "{}",
+        missing.text()
+    );
+}
+
+#[cfg(feature = "json")]
+#[test]
+fn json_errors_name_the_field_line_and_column() {
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Order {
+        items: Vec<Item>,
+    }
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        sku: String,
+        qty: u32,
+    }
+    let client = client(|app| {
+        route!(app, POST "/order" => |req| -> Result<&'static str, HttpError> {
+            req.json::<Order>()?;
+            Ok("ok")
+        })
+        .unwrap();
+    });
+    let bad = client
+        .post("/order")
+        .header("Content-Type", "application/json")
+        .body("{\"items\": [{\"sku\": \"a\", \"qty\": 1}, {\"sku\": \"b\", \"qty\": -2}]}")
+        .send();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        bad.text()
+            .contains("invalid JSON: `items[1].qty`: invalid value: integer `-2`, expected u32 at line 1 column 57"),
+        "{}",
+        bad.text()
+    );
+}
