@@ -48,6 +48,7 @@ pub struct App {
     router: Router,
     templates: Option<Templates>,
     error_handlers: HashMap<StatusCode, ErrorHandler>,
+    any_error_handler: Option<ErrorHandler>,
     hooks: Hooks,
     state: SharedState,
     /// Signs sessions; set by [`App::secret_key`], else when the app is frozen.
@@ -85,6 +86,7 @@ impl App {
             router: Router::default(),
             templates: None,
             error_handlers: HashMap::new(),
+            any_error_handler: None,
             hooks: Hooks::default(),
             state: SharedState::default(),
             #[cfg(feature = "sessions")]
@@ -312,6 +314,38 @@ impl App {
         self
     }
 
+    /// Renders every error response whose status has no [`error_handler`](Self::error_handler)
+    /// of its own: one handler for all of them, instead of registering codes one by one. Without
+    /// any, an error's body is negotiated from `Accept`: JSON for a client that prefers it
+    /// (`{"error": {"status": 404, "message": "Not Found"}}`), a small HTML page otherwise.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App, HttpError, Request, StatusCode};
+    ///
+    /// let mut app = App::new();
+    /// app.error_handler(StatusCode::NOT_FOUND, |_req: &Request, _e: &HttpError| "no such page");
+    /// app.error_handler_any(|req: &Request, error: &HttpError| {
+    ///     format!("{} went wrong at {}", error.status().as_u16(), req.path())
+    /// });
+    /// route!(app, POST "/form" => |_req| "posted")?;
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/nope").send().text(), "no such page");
+    /// let wrong_method = client.get("/form").send();
+    /// assert_eq!(wrong_method.status(), 405);
+    /// assert_eq!(wrong_method.text(), "405 went wrong at /form");
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn error_handler_any<H, R>(&mut self, handler: H) -> &mut Self
+    where
+        H: Fn(&Request<'_>, &HttpError) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
+        self.any_error_handler = Some(Arc::new(move |req, error| {
+            handler(req, error).into_response()
+        }));
+        self
+    }
+
     /// Sets the secret that signs [sessions](crate::Session), like Flask's `SECRET_KEY`: at
     /// least 32 bytes, random, and kept out of the source (read it from a file or the
     /// environment). The signing key is derived from it with HKDF.
@@ -408,6 +442,7 @@ impl App {
             router: self.router,
             templates: self.templates,
             error_handlers: self.error_handlers,
+            any_error_handler: self.any_error_handler,
             hooks: self.hooks,
             state: self.state,
             #[cfg(feature = "sessions")]

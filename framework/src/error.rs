@@ -320,6 +320,9 @@ pub struct HttpError {
     /// What went wrong, for the log only (never sent): logged with the request it answers
     /// when the response is made.
     cause: Option<Arc<str>>,
+    /// Details for a JSON client ([`HttpError::with_json`]).
+    #[cfg(feature = "json")]
+    details: Option<Arc<serde_json::Value>>,
 }
 
 impl HttpError {
@@ -329,7 +332,43 @@ impl HttpError {
             status,
             message: message.into(),
             cause: None,
+            #[cfg(feature = "json")]
+            details: None,
         }
+    }
+
+    /// Adds details for clients that read errors as JSON: the default error body for a
+    /// client that prefers JSON becomes
+    /// `{"error": {"status": 422, "message": "...", "details": ...}}`. A value that cannot be
+    /// serialized is left out.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App, HttpError, StatusCode};
+    ///
+    /// let mut app = App::new();
+    /// route!(app, POST "/users" => |_req| -> Result<&'static str, HttpError> {
+    ///     Err(HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid user")
+    ///         .with_json(serde_json::json!({"email": "already taken"})))
+    /// })?;
+    /// let client = TestClient::new(app);
+    /// let answer = client.post("/users").header("Accept", "application/json").send();
+    /// assert_eq!(answer.status(), 422);
+    /// assert_eq!(
+    ///     answer.text(),
+    ///     r#"{"error":{"status":422,"message":"invalid user","details":{"email":"already taken"}}}"#
+    /// );
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    #[cfg(feature = "json")]
+    pub fn with_json(mut self, details: impl serde::Serialize) -> Self {
+        self.details = serde_json::to_value(details).ok().map(Arc::new);
+        self
+    }
+
+    /// The details given with [`with_json`](Self::with_json).
+    #[cfg(feature = "json")]
+    pub fn details(&self) -> Option<&serde_json::Value> {
+        self.details.as_deref()
     }
 
     /// A 500 for a mistake of the app's (a header it may not write, a URL it cannot build),

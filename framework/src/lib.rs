@@ -61,6 +61,7 @@ mod bench;
 mod config;
 mod cookies;
 mod error;
+mod error_body;
 mod extract;
 #[cfg(feature = "sessions")]
 mod flash;

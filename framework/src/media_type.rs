@@ -28,6 +28,71 @@ pub(crate) fn is_json(value: &str) -> bool {
         })
 }
 
+/// Which of `offered` (media types, most preferred first) an `Accept` value (RFC 9110
+/// §12.5.1) prefers: the one it gives the highest weight. A type's weight comes from the most
+/// specific range that matches it (`text/html` over `text/*` over `*/*`); between equal
+/// weights, the type the client named beats one it only reached by a wildcard
+/// (`application/json, */*` is a JSON client), and then the earlier offer wins. No `Accept`
+/// means anything goes: the first. `None` when every offer has weight 0.
+pub(crate) fn preferred<'o>(accept: Option<&str>, offered: &[&'o str]) -> Option<&'o str> {
+    let Some(accept) = accept else {
+        return offered.first().copied();
+    };
+    let weight = |offer: &str| {
+        let (kind, _) = offer.split_once('/').unwrap_or((offer, ""));
+        let mut best: Option<(u8, u16)> = None; // (specificity, q in thousandths)
+        for range in accept.split(',') {
+            let (range, parameters) = split_parameters(range.as_bytes());
+            let Ok(range) = std::str::from_utf8(range) else {
+                continue;
+            };
+            let specificity = if range.eq_ignore_ascii_case(offer) {
+                3
+            } else if range
+                .strip_suffix("/*")
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(kind))
+            {
+                2
+            } else if range == "*/*" {
+                1
+            } else {
+                continue;
+            };
+            if best.is_some_and(|(known, _)| known >= specificity) {
+                continue;
+            }
+            best = Some((specificity, quality(parameters)));
+        }
+        best.map_or((0, 0), |(specificity, q)| (q, specificity))
+    };
+    let mut choice: Option<(&str, (u16, u8))> = None;
+    for &offer in offered {
+        let weight = weight(offer);
+        if weight.0 > 0 && choice.is_none_or(|(_, best)| weight > best) {
+            choice = Some((offer, weight));
+        }
+    }
+    choice.map(|(offer, _)| offer)
+}
+
+/// The `q` parameter in thousandths (1000 when absent or malformed, as most servers read it).
+fn quality(parameters: &[u8]) -> u16 {
+    for parameter in Parameters(parameters) {
+        let Ok((name, value)) = parameter else {
+            break;
+        };
+        if name.eq_ignore_ascii_case(b"q") {
+            let q: f32 = std::str::from_utf8(&value)
+                .ok()
+                .and_then(|text| text.parse().ok())
+                .unwrap_or(1.0);
+            // Clamped to 0..=1, so the product fits a u16.
+            return (q.clamp(0.0, 1.0) * 1000.0).round() as u16;
+        }
+    }
+    1000
+}
+
 /// A parameter list that breaks RFC 9110 §5.6.6; the text says how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ParameterError(pub(crate) &'static str);
@@ -159,6 +224,40 @@ mod tests {
         assert!(!is_json("json"));
         // A multi-byte character right before the suffix must not split a char.
         assert!(!is_json("application/é+jso"));
+    }
+
+    #[test]
+    fn accept_picks_the_heaviest_offer_most_specific_range_first() {
+        let offers = ["text/html", "application/json"];
+        let pick = |accept| preferred(accept, &offers);
+        assert_eq!(pick(None), Some("text/html"), "no Accept: the first");
+        assert_eq!(pick(Some("*/*")), Some("text/html"), "a tie: the first");
+        assert_eq!(pick(Some("application/json")), Some("application/json"));
+        assert_eq!(
+            pick(Some(
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+            )),
+            Some("text/html"),
+            "a browser"
+        );
+        assert_eq!(
+            pick(Some("application/json, text/plain, */*")),
+            Some("application/json"),
+            "a JS client: named beats reached by */*"
+        );
+        assert_eq!(
+            pick(Some("text/*;q=0.5, application/json")),
+            Some("application/json")
+        );
+        assert_eq!(
+            pick(Some("*/*;q=0.1, text/html;q=0")),
+            Some("application/json")
+        );
+        assert_eq!(pick(Some("image/png")), None);
+        assert_eq!(
+            pick(Some("APPLICATION/JSON; q=1")),
+            Some("application/json")
+        );
     }
 
     #[test]

@@ -298,6 +298,11 @@ impl Response {
         self.parts.content_type = ContentType::Other(Box::new(value));
     }
 
+    /// Marks the response as standing for `error` (an error body made for it).
+    pub(crate) fn set_error(&mut self, error: HttpError) {
+        self.error = Some(Box::new(error));
+    }
+
     /// The error this response stands for, if it was made from an [`HttpError`].
     pub fn error(&self) -> Option<&HttpError> {
         self.error.as_deref()
@@ -436,6 +441,53 @@ impl IntoResponse for StatusCode {
 impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
     fn into_response(self) -> Response {
         self.1.into_response().with_status(self.0)
+    }
+}
+
+/// Header fields and a body, as axum takes them: `([("cache-control", "no-store")], body)`.
+/// A name or value carafe refuses (it would break the framing) makes the answer a logged 500.
+///
+/// ```
+/// use carafe::{route, testing::TestClient, App, StatusCode};
+///
+/// let mut app = App::new();
+/// route!(app, GET "/" => |_req| ([("x-a", "1"), ("cache-control", "no-store")], "hi"))?;
+/// route!(app, POST "/" => |_req| (StatusCode::CREATED, [("location", "/items/7")], "made"))?;
+/// let client = TestClient::new(app);
+/// let got = client.get("/").send();
+/// assert_eq!((got.header("x-a"), got.header("cache-control")), (Some("1"), Some("no-store")));
+/// let made = client.post("/").send();
+/// assert_eq!((made.status(), made.header("location")), (StatusCode::CREATED, Some("/items/7")));
+/// # Ok::<(), carafe::Error>(())
+/// ```
+impl<K, V, T, const N: usize> IntoResponse for ([(K, V); N], T)
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+    T: IntoResponse,
+{
+    fn into_response(self) -> Response {
+        let (headers, body) = self;
+        let mut response = body.into_response();
+        for (name, value) in headers {
+            if let Err(error) = response.set_header(name.as_ref(), value.as_ref()) {
+                return error.into_response();
+            }
+        }
+        response
+    }
+}
+
+/// A status, header fields and a body: `(StatusCode::CREATED, [("location", url)], body)`.
+impl<K, V, T, const N: usize> IntoResponse for (StatusCode, [(K, V); N], T)
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+    T: IntoResponse,
+{
+    fn into_response(self) -> Response {
+        let (status, headers, body) = self;
+        (headers, body).into_response().with_status(status)
     }
 }
 

@@ -45,6 +45,8 @@ pub(crate) struct Site {
     router: Router,
     templates: Option<Templates>,
     error_handlers: HashMap<StatusCode, ErrorHandler>,
+    /// For error statuses without a handler of their own.
+    any_error_handler: Option<ErrorHandler>,
     hooks: Hooks,
     /// The app's shared values ([`App::state`](crate::App::state)).
     pub(crate) state: SharedState,
@@ -61,6 +63,7 @@ pub(crate) struct Parts {
     pub router: Router,
     pub templates: Option<Templates>,
     pub error_handlers: HashMap<StatusCode, ErrorHandler>,
+    pub any_error_handler: Option<ErrorHandler>,
     pub hooks: Hooks,
     pub state: SharedState,
     #[cfg(feature = "sessions")]
@@ -96,6 +99,7 @@ impl Site {
             router,
             templates,
             error_handlers: parts.error_handlers,
+            any_error_handler: parts.any_error_handler,
             hooks: parts.hooks,
             state: parts.state,
             #[cfg(feature = "sessions")]
@@ -236,19 +240,23 @@ impl Site {
                 request.target()
             ));
         }
-        let Some(handler) = self.error_handlers.get(&error.status()) else {
-            return response;
-        };
-        let mut page = match call_guarded(|| handler(request, error)) {
-            Ok(page) => page,
+        let handler = self
+            .error_handlers
+            .get(&error.status())
+            .or(self.any_error_handler.as_ref());
+        let page = handler.and_then(|handler| match call_guarded(|| handler(request, error)) {
+            Ok(page) => Some(page),
             Err(panic) => {
                 report_server_error(format_args!(
                     "error handler for {} panicked: {panic}",
                     error.status()
                 ));
-                return response;
+                None
             }
-        };
+        });
+        // No page of the app's: the default body, in the form the client asked for.
+        let mut page =
+            page.unwrap_or_else(|| crate::error_body::negotiated(error, request.header("accept")));
         if page.status() == StatusCode::OK {
             page.set_status(error.status());
         }

@@ -119,9 +119,11 @@ fn refused_bodies_are_answered_and_the_connection_carries_on() {
         ),
     ];
     for (content_type, body, status, message) in cases {
+        // The error's message as text (a browser would get it in an HTML page).
         let response = client
             .post("/upload")
             .header("Content-Type", content_type)
+            .header("Accept", "text/plain")
             .body(*body)
             .send();
         assert_eq!(response.status().as_u16(), *status, "{content_type}");
