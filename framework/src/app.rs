@@ -51,6 +51,8 @@ pub struct App {
     any_error_handler: Option<ErrorHandler>,
     hooks: Hooks,
     state: SharedState,
+    /// The debug page ([`App::debug`]).
+    debug: bool,
     /// Signs sessions; set by [`App::secret_key`], else when the app is frozen.
     #[cfg(feature = "sessions")]
     session_key: Option<cookie::Key>,
@@ -89,6 +91,7 @@ impl App {
             any_error_handler: None,
             hooks: Hooks::default(),
             state: SharedState::default(),
+            debug: false,
             #[cfg(feature = "sessions")]
             session_key: None,
         }
@@ -415,6 +418,32 @@ impl App {
         self
     }
 
+    /// Turns on the debug page, Flask's debugger read-only: a handler's panic or a template
+    /// error answers with a 500 page showing the message, where it happened (with the
+    /// backtrace, or the template's lines) and the request (method, target, header fields,
+    /// with cookies and credentials masked). `CARAFE_DEBUG=1` in the environment turns it
+    /// on too when serving. Never on by default, and refused (with an error in the log) when
+    /// the server listens on an address other than loopback: the page tells a stranger how
+    /// your code is laid out. Off, a 500 says nothing internal.
+    ///
+    /// ```
+    /// use carafe::{route, testing::TestClient, App};
+    ///
+    /// let mut app = App::new();
+    /// app.debug(true);
+    /// route!(app, GET "/boom" => |_req| -> &'static str { panic!("the cache is empty") })?;
+    /// let client = TestClient::new(app).propagate_errors(false);
+    /// let page = client.get("/boom").header("Cookie", "session=secret").send();
+    /// assert_eq!(page.status(), 500);
+    /// assert!(page.text().contains("the cache is empty"));
+    /// assert!(!page.text().contains("secret"), "cookies are masked");
+    /// # Ok::<(), carafe::Error>(())
+    /// ```
+    pub fn debug(&mut self, on: bool) -> &mut Self {
+        self.debug = on;
+        self
+    }
+
     /// Every route, in registration order (what `--routes` prints).
     pub fn routes(&self) -> Vec<&RouteInfo> {
         self.router.routes().collect()
@@ -430,6 +459,35 @@ impl App {
     /// `CARAFE_SECRET_KEY`, else a random one. Tests (`TestClient`) do not read the
     /// environment, so they do not depend on it.
     pub(crate) fn freeze(self, from_environment: bool) -> Result<Site, Error> {
+        self.freeze_listening(from_environment, None)
+    }
+
+    /// [`freeze`](Self::freeze) for a server listening on `ip`: the debug page is refused
+    /// unless it is loopback.
+    pub(crate) fn freeze_listening(
+        self,
+        from_environment: bool,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<Site, Error> {
+        let wanted = self.debug
+            || (from_environment
+                && std::env::var("CARAFE_DEBUG")
+                    .is_ok_and(|value| matches!(value.as_str(), "1" | "true")));
+        let debug = match ip {
+            Some(ip) if wanted && !ip.is_loopback() => {
+                log::error!(
+                    "REFUSED: the debug page (App::debug / CARAFE_DEBUG) shows source locations, \
+                     backtraces and request headers; it stays off on {ip}, which others can \
+                     reach. Serve on 127.0.0.1 or ::1 to use it."
+                );
+                false
+            }
+            _ => wanted,
+        };
+        if debug {
+            crate::handler::capture_backtraces();
+            log::warn!("the debug page is on: a panic or template error shows its details");
+        }
         #[cfg(feature = "sessions")]
         let session_key = match self.session_key {
             Some(key) => key,
@@ -445,6 +503,7 @@ impl App {
             any_error_handler: self.any_error_handler,
             hooks: self.hooks,
             state: self.state,
+            debug,
             #[cfg(feature = "sessions")]
             session_key,
         }))

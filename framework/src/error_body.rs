@@ -3,9 +3,8 @@
 //! details of [`HttpError::with_json`]) for a client that prefers it, plain text for one that
 //! asks for text only, and a small HTML page for everyone else (browsers, and `*/*`).
 
-use minijinja::HtmlEscape;
-
 use crate::error::HttpError;
+use crate::html::escape_html;
 use crate::media_type;
 use crate::response::Response;
 
@@ -64,7 +63,7 @@ fn html_body(error: &HttpError) -> String {
     let message = if error.message() == reason {
         String::new()
     } else {
-        format!("\n<p>{}</p>", HtmlEscape(error.message()))
+        format!("\n<p>{}</p>", escape_html(error.message()))
     };
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>{title}</title></head>\n\

@@ -23,8 +23,8 @@ pub(crate) type Handler = Arc<dyn Fn(&Request<'_>) -> Response + Send + Sync>;
 thread_local! {
     /// Set while this thread runs a handler, so the panic hook knows the panic is ours to report.
     static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
-    /// The message and location of the last handler panic on this thread.
-    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The last handler panic on this thread, as the hook saw it.
+    static LAST_PANIC: RefCell<Option<Panic>> = const { RefCell::new(None) };
     /// While a test client sends a request on this thread: the server errors it caused, for
     /// the client to raise in the test (see [`collect_server_errors`]).
     static SERVER_ERRORS: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
@@ -84,19 +84,51 @@ pub(crate) fn collect_server_errors<T>(f: impl FnOnce() -> T) -> (T, Vec<String>
 
 static INSTALL_HOOK: Once = Once::new();
 
+/// Whether the panic hook records a backtrace: only while some app runs with its debug page
+/// on ([`App::debug`](crate::App::debug)), as capturing one costs far more than the panic.
+static CAPTURE_BACKTRACES: AtomicBool = AtomicBool::new(false);
+
+/// Records backtraces of handler panics from now on (an app with its debug page was frozen).
+pub(crate) fn capture_backtraces() {
+    CAPTURE_BACKTRACES.store(true, Ordering::Relaxed);
+}
+
+/// A panic caught at the handler boundary: its message, where it happened, and (for the
+/// debug page) the stack. Displayed as `message at file:line`, as the log lines say it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Panic {
+    pub message: String,
+    pub location: Option<String>,
+    pub backtrace: Option<String>,
+}
+
+impl std::fmt::Display for Panic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(location) = &self.location {
+            write!(f, " at {location}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Calls `f`, catching a panic. On panic, returns the panic's message and location, which the
 /// caller logs with the route; the default "thread panicked" report is not printed as well
 /// (once [`install_panic_hook`] ran, as it does when an app is frozen). Inline: it runs for
 /// every request, and the value passing through it is large.
 #[inline(always)]
-pub(crate) fn call_guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+pub(crate) fn call_guarded<T>(f: impl FnOnce() -> T) -> Result<T, Panic> {
     let was_in_handler = IN_HANDLER.with(|flag| flag.replace(true));
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     IN_HANDLER.with(|flag| flag.set(was_in_handler));
     result.map_err(|payload| {
         LAST_PANIC
             .with(|last| last.borrow_mut().take())
-            .unwrap_or_else(|| payload_message(payload.as_ref()).to_owned())
+            .unwrap_or_else(|| Panic {
+                message: payload_message(payload.as_ref()).to_owned(),
+                location: None,
+                backtrace: None,
+            })
     })
 }
 
@@ -107,12 +139,16 @@ pub(crate) fn install_panic_hook() {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             if IN_HANDLER.with(Cell::get) {
-                let location = info
-                    .location()
-                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
-                    .unwrap_or_default();
-                let message = format!("{}{location}", payload_message(info.payload()));
-                LAST_PANIC.with(|last| *last.borrow_mut() = Some(message));
+                let caught = Panic {
+                    message: payload_message(info.payload()).to_owned(),
+                    location: info
+                        .location()
+                        .map(|l| format!("{}:{}", l.file(), l.line())),
+                    backtrace: CAPTURE_BACKTRACES
+                        .load(Ordering::Relaxed)
+                        .then(|| std::backtrace::Backtrace::force_capture().to_string()),
+                };
+                LAST_PANIC.with(|last| *last.borrow_mut() = Some(caught));
             } else {
                 previous(info);
             }
@@ -166,8 +202,8 @@ mod tests {
     #[test]
     fn a_panic_becomes_an_error_with_its_message_and_location() {
         install_panic_hook();
-        let result: Result<(), String> = call_guarded(|| panic!("boom {}", 42));
-        let message = result.unwrap_err();
+        let result: Result<(), Panic> = call_guarded(|| panic!("boom {}", 42));
+        let message = result.unwrap_err().to_string();
         assert!(message.starts_with("boom 42 at "), "{message}");
         assert!(message.contains("handler.rs"), "{message}");
     }

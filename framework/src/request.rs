@@ -658,9 +658,15 @@ impl<'a> Request<'a> {
                     "cannot render template {place} for {} {}: {error:#}",
                     self.head.method, self.head.path
                 ));
-                // A debug build says on the page what went wrong, as Flask's debugger does;
-                // a release build keeps it in the log.
-                if cfg!(debug_assertions) {
+                // The debug page shows the template's lines; without it, a debug build says
+                // on the 500 what went wrong; a release build keeps it in the log.
+                if self.site.debug {
+                    let failure = crate::debug_page::Failure::Template {
+                        place: &place,
+                        error: &error,
+                    };
+                    crate::debug_page::page(self, &failure)
+                } else if cfg!(debug_assertions) {
                     HttpError::internal(format!("template error in {place}: {error}")).into()
                 } else {
                     HttpError::internal("template error").into()

@@ -19,6 +19,7 @@ use http::header::{ALLOW, HeaderValue};
 use http::header::{SET_COOKIE, VARY};
 
 use crate::config::Config;
+use crate::debug_page;
 use crate::error::{HttpError, UrlForError, abort};
 use crate::h1::conn::{Answer, Dispatch};
 use crate::h1::encode::Outgoing;
@@ -50,6 +51,8 @@ pub(crate) struct Site {
     hooks: Hooks,
     /// The app's shared values ([`App::state`](crate::App::state)).
     pub(crate) state: SharedState,
+    /// The debug page is on ([`App::debug`](crate::App::debug)).
+    pub(crate) debug: bool,
     /// Signs sessions.
     #[cfg(feature = "sessions")]
     session_key: cookie::Key,
@@ -66,6 +69,7 @@ pub(crate) struct Parts {
     pub any_error_handler: Option<ErrorHandler>,
     pub hooks: Hooks,
     pub state: SharedState,
+    pub debug: bool,
     #[cfg(feature = "sessions")]
     pub session_key: cookie::Key,
 }
@@ -102,6 +106,7 @@ impl Site {
             any_error_handler: parts.any_error_handler,
             hooks: parts.hooks,
             state: parts.state,
+            debug: parts.debug,
             #[cfg(feature = "sessions")]
             session_key: parts.session_key,
         }
@@ -196,6 +201,14 @@ impl Site {
                         request.method(),
                         request.target()
                     ));
+                    if self.debug {
+                        let what = format!("handler `{}`", route.info.handler());
+                        let failure = debug_page::Failure::Panic {
+                            what: &what,
+                            panic: &panic,
+                        };
+                        return Outcome::panicked(debug_page::page(request, &failure));
+                    }
                     return Outcome::panicked(HttpError::internal("Internal Server Error").into());
                 }
             },

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::error::UrlForError;
+use crate::html::escape_html;
 
 /// Bytes a path segment cannot carry as themselves (besides non-ASCII, which is always
 /// encoded): controls, space, the delimiters `/ ? #`, `%` itself, and the characters RFC 3986
@@ -295,22 +296,6 @@ pub(crate) fn template_url_for(
 
 fn template_error(error: UrlForError) -> minijinja::Error {
     minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, error.to_string())
-}
-
-/// `&`, `<`, `>`, `"` and `'` as HTML character references; nothing else changes.
-fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#x27;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 #[cfg(test)]

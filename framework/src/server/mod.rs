@@ -389,7 +389,13 @@ impl App {
     /// address (bind port 0 for any free port) and take a shutdown handle first. The app is
     /// frozen here: what it is now is what serves.
     pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
-        Server::bind(Arc::new(self.freeze(true)?), addr)
+        // Resolved here first: whether the debug page may be on depends on the address.
+        let ip = addr
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .map(|addr| addr.ip());
+        Server::bind(Arc::new(self.freeze_listening(true, ip)?), addr)
     }
 
     /// Serves on `addr` until SIGINT or SIGTERM, then shuts down gracefully: in-flight
