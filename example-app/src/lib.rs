@@ -16,7 +16,7 @@ use carafe::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, HeaderName, HeaderValue, REFERRER_POLICY,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use carafe::{App, HttpError, Json, Request, Response, StatusCode, context, route};
+use carafe::{App, Blueprint, HttpError, Json, Request, Response, StatusCode, context, route};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -64,14 +64,42 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
     route!(app, GET "/counter" => counter)?;
     route!(app, POST "/counter/reset" => reset_counter)?;
     route!(app, [GET, POST] "/upload" => upload)?;
-    route!(app, GET "/api/time" => time)?;
-    route!(app, GET "/api/whoami" => whoami)?;
+    app.register("/api", api()?)?;
     route!(app, GET "/slow" => slow, blocking)?;
     for status in ERROR_PAGES {
         app.error_handler(status, error_page);
     }
     app.after(standard_headers);
     Ok(app)
+}
+
+/// The JSON API, a blueprint under `/api`: `api.time` and `api.whoami` for url_for; its
+/// answers are never stored by a cache, and its errors (its routes', and any unknown path
+/// under `/api`) are JSON.
+fn api() -> Result<Blueprint, carafe::Error> {
+    let mut api = Blueprint::new("api");
+    route!(api, GET "/time" => time)?;
+    route!(api, GET "/whoami" => whoami)?;
+    api.after(|_req: &Request, response: &mut Response| {
+        // API answers change on every call and depend on the caller.
+        response
+            .headers_mut()
+            .entry(CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    });
+    api.error_handler_any(|_req: &Request, error: &HttpError| {
+        let status = error.status();
+        let message = if status.is_server_error() {
+            "Something went wrong on our side; it was logged."
+        } else {
+            error.message()
+        };
+        Response::json(&ApiError {
+            status: status.as_u16(),
+            error: message,
+        })
+    });
+    Ok(api)
 }
 
 /// The Content-Security-Policy of every response: the pages load their stylesheet and
@@ -113,7 +141,7 @@ fn standard_headers(req: &Request, response: &mut Response) {
             .entry(HeaderName::from_static("x-request-id"))
             .or_insert(id);
     }
-    let cache_control = cache_policy(req, response);
+    let cache_control = cache_policy(response);
     let headers = response.headers_mut();
     for (name, value) in [
         (CACHE_CONTROL, cache_control),
@@ -129,12 +157,12 @@ fn standard_headers(req: &Request, response: &mut Response) {
 }
 
 /// What a cache may do with a response the handler left without `Cache-Control`, so that
-/// no cache guesses a freshness of its own (RFC 9111 §4.2.2 lets it when nothing is said):
-/// API answers change on every call and depend on the caller, so none is stored, nor is a
-/// server error; any other page may be kept but is checked with the server before each use.
-/// (Static files say `no-cache` themselves, blog pages `max-age`, the counter `private`.)
-fn cache_policy(req: &Request, response: &Response) -> &'static str {
-    if req.path().starts_with("/api/") || response.status().is_server_error() {
+/// no cache guesses a freshness of its own (RFC 9111 §4.2.2 lets it when nothing is said): a
+/// server error is not stored; any other page may be kept but is checked with the server
+/// before each use. (Static files say `no-cache` themselves, blog pages `max-age`, the
+/// counter `private`, the API `no-store`.)
+fn cache_policy(response: &Response) -> &'static str {
+    if response.status().is_server_error() {
         "no-store"
     } else {
         "no-cache"
@@ -499,8 +527,8 @@ struct ApiError<'a> {
     error: &'a str,
 }
 
-/// Every error page of the site: in the site's layout for a browser, as JSON for the API.
-/// A server error says only that it was logged: its cause is for the log, not the visitor.
+/// Every error page of the site, in its layout (the API blueprint has its own, in JSON). A
+/// server error says only that it was logged: its cause is for the log, not the visitor.
 fn error_page(req: &Request, error: &HttpError) -> Response {
     let status = error.status();
     let detail = if status.is_server_error() {
@@ -508,12 +536,6 @@ fn error_page(req: &Request, error: &HttpError) -> Response {
     } else {
         error.message()
     };
-    if req.path().starts_with("/api/") {
-        return Response::json(&ApiError {
-            status: status.as_u16(),
-            error: detail,
-        });
-    }
     let (title, explanation) = match status {
         StatusCode::NOT_FOUND => ("Page not found", "There is nothing at this address."),
         StatusCode::METHOD_NOT_ALLOWED => (

@@ -152,7 +152,7 @@ fn port_from_environment() -> Result<Option<u16>, String> {
 }
 
 fn print_routes(app: &carafe::App) {
-    let rows: Vec<[String; 4]> = app
+    let rows: Vec<[String; 5]> = app
         .routes()
         .iter()
         .map(|route| {
@@ -166,11 +166,12 @@ fn print_routes(app: &carafe::App) {
                 methods.join(", "),
                 route.pattern().to_owned(),
                 handler,
+                route.blueprint().unwrap_or("-").to_owned(),
             ]
         })
         .collect();
-    let headers = ["Name", "Methods", "Pattern", "Handler"];
-    let widths: Vec<usize> = (0..4)
+    let headers = ["Name", "Methods", "Pattern", "Handler", "Blueprint"];
+    let widths: Vec<usize> = (0..5)
         .map(|i| {
             rows.iter()
                 .map(|row| row[i].len())
@@ -179,7 +180,7 @@ fn print_routes(app: &carafe::App) {
                 .unwrap_or(0)
         })
         .collect();
-    let line = |cells: [&str; 4]| {
+    let line = |cells: [&str; 5]| {
         let padded: Vec<String> = cells
             .iter()
             .zip(&widths)
@@ -191,12 +192,12 @@ fn print_routes(app: &carafe::App) {
     let rules: Vec<String> = widths.iter().map(|width| "-".repeat(*width)).collect();
     println!(
         "{}",
-        line([&rules[0], &rules[1], &rules[2], &rules[3]].map(String::as_str))
+        line([&rules[0], &rules[1], &rules[2], &rules[3], &rules[4]].map(String::as_str))
     );
     for row in &rows {
         println!(
             "{}",
-            line([&row[0], &row[1], &row[2], &row[3]].map(String::as_str))
+            line([&row[0], &row[1], &row[2], &row[3], &row[4]].map(String::as_str))
         );
     }
 }

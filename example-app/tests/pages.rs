@@ -117,9 +117,20 @@ fn routes_flag_lists_names_methods_patterns_and_handlers() {
             "post",
             "GET",
             "/blog/{slug}",
-            "post"
+            "post",
+            "-"
         ])),
         "{table}"
+    );
+    assert!(
+        table.lines().any(|line| line.split_whitespace().eq([
+            "api.time",
+            "GET",
+            "/api/time",
+            "time",
+            "api"
+        ])),
+        "the API's routes are its blueprint's: {table}"
     );
     assert!(table.contains("slow (blocking)"), "{table}");
 }

@@ -6,20 +6,20 @@
 //! requests and is shared read-only by every worker: no locks on the request path. Serving
 //! (`bind`, `run`, `spawn`) is in `server/`.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
 
+use crate::blueprint::Blueprint;
 use crate::config::Config;
 use crate::error::{Error, HttpError, RouteError, UrlForError};
 use crate::handler::Handler;
-use crate::hooks::Hooks;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::router::{RouteInfo, RouteSpec, Router};
-use crate::site::{ErrorHandler, Parts, Site};
+use crate::scope::Scope;
+use crate::site::{Parts, Site};
 use crate::state::SharedState;
 use crate::static_files::StaticDir;
 use crate::template::Templates;
@@ -47,9 +47,12 @@ pub struct App {
     pub config: Config,
     router: Router,
     templates: Option<Templates>,
-    error_handlers: HashMap<StatusCode, ErrorHandler>,
-    any_error_handler: Option<ErrorHandler>,
-    hooks: Hooks,
+    /// The app's own hooks and error handlers.
+    scope: Scope,
+    /// Those of each registered blueprint, in registration order (scope `1 + index`).
+    blueprints: Vec<Scope>,
+    /// Each blueprint's path prefix and scope.
+    prefixes: Vec<(String, usize)>,
     state: SharedState,
     /// The debug page ([`App::debug`]).
     debug: bool,
@@ -64,11 +67,9 @@ impl std::fmt::Debug for App {
             .field("config", &self.config)
             .field("routes", &self.routes())
             .field("templates", &self.templates.is_some())
-            .field(
-                "error_handlers",
-                &self.error_handlers.keys().collect::<Vec<_>>(),
-            )
-            .field("hooks (before, after)", &self.hooks.counts())
+            .field("error_handlers", &self.scope.error_statuses())
+            .field("hooks (before, after)", &self.scope.hooks.counts())
+            .field("blueprints", &self.blueprints.len())
             .field("state", &self.state.describe())
             .finish()
     }
@@ -87,9 +88,9 @@ impl App {
             config: Config::default(),
             router: Router::default(),
             templates: None,
-            error_handlers: HashMap::new(),
-            any_error_handler: None,
-            hooks: Hooks::default(),
+            scope: Scope::default(),
+            blueprints: Vec::new(),
+            prefixes: Vec::new(),
             state: SharedState::default(),
             debug: false,
             #[cfg(feature = "sessions")]
@@ -106,7 +107,7 @@ impl App {
         R: IntoResponse,
     {
         let handler: Handler = Arc::new(move |req: &Request<'_>| handler(req).into_response());
-        self.router.insert(spec, handler)?;
+        self.router.insert(spec, handler, 0)?;
         Ok(self)
     }
 
@@ -255,7 +256,7 @@ impl App {
     where
         H: Fn(&Request<'_>) -> Option<Response> + Send + Sync + 'static,
     {
-        self.hooks.add_before(hook);
+        self.scope.hooks.add_before(hook);
         self
     }
 
@@ -290,7 +291,7 @@ impl App {
     where
         H: Fn(&Request<'_>, &mut Response) + Send + Sync + 'static,
     {
-        self.hooks.add_after(hook);
+        self.scope.hooks.add_after(hook);
         self
     }
 
@@ -312,8 +313,7 @@ impl App {
         H: Fn(&Request<'_>, &HttpError) -> R + Send + Sync + 'static,
         R: IntoResponse,
     {
-        let handler: ErrorHandler = Arc::new(move |req, error| handler(req, error).into_response());
-        self.error_handlers.insert(status, handler);
+        self.scope.set_error_handler(Some(status), handler);
         self
     }
 
@@ -343,9 +343,7 @@ impl App {
         H: Fn(&Request<'_>, &HttpError) -> R + Send + Sync + 'static,
         R: IntoResponse,
     {
-        self.any_error_handler = Some(Arc::new(move |req, error| {
-            handler(req, error).into_response()
-        }));
+        self.scope.set_error_handler(None, handler);
         self
     }
 
@@ -370,6 +368,65 @@ impl App {
             secret.as_ref(),
             "App::secret_key",
         )?);
+        Ok(self)
+    }
+
+    /// Registers `blueprint`'s routes under `prefix` (`"/api"`; `""` for none), with its
+    /// hooks, error handlers, templates folder and static folders; see [`Blueprint`]. Route
+    /// conflicts, with the app's routes or another blueprint's, are errors naming both
+    /// routes; so is a second blueprint of the same name.
+    pub fn register(
+        &mut self,
+        prefix: &str,
+        blueprint: Blueprint,
+    ) -> Result<&mut Self, RouteError> {
+        let prefix = prefix.trim_end_matches('/');
+        let name = blueprint.name().to_owned();
+        let invalid = |reason: &str| RouteError::Invalid {
+            pattern: prefix.to_owned(),
+            handler: format!("blueprint {name}"),
+            reason: reason.to_owned(),
+        };
+        if !prefix.is_empty() && !prefix.starts_with('/') {
+            return Err(invalid("a blueprint's prefix must start with '/'"));
+        }
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return Err(invalid(
+                "a blueprint's name is a word: letters, digits, '_'",
+            ));
+        }
+        if self
+            .router
+            .routes()
+            .any(|route| route.blueprint() == Some(name.as_str()))
+        {
+            return Err(invalid("a blueprint of this name is already registered"));
+        }
+        let scope = self.blueprints.len() + 1;
+        for (spec, handler) in blueprint.routes {
+            self.router
+                .insert(spec.in_blueprint(&name, prefix), handler, scope)?;
+        }
+        for (within, dir) in blueprint.static_dirs {
+            let files = StaticDir::new(&dir).map_err(|error| invalid(&error.to_string()))?;
+            let spec = RouteSpec::new(
+                &[Method::GET],
+                format!("{}/{{*filename}}", within.trim_end_matches('/')),
+            )
+            .handler_name("static_files", "")
+            .name("static")
+            .in_blueprint(&name, prefix);
+            let handler: Handler = Arc::new(move |req: &Request<'_>| files.serve(req));
+            self.router.insert(spec, handler, scope)?;
+        }
+        if let Some(dir) = blueprint.templates {
+            match &mut self.templates {
+                Some(templates) => templates.add_folder(&dir),
+                None => self.templates = Some(Templates::new(&dir)),
+            }
+        }
+        self.blueprints.push(blueprint.scope);
+        self.prefixes.push((prefix.to_owned(), scope));
         Ok(self)
     }
 
@@ -499,9 +556,8 @@ impl App {
             config: self.config,
             router: self.router,
             templates: self.templates,
-            error_handlers: self.error_handlers,
-            any_error_handler: self.any_error_handler,
-            hooks: self.hooks,
+            scopes: std::iter::once(self.scope).chain(self.blueprints).collect(),
+            prefixes: self.prefixes,
             state: self.state,
             debug,
             #[cfg(feature = "sessions")]
@@ -512,7 +568,7 @@ impl App {
 
 /// Fails with [`Error::Directory`] unless `dir` is a directory we can list: a folder given to
 /// the app is checked when it is given, not when the first request needs it.
-fn check_directory(dir: &Path) -> Result<(), Error> {
+pub(crate) fn check_directory(dir: &Path) -> Result<(), Error> {
     let error = |source| Error::Directory {
         path: dir.to_path_buf(),
         source,

@@ -51,6 +51,11 @@ impl Hooks {
         });
     }
 
+    /// Whether there are before hooks.
+    pub(crate) fn has_before(&self) -> bool {
+        !self.before.is_empty()
+    }
+
     /// Whether there are after hooks.
     #[inline]
     pub(crate) fn has_after(&self) -> bool {
@@ -93,24 +98,6 @@ impl Hooks {
         None
     }
 
-    /// Runs the after hooks in order on the response. If one panics, the response becomes
-    /// `error_page(500)` and the after hooks run once more, on that page (so a hook that adds
-    /// security headers still applies), as Flask does; a panic in that second pass leaves the
-    /// page as it stands. Either way the outcome is a panic.
-    pub(crate) fn after_request(
-        &self,
-        request: &Request<'_>,
-        outcome: &mut Outcome,
-        error_page: impl FnOnce(Response) -> Response,
-    ) {
-        if self.after.is_empty() || self.apply_after(request, &mut outcome.response) {
-            return;
-        }
-        let mut page = error_page(HttpError::internal("Internal Server Error").into());
-        self.apply_after(request, &mut page);
-        *outcome = Outcome::panicked(page);
-    }
-
     /// Runs every after hook on `response`; false, logged, when one panics (the rest skipped).
     fn apply_after(&self, request: &Request<'_>, response: &mut Response) -> bool {
         for hook in &self.after {
@@ -126,4 +113,28 @@ impl Hooks {
         }
         true
     }
+}
+
+/// Runs the after hooks of each of `chain` in turn (a blueprint's, then the app's), each in
+/// registration order, on the response. If one panics, the response becomes
+/// `error_page(500)` and the after hooks run once more, on that page (so a hook that adds
+/// security headers still applies), as Flask does; a panic in that second pass leaves the
+/// page as it stands. Either way the outcome is a panic.
+pub(crate) fn after_request(
+    chain: &[&Hooks],
+    request: &Request<'_>,
+    outcome: &mut Outcome,
+    error_page: impl FnOnce(Response) -> Response,
+) {
+    let apply = |response: &mut Response| {
+        chain
+            .iter()
+            .all(|hooks| hooks.apply_after(request, response))
+    };
+    if chain.iter().all(|hooks| hooks.after.is_empty()) || apply(&mut outcome.response) {
+        return;
+    }
+    let mut page = error_page(HttpError::internal("Internal Server Error").into());
+    apply(&mut page);
+    *outcome = Outcome::panicked(page);
 }

@@ -58,6 +58,7 @@
 
 mod app;
 mod bench;
+mod blueprint;
 mod config;
 mod cookies;
 mod debug_page;
@@ -80,6 +81,7 @@ mod proxy;
 mod request;
 mod response;
 mod router;
+mod scope;
 mod server;
 #[cfg(feature = "sessions")]
 mod session;
@@ -91,6 +93,7 @@ pub mod testing;
 mod url_for;
 
 pub use app::App;
+pub use blueprint::Blueprint;
 pub use config::Config;
 #[cfg(feature = "sessions")]
 pub use error::SessionError;

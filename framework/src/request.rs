@@ -610,8 +610,12 @@ impl<'a> Request<'a> {
     /// ```
     ///
     /// [`App::url_for`]: crate::App::url_for
+    ///
+    /// Inside a [`Blueprint`](crate::Blueprint), `.name` is a route of the same blueprint.
     pub fn url_for(&self, name: &str, params: &[(&str, &str)]) -> Result<String, UrlForError> {
-        self.site.url_for(name, params)
+        let blueprint = self.route.and_then(RouteInfo::blueprint);
+        let name = crate::url_for::qualified(name, blueprint)?;
+        self.site.url_for(&name, params)
     }
 
     /// Renders template `name` from the app's template folder with `context` (anything
@@ -628,6 +632,12 @@ impl<'a> Request<'a> {
     /// }
     /// ```
     pub fn render<C: serde::Serialize>(&self, name: &str, context: C) -> Response {
+        // A blueprint's templates resolve `url_for('.name')` in the blueprint.
+        let blueprint = self.route.and_then(RouteInfo::blueprint);
+        let context = minijinja::context! {
+            _blueprint => blueprint,
+            ..minijinja::Value::from(minijinja::value::Serde(&context))
+        };
         // Templates may call `get_flashed_messages()`: the messages waiting for this visitor,
         // removed from the session only if the page showed them.
         #[cfg(feature = "sessions")]
@@ -635,7 +645,7 @@ impl<'a> Request<'a> {
             let flashes = crate::flash::TemplateFlashes::new(self.pending_flashes());
             let context = minijinja::context! {
                 get_flashed_messages => minijinja::Value::from_dyn_object(flashes.clone()),
-                ..minijinja::Value::from(minijinja::value::Serde(&context))
+                ..context
             };
             (flashes, context)
         };

@@ -26,6 +26,7 @@ pub struct RouteInfo {
     pattern: String,
     handler: String,
     blocking: bool,
+    blueprint: Option<String>,
 }
 
 impl RouteInfo {
@@ -37,6 +38,10 @@ impl RouteInfo {
     /// The methods it answers, as registered (HEAD and OPTIONS are implied, not listed).
     pub fn methods(&self) -> &[Method] {
         &self.methods
+    }
+    /// The blueprint that registered it, if one did.
+    pub fn blueprint(&self) -> Option<&str> {
+        self.blueprint.as_deref()
     }
     /// The pattern, e.g. `/hello/{name}`.
     pub fn pattern(&self) -> &str {
@@ -70,6 +75,8 @@ pub struct RouteSpec {
     handler: String,
     name: Option<String>,
     blocking: bool,
+    /// Set when a blueprint is registered.
+    blueprint: Option<String>,
 }
 
 impl RouteSpec {
@@ -81,6 +88,7 @@ impl RouteSpec {
             handler: "<handler>".into(),
             name: None,
             blocking: false,
+            blueprint: None,
         }
     }
 
@@ -95,6 +103,19 @@ impl RouteSpec {
     /// connections meanwhile. See [`Config::blocking_threads`](crate::Config::blocking_threads).
     pub fn blocking(mut self) -> Self {
         self.blocking = true;
+        self
+    }
+
+    /// The spec as registered by blueprint `blueprint` under `prefix`: the pattern prefixed
+    /// (`/` alone becomes the prefix itself, as axum's `nest` does), the name qualified
+    /// (`api.time`), as Flask names a blueprint's endpoints.
+    pub(crate) fn in_blueprint(mut self, blueprint: &str, prefix: &str) -> Self {
+        self.pattern = match self.pattern.as_str() {
+            "/" if !prefix.is_empty() => prefix.to_owned(),
+            pattern => format!("{prefix}{pattern}"),
+        };
+        self.name = self.name.map(|name| format!("{blueprint}.{name}"));
+        self.blueprint = Some(blueprint.to_owned());
         self
     }
 
@@ -122,6 +143,8 @@ impl RouteSpec {
 pub(crate) struct Route {
     pub info: RouteInfo,
     pub handler: Handler,
+    /// Whose hooks and error handlers apply: 0 the app's, `1 + n` the n-th blueprint's.
+    pub scope: usize,
 }
 
 /// One registered pattern and the methods it answers.
@@ -164,7 +187,12 @@ pub(crate) struct Router {
 impl Router {
     /// Registers a route, refusing duplicates and ambiguous overlaps with an error that names
     /// both routes.
-    pub(crate) fn insert(&mut self, spec: RouteSpec, handler: Handler) -> Result<(), RouteError> {
+    pub(crate) fn insert(
+        &mut self,
+        spec: RouteSpec,
+        handler: Handler,
+        scope: usize,
+    ) -> Result<(), RouteError> {
         let invalid = |reason: &str| RouteError::Invalid {
             pattern: spec.pattern.clone(),
             handler: spec.handler.clone(),
@@ -219,8 +247,10 @@ impl Router {
                 pattern: spec.pattern,
                 handler: spec.handler,
                 blocking: spec.blocking,
+                blueprint: spec.blueprint,
             },
             handler,
+            scope,
         });
         Ok(())
     }
@@ -306,7 +336,6 @@ impl Router {
         )
     }
 
-    /// Every route, in registration order.
     /// Replaces each route's handler with what `wrap` makes of it (once, when the app is
     /// frozen).
     pub(crate) fn wrap_handlers(&mut self, mut wrap: impl FnMut(&RouteInfo, Handler) -> Handler) {
@@ -315,6 +344,7 @@ impl Router {
         }
     }
 
+    /// Every route, in registration order.
     pub(crate) fn routes(&self) -> impl Iterator<Item = &RouteInfo> {
         self.routes.iter().map(|route| &route.info)
     }
@@ -369,7 +399,7 @@ mod tests {
         let mut router = Router::default();
         for (methods, pattern, name) in routes {
             router
-                .insert(spec(methods, pattern, name), handler())
+                .insert(spec(methods, pattern, name), handler(), 0)
                 .unwrap();
         }
         router
@@ -439,7 +469,7 @@ mod tests {
     fn duplicate_method_names_both_handlers() {
         let mut router = router(&[(&[Method::GET], "/a", "first")]);
         let error = router
-            .insert(spec(&[Method::GET], "/a", "second"), handler())
+            .insert(spec(&[Method::GET], "/a", "second"), handler(), 0)
             .unwrap_err();
         assert_eq!(
             error.to_string(),
@@ -451,7 +481,11 @@ mod tests {
     fn conflict_names_both_routes() {
         let mut router = router(&[(&[Method::GET], "/user/{id}", "by_id")]);
         let error = router
-            .insert(spec(&[Method::GET], "/user/{name}", "by_name"), handler())
+            .insert(
+                spec(&[Method::GET], "/user/{name}", "by_name"),
+                handler(),
+                0,
+            )
             .unwrap_err();
         assert_eq!(
             error,
@@ -469,14 +503,16 @@ mod tests {
         let mut router = Router::default();
         for pattern in ["no-slash", "/{*rest}/tail", "/{}", "/a/{b"] {
             let error = router
-                .insert(spec(&[Method::GET], pattern, "h"), handler())
+                .insert(spec(&[Method::GET], pattern, "h"), handler(), 0)
                 .unwrap_err();
             assert!(
                 matches!(error, RouteError::Invalid { .. }),
                 "{pattern}: {error:?}"
             );
         }
-        let error = router.insert(spec(&[], "/x", "h"), handler()).unwrap_err();
+        let error = router
+            .insert(spec(&[], "/x", "h"), handler(), 0)
+            .unwrap_err();
         assert!(matches!(error, RouteError::Invalid { .. }));
     }
 
@@ -488,12 +524,13 @@ mod tests {
         assert_eq!(info[0].handler(), "pages::index");
         // The same handler on a second path is fine (url_for uses the first).
         router
-            .insert(spec(&[Method::GET], "/index", "pages::index"), handler())
+            .insert(spec(&[Method::GET], "/index", "pages::index"), handler(), 0)
             .unwrap();
         let error = router
             .insert(
                 spec(&[Method::GET], "/other", "other").name("index"),
                 handler(),
+                0,
             )
             .unwrap_err();
         assert!(

@@ -9,9 +9,7 @@
 //! Each request is answered in the order that GUIDE.md's "Hooks" section sets out for users
 //! (hooks, handler, error handler, session): [`Site::respond`] is that order in code.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use http::StatusCode;
 use http::header::{ALLOW, HeaderValue};
@@ -31,12 +29,10 @@ use crate::hooks::Hooks;
 use crate::request::Request;
 use crate::response::Response;
 use crate::router::{Lookup, Route, Router};
+use crate::scope::Scope;
 use crate::state::SharedState;
 use crate::template::Templates;
 use crate::url_for::UrlMap;
-
-/// A handler for error responses of one status.
-pub(crate) type ErrorHandler = Arc<dyn Fn(&Request<'_>, &HttpError) -> Response + Send + Sync>;
 
 /// The app, frozen.
 pub(crate) struct Site {
@@ -45,10 +41,17 @@ pub(crate) struct Site {
     pub(crate) limits: Limits,
     router: Router,
     templates: Option<Templates>,
-    error_handlers: HashMap<StatusCode, ErrorHandler>,
-    /// For error statuses without a handler of their own.
-    any_error_handler: Option<ErrorHandler>,
-    hooks: Hooks,
+    /// The app's hooks and error handlers (scope 0).
+    app_scope: Scope,
+    /// Each blueprint's (scope `1 + index`).
+    blueprint_scopes: Vec<Scope>,
+    /// Each blueprint's path prefix and scope, longest first: a request no route matched
+    /// gets the scope whose prefix its path is under (a 404 under `/api` is the API's).
+    prefixes: Vec<(String, usize)>,
+    /// Some scope has before hooks: every request takes the out-of-line path to them.
+    any_before: bool,
+    /// Some scope has after hooks: every response takes the out-of-line path.
+    any_after: bool,
     /// The app's shared values ([`App::state`](crate::App::state)).
     pub(crate) state: SharedState,
     /// The debug page is on ([`App::debug`](crate::App::debug)).
@@ -65,9 +68,8 @@ pub(crate) struct Parts {
     pub config: Config,
     pub router: Router,
     pub templates: Option<Templates>,
-    pub error_handlers: HashMap<StatusCode, ErrorHandler>,
-    pub any_error_handler: Option<ErrorHandler>,
-    pub hooks: Hooks,
+    pub scopes: Vec<Scope>,
+    pub prefixes: Vec<(String, usize)>,
     pub state: SharedState,
     pub debug: bool,
     #[cfg(feature = "sessions")]
@@ -96,15 +98,24 @@ impl Site {
             warn_of_unknown_url_for_names(templates, &urls);
             templates.add_url_for(urls);
         }
+        let any_after = parts.scopes.iter().any(|scope| scope.hooks.has_after());
+        let any_before = parts.scopes.iter().any(|scope| scope.hooks.has_before());
+        let mut scopes = parts.scopes.into_iter();
         Self {
             limits: Limits::from(&parts.config),
             server_allow: router.server_allow(),
             config: parts.config,
             router,
             templates,
-            error_handlers: parts.error_handlers,
-            any_error_handler: parts.any_error_handler,
-            hooks: parts.hooks,
+            any_after,
+            any_before,
+            app_scope: scopes.next().unwrap_or_default(),
+            blueprint_scopes: scopes.collect(),
+            prefixes: {
+                let mut prefixes = parts.prefixes;
+                prefixes.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+                prefixes
+            },
             state: parts.state,
             debug: parts.debug,
             #[cfg(feature = "sessions")]
@@ -170,17 +181,66 @@ impl Site {
             other => (None, matchit::Params::new(), Some(other)),
         };
         let request = Request::new(head, body, peer, self, route.map(|r| &r.info), &params);
-        let mut outcome = match self.hooks.before_request(&request) {
-            Some(early) => early,
-            None => self.call_handler(&request, route, unrouted),
+        let scope = match route {
+            Some(route) => route.scope,
+            None => self.scope_of_path(head.path),
         };
-        self.finish(&request, &mut outcome);
+        // An app without before hooks pays one test: the hooks' path is out of line.
+        let mut outcome = if self.any_before {
+            self.hooks_then_handler(&request, route, unrouted, scope)
+        } else {
+            self.call_handler(&request, route, unrouted)
+        };
+        self.finish(&request, &mut outcome, scope);
         #[cfg(feature = "sessions")]
-        self.save_session(&request, &mut outcome);
+        self.save_session(&request, &mut outcome, scope);
         if outcome.response.status().is_informational() {
             return refuse_informational(&request, &outcome.response);
         }
         outcome.response
+    }
+
+    /// The before hooks (the app's, then the blueprint's; scope 0 is the app alone) until
+    /// one answers, else the handler.
+    #[inline(never)]
+    fn hooks_then_handler(
+        &self,
+        request: &Request<'_>,
+        route: Option<&Route>,
+        unrouted: Option<Lookup<'_, '_>>,
+        scope: usize,
+    ) -> Outcome {
+        if let Some(early) = self.app_scope.hooks.before_request(request) {
+            return early;
+        }
+        // Only a route's own blueprint runs its before hooks (as in Flask), not a 404's.
+        if route.is_some()
+            && scope != 0
+            && let Some(early) = self.scope(scope).hooks.before_request(request)
+        {
+            return early;
+        }
+        self.call_handler(request, route, unrouted)
+    }
+
+    /// Scope `index`: 0 the app's, `1 + n` the n-th blueprint's.
+    fn scope(&self, index: usize) -> &Scope {
+        index
+            .checked_sub(1)
+            .and_then(|blueprint| self.blueprint_scopes.get(blueprint))
+            .unwrap_or(&self.app_scope)
+    }
+
+    /// The scope of a request no route matched: the blueprint whose prefix its path is
+    /// under, else the app's.
+    fn scope_of_path(&self, path: &str) -> usize {
+        self.prefixes
+            .iter()
+            .find(|(prefix, _)| {
+                path.strip_prefix(prefix.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+            .map_or(0, |(_, scope)| *scope)
     }
 
     /// The handler's answer, or the router's when no route matched.
@@ -226,23 +286,37 @@ impl Site {
     /// The error handler, then the after hooks. One inline check covers both: most
     /// responses are not errors, and an app without after hooks pays one comparison more.
     #[inline]
-    fn finish(&self, request: &Request<'_>, outcome: &mut Outcome) {
-        if outcome.response.error().is_some() || self.hooks.has_after() {
-            self.finish_cold(request, outcome);
+    fn finish(&self, request: &Request<'_>, outcome: &mut Outcome, scope: usize) {
+        if outcome.response.error().is_some() || self.any_after {
+            self.finish_cold(request, outcome, scope);
         }
     }
 
     #[cold]
-    fn finish_cold(&self, request: &Request<'_>, outcome: &mut Outcome) {
+    fn finish_cold(&self, request: &Request<'_>, outcome: &mut Outcome, scope: usize) {
         let response = std::mem::take(&mut outcome.response);
-        outcome.response = self.error_page(request, response);
-        self.hooks
-            .after_request(request, outcome, |page| self.error_page(request, page));
+        outcome.response = self.error_page(request, response, scope);
+        // The blueprint's after hooks, then the app's.
+        let app = &self.app_scope.hooks;
+        let chain: &[&Hooks] = if scope == 0 {
+            &[app]
+        } else {
+            &[&self.scope(scope).hooks, app]
+        };
+        crate::hooks::after_request(chain, request, outcome, |page| {
+            self.error_page(request, page, scope)
+        });
     }
 
-    /// Replaces an error response with the app's page for its status, if one is registered;
-    /// logs what the error says only for the log (its cause), with the request it answers.
-    pub(crate) fn error_page(&self, request: &Request<'_>, response: Response) -> Response {
+    /// Replaces an error response with the page of its scope's error handler for its status
+    /// (the blueprint's, then the app's; each its own for the status, else its catch-all),
+    /// or else the default body; logs the error's cause, with the request it answers.
+    pub(crate) fn error_page(
+        &self,
+        request: &Request<'_>,
+        response: Response,
+        scope: usize,
+    ) -> Response {
         let Some(error) = response.error() else {
             return response;
         };
@@ -253,10 +327,11 @@ impl Site {
                 request.target()
             ));
         }
-        let handler = self
-            .error_handlers
-            .get(&error.status())
-            .or(self.any_error_handler.as_ref());
+        let status = error.status();
+        let handler = (scope != 0)
+            .then(|| self.scope(scope).error_handler(status))
+            .flatten()
+            .or_else(|| self.app_scope.error_handler(status));
         let page = handler.and_then(|handler| match call_guarded(|| handler(request, error)) {
             Ok(page) => Some(page),
             Err(panic) => {
@@ -288,9 +363,9 @@ impl Site {
     /// 500. Costs one branch when the handler did not use the session.
     #[cfg(feature = "sessions")]
     #[inline]
-    fn save_session(&self, request: &Request<'_>, outcome: &mut Outcome) {
+    fn save_session(&self, request: &Request<'_>, outcome: &mut Outcome, scope: usize) {
         if let Some(session) = request.session_if_used() {
-            self.store_session(request, session, outcome);
+            self.store_session(request, session, outcome, scope);
         }
     }
 
@@ -301,6 +376,7 @@ impl Site {
         request: &Request<'_>,
         session: &crate::session::Session,
         outcome: &mut Outcome,
+        scope: usize,
     ) {
         let response = &mut outcome.response;
         let varies_by_cookie = response.headers().get_all(VARY).iter().any(|value| {
@@ -338,8 +414,11 @@ impl Site {
                     crate::error::chain(&error)
                 ));
                 // The app's 500 page; its own session changes are not stored again.
-                let page =
-                    self.error_page(request, HttpError::internal("Internal Server Error").into());
+                let page = self.error_page(
+                    request,
+                    HttpError::internal("Internal Server Error").into(),
+                    scope,
+                );
                 outcome.response = page;
             }
         }
@@ -365,7 +444,7 @@ impl Dispatch for Site {
         let request = Request::new(head, &[], peer, self, None, &params);
         let page = HttpError::new(error.status(), error.to_string()).into();
         let mut outcome = Outcome::answered(page);
-        self.finish(&request, &mut outcome);
+        self.finish(&request, &mut outcome, self.scope_of_path(head.path));
         outcome.response.into_outgoing()
     }
 
@@ -415,7 +494,12 @@ impl std::fmt::Display for BlockingJob {
 /// rendering it would be a 500.
 fn warn_of_unknown_url_for_names(templates: &Templates, urls: &UrlMap) {
     for call in templates.url_for_calls() {
-        if !urls.contains(&call.name) {
+        // `.name` is relative to the blueprint rendering: known if some blueprint has it.
+        let known = match call.name.strip_prefix('.') {
+            Some(_) => urls.names().iter().any(|name| name.ends_with(&call.name)),
+            None => urls.contains(&call.name),
+        };
+        if !known {
             let names = match urls.names() {
                 names if names.is_empty() => "none".to_owned(),
                 names => names.join(", "),

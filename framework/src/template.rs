@@ -14,7 +14,8 @@ use crate::url_for::{UrlMap, template_url_for};
 /// they are cached.
 pub(crate) struct Templates {
     env: Environment<'static>,
-    dir: PathBuf,
+    /// Searched in order: the app's folder, then blueprints' folders.
+    dirs: Vec<PathBuf>,
 }
 
 /// A `url_for('name', ...)` call with a literal name, found in a template's text.
@@ -31,14 +32,29 @@ impl Templates {
     /// Templates from `dir`, a readable directory.
     pub(crate) fn new(dir: &Path) -> Self {
         let mut env = Environment::new();
-        env.set_loader(minijinja::path_loader(dir));
         env.set_auto_reload(cfg!(debug_assertions));
         // minijinja's default auto-escape callback escapes `.html`, `.htm` and `.xml`
         // templates for HTML, and leaves other extensions unescaped.
-        Self {
+        let mut templates = Self {
             env,
-            dir: dir.to_path_buf(),
-        }
+            dirs: Vec::new(),
+        };
+        templates.add_folder(dir);
+        templates
+    }
+
+    /// Adds a folder searched after the ones before it (a blueprint's, after the app's).
+    pub(crate) fn add_folder(&mut self, dir: &Path) {
+        self.dirs.push(dir.to_path_buf());
+        let loaders: Vec<_> = self.dirs.iter().map(minijinja::path_loader).collect();
+        self.env.set_loader(move |name| {
+            for loader in &loaders {
+                if let Some(source) = loader(name)? {
+                    return Ok(Some(source));
+                }
+            }
+            Ok(None)
+        });
     }
 
     /// Every `url_for` call with a literal route name in the folder's templates, so that a
@@ -47,25 +63,8 @@ impl Templates {
     /// cannot be seen this way and are left to the render.
     pub(crate) fn url_for_calls(&self) -> Vec<UrlForCall> {
         let mut calls = Vec::new();
-        let mut folders = vec![self.dir.clone()];
-        while let Some(folder) = folders.pop() {
-            let Ok(entries) = std::fs::read_dir(&folder) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    folders.push(path);
-                } else if let Ok(text) = std::fs::read_to_string(&path) {
-                    let file = path.strip_prefix(&self.dir).unwrap_or(&path);
-                    let file = file.to_string_lossy().replace('\\', "/");
-                    calls.extend(literal_url_for_calls(&text).map(|(line, name)| UrlForCall {
-                        file: file.clone(),
-                        line,
-                        name: name.to_owned(),
-                    }));
-                }
-            }
+        for root in &self.dirs {
+            calls.extend(url_for_calls_in(root));
         }
         calls.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         calls
@@ -92,6 +91,32 @@ impl Templates {
             .get_template(name)?
             .render(minijinja::value::Serde(context))
     }
+}
+
+/// The literal `url_for` calls of the templates under `root`, named by their path in it.
+fn url_for_calls_in(root: &Path) -> Vec<UrlForCall> {
+    let mut calls = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                let file = path.strip_prefix(root).unwrap_or(&path);
+                let file = file.to_string_lossy().replace('\\', "/");
+                calls.extend(literal_url_for_calls(&text).map(|(line, name)| UrlForCall {
+                    file: file.clone(),
+                    line,
+                    name: name.to_owned(),
+                }));
+            }
+        }
+    }
+    calls
 }
 
 /// `(line, name)` of each `url_for('name'` or `url_for("name"` in `text`.

@@ -268,6 +268,9 @@ pub(crate) fn template_url_for(
     name: &str,
     kwargs: &minijinja::value::Kwargs,
 ) -> Result<minijinja::Value, minijinja::Error> {
+    let blueprint = state.lookup("_blueprint");
+    let name = &*qualified(name, blueprint.as_ref().and_then(|value| value.as_str()))
+        .map_err(template_error)?;
     let mut owned: Vec<(&str, String)> = Vec::new();
     for key in kwargs.args() {
         let value: minijinja::Value = kwargs.get(key)?;
@@ -292,6 +295,23 @@ pub(crate) fn template_url_for(
         minijinja::AutoEscape::Html => minijinja::Value::from_safe_string(escape_html(&url)),
         _ => minijinja::Value::from(url),
     })
+}
+
+/// `name` as the url map knows it: `.time` inside blueprint `api` is `api.time` (Flask's
+/// relative endpoint); a relative name outside a blueprint is unknown.
+pub(crate) fn qualified<'n>(
+    name: &'n str,
+    blueprint: Option<&str>,
+) -> Result<std::borrow::Cow<'n, str>, UrlForError> {
+    let Some(relative) = name.strip_prefix('.') else {
+        return Ok(std::borrow::Cow::Borrowed(name));
+    };
+    match blueprint {
+        Some(blueprint) => Ok(std::borrow::Cow::Owned(format!("{blueprint}.{relative}"))),
+        None => Err(UrlForError::UnknownRoute {
+            name: name.to_owned(),
+        }),
+    }
 }
 
 fn template_error(error: UrlForError) -> minijinja::Error {
