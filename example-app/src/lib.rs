@@ -16,7 +16,9 @@ use carafe::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, HeaderName, HeaderValue, REFERRER_POLICY,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use carafe::{App, Blueprint, HttpError, Json, Request, Response, StatusCode, context, route};
+use carafe::{
+    App, Blueprint, CsrfProtection, HttpError, Json, Request, Response, StatusCode, context, route,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -59,7 +61,8 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
     route!(app, GET "/blog/{slug}" => post)?;
     route!(app, GET "/blog/{slug}/download" => download_post)?;
     route!(app, GET "/hello/{name}" => hello)?;
-    route!(app, POST "/echo" => echo)?;
+    // Open to curl and conformance tools, which post raw bytes without a session.
+    route!(app, POST "/echo" => echo, csrf_exempt)?;
     route!(app, [GET, POST] "/contact" => contact)?;
     route!(app, GET "/counter" => counter)?;
     route!(app, POST "/counter/reset" => reset_counter)?;
@@ -70,6 +73,8 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
         app.error_handler(status, error_page);
     }
     app.after(standard_headers);
+    // Every form of the site carries {{ csrf_token() }}; a POST without it is refused.
+    app.csrf_protect(CsrfProtection::default());
     Ok(app)
 }
 

@@ -4,6 +4,17 @@
 use carafe::StatusCode;
 use carafe::testing::{MultipartBody, TestClient};
 
+/// The visitor's CSRF token, as the site's forms carry it (every POST form of the example
+/// app is protected).
+fn csrf_token(client: &TestClient) -> String {
+    let page = client.get("/contact").send().text();
+    page.split(r#"name="csrf_token" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the contact form carries a token")
+        .to_owned()
+}
+
 fn client() -> TestClient {
     let app = example_app::build(&example_app::Options::default()).expect("the example app builds");
     TestClient::new(app)
@@ -68,6 +79,7 @@ fn unknown_pages_render_the_404_template() {
 #[test]
 fn the_counter_counts_visits_in_the_session() {
     let client = client();
+    let token = csrf_token(&client);
     for expected in 1..=3 {
         let page = client.get("/counter").send().text();
         assert!(
@@ -75,7 +87,10 @@ fn the_counter_counts_visits_in_the_session() {
             "visit {expected}: {page}"
         );
     }
-    let reset = client.post("/counter/reset").send();
+    let reset = client
+        .post("/counter/reset")
+        .header("X-CSRF-Token", &token)
+        .send();
     assert_eq!(reset.status(), StatusCode::SEE_OTHER);
     assert!(
         client
@@ -88,13 +103,20 @@ fn the_counter_counts_visits_in_the_session() {
 
 #[test]
 fn an_upload_reports_size_and_sha256() {
+    let client = client();
+    let token = csrf_token(&client);
     let body = MultipartBody::new().text("note", "hello").file(
         "file",
         "greeting.txt",
         "text/plain",
         b"hello world\n".to_vec(),
     );
-    let page = client().post("/upload").multipart(body).send().text();
+    let page = client
+        .post("/upload")
+        .header("X-CSRF-Token", &token)
+        .multipart(body)
+        .send()
+        .text();
     assert!(page.contains("greeting.txt"), "{page}");
     // sha256sum of "hello world\n".
     assert!(
@@ -202,8 +224,10 @@ fn every_answer_says_how_it_may_be_cached() {
 #[test]
 fn a_contact_message_with_mistakes_comes_back_with_the_values_kept() {
     let client = client();
+    let token = csrf_token(&client);
     let page = client
         .post("/contact")
+        .header("X-CSRF-Token", &token)
         .form(&[
             ("name", "  "),
             ("email", "ada at example"),
@@ -231,7 +255,11 @@ fn a_contact_message_with_mistakes_comes_back_with_the_values_kept() {
     );
     assert!(!html.contains("Thanks"), "{html}");
 
-    let empty = client.post("/contact").form(&[]).send();
+    let empty = client
+        .post("/contact")
+        .header("X-CSRF-Token", &token)
+        .form(&[])
+        .send();
     assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(empty.text().contains("Please write a message."));
 }
@@ -239,8 +267,10 @@ fn a_contact_message_with_mistakes_comes_back_with_the_values_kept() {
 #[test]
 fn a_good_contact_message_redirects_and_is_thanked_once() {
     let client = client();
+    let token = csrf_token(&client);
     let sent = client
         .post("/contact")
+        .header("X-CSRF-Token", &token)
         .form(&[
             ("name", "Ada <Lovelace>"),
             ("email", "ada@example.com"),
@@ -324,4 +354,41 @@ fn a_body_over_the_limit_gets_the_styled_413() {
         "{html}"
     );
     assert!(page.header("x-request-id").is_some(), "the after hook ran");
+}
+
+#[test]
+fn a_forged_post_is_refused_and_a_real_one_accepted() {
+    let client = client();
+    let forged = client
+        .post("/contact")
+        .form(&[
+            ("name", "Mallory"),
+            ("email", "m@example.com"),
+            ("message", "hi"),
+        ])
+        .send();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        forged.text().contains("the CSRF token is missing"),
+        "{}",
+        forged.text()
+    );
+    assert!(
+        forged.text().contains("<h1>Bad Request</h1>"),
+        "the site's own error page: {}",
+        forged.text()
+    );
+    let token = csrf_token(&client);
+    let real = client
+        .post("/contact")
+        .form(&[
+            ("name", "Ada"),
+            ("email", "ada@example.com"),
+            ("message", "hi"),
+            ("csrf_token", &token),
+        ])
+        .send();
+    assert_eq!(real.status(), StatusCode::SEE_OTHER);
+    // POST /echo stays open to tools.
+    assert_eq!(client.post("/echo").body("raw").send().text(), "raw");
 }

@@ -56,6 +56,9 @@ pub struct App {
     state: SharedState,
     /// The debug page ([`App::debug`]).
     debug: bool,
+    /// Some scope has CSRF protection.
+    #[cfg(feature = "sessions")]
+    csrf: bool,
     /// Signs sessions; set by [`App::secret_key`], else when the app is frozen.
     #[cfg(feature = "sessions")]
     session_key: Option<cookie::Key>,
@@ -93,6 +96,8 @@ impl App {
             prefixes: Vec::new(),
             state: SharedState::default(),
             debug: false,
+            #[cfg(feature = "sessions")]
+            csrf: false,
             #[cfg(feature = "sessions")]
             session_key: None,
         }
@@ -425,6 +430,10 @@ impl App {
                 None => self.templates = Some(Templates::new(&dir)),
             }
         }
+        #[cfg(feature = "sessions")]
+        {
+            self.csrf |= blueprint.csrf;
+        }
         self.blueprints.push(blueprint.scope);
         self.prefixes.push((prefix.to_owned(), scope));
         Ok(self)
@@ -472,6 +481,21 @@ impl App {
     /// ```
     pub fn state<T: Send + Sync + 'static>(&mut self, value: T) -> &mut Self {
         self.state.insert(value);
+        self
+    }
+
+    /// Protects the app's routes against cross-site request forgery, as Flask-WTF's
+    /// `CSRFProtect`: a POST, PUT, PATCH or DELETE needs the visitor's token (the form field
+    /// `csrf_token`, written by `{{ csrf_token() }}` in templates, or the `X-CSRF-Token`
+    /// header) or is refused with 400 before its handler. See
+    /// [`CsrfProtection`](crate::CsrfProtection) for what is exempt; a blueprint can be
+    /// protected on its own with [`Blueprint::csrf_protect`].
+    #[cfg(feature = "sessions")]
+    pub fn csrf_protect(&mut self, protection: crate::csrf::CsrfProtection) -> &mut Self {
+        self.scope
+            .hooks
+            .add_before(move |req: &Request<'_>| protection.check(req));
+        self.csrf = true;
         self
     }
 
@@ -560,6 +584,8 @@ impl App {
             prefixes: self.prefixes,
             state: self.state,
             debug,
+            #[cfg(feature = "sessions")]
+            csrf: self.csrf,
             #[cfg(feature = "sessions")]
             session_key,
         }))

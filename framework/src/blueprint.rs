@@ -60,6 +60,9 @@ pub struct Blueprint {
     pub(crate) templates: Option<PathBuf>,
     /// `(prefix within the blueprint, folder)`.
     pub(crate) static_dirs: Vec<(String, PathBuf)>,
+    /// CSRF protection is on for its routes.
+    #[cfg(feature = "sessions")]
+    pub(crate) csrf: bool,
 }
 
 impl std::fmt::Debug for Blueprint {
@@ -83,7 +86,20 @@ impl Blueprint {
             scope: Scope::default(),
             templates: None,
             static_dirs: Vec::new(),
+            #[cfg(feature = "sessions")]
+            csrf: false,
         }
+    }
+
+    /// CSRF protection for this blueprint's routes; see
+    /// [`App::csrf_protect`](crate::App::csrf_protect).
+    #[cfg(feature = "sessions")]
+    pub fn csrf_protect(&mut self, protection: crate::csrf::CsrfProtection) -> &mut Self {
+        self.scope
+            .hooks
+            .add_before(move |req: &Request<'_>| protection.check(req));
+        self.csrf = true;
+        self
     }
 
     /// Its name.

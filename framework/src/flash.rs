@@ -91,14 +91,27 @@ impl Request<'_> {
     /// The messages waiting for this visitor, left in place, for a template about to render;
     /// the session is read only if the visitor has one (or this request already used it).
     pub(crate) fn pending_flashes(&self) -> Vec<Flash> {
-        let has_session = self.session_if_used().is_some()
-            || self
-                .cookie(&self.site().config.session_cookie_name)
-                .is_some();
-        if !has_session {
+        if !self.has_session() {
             return Vec::new();
         }
         self.session().get(FLASHES_KEY).unwrap_or_default()
+    }
+
+    /// The visitor's CSRF token, if their session has one (read only if they have a session).
+    pub(crate) fn pending_csrf_token(&self) -> Option<String> {
+        if !self.has_session() {
+            return None;
+        }
+        self.session().get(crate::csrf::TOKEN_KEY)
+    }
+
+    /// Whether the visitor sent a session cookie, or this request already used the session:
+    /// reading it then costs nothing more than what is already done.
+    fn has_session(&self) -> bool {
+        self.session_if_used().is_some()
+            || self
+                .cookie(&self.site().config.session_cookie_name)
+                .is_some()
     }
 }
 

@@ -61,6 +61,8 @@ mod bench;
 mod blueprint;
 mod config;
 mod cookies;
+#[cfg(feature = "sessions")]
+mod csrf;
 mod debug_page;
 mod error;
 mod error_body;
@@ -95,6 +97,8 @@ mod url_for;
 pub use app::App;
 pub use blueprint::Blueprint;
 pub use config::Config;
+#[cfg(feature = "sessions")]
+pub use csrf::CsrfProtection;
 #[cfg(feature = "sessions")]
 pub use error::SessionError;
 pub use error::{Error, HttpError, InvalidHeader, RouteError, UrlForError, abort};

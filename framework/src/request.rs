@@ -639,20 +639,32 @@ impl<'a> Request<'a> {
             ..minijinja::Value::from(minijinja::value::Serde(&context))
         };
         // Templates may call `get_flashed_messages()`: the messages waiting for this visitor,
-        // removed from the session only if the page showed them.
+        // removed from the session only if the page showed them; and, with CSRF protection
+        // on, `csrf_token()`: a token made by the page is stored in the session.
         #[cfg(feature = "sessions")]
-        let (flashes, context) = {
+        let (flashes, token, context) = {
             let flashes = crate::flash::TemplateFlashes::new(self.pending_flashes());
+            let token = self
+                .site
+                .csrf
+                .then(|| crate::csrf::TemplateToken::new(self.pending_csrf_token()));
             let context = minijinja::context! {
                 get_flashed_messages => minijinja::Value::from_dyn_object(flashes.clone()),
+                csrf_token => token.clone().map(minijinja::Value::from_dyn_object),
                 ..context
             };
-            (flashes, context)
+            (flashes, token, context)
         };
         let rendered = self.site.render_template(name, context);
         #[cfg(feature = "sessions")]
-        if rendered.is_ok() && flashes.were_shown() {
-            self.session().remove(crate::flash::FLASHES_KEY);
+        if rendered.is_ok() {
+            if flashes.were_shown() {
+                self.session().remove(crate::flash::FLASHES_KEY);
+            }
+            if let Some(made) = token.as_ref().and_then(|token| token.made()) {
+                // A string always serializes.
+                let _ = self.session().insert(crate::csrf::TOKEN_KEY, made);
+            }
         }
         match rendered {
             Ok(html) => Response::html(html),
@@ -747,6 +759,12 @@ impl<'a> Request<'a> {
     /// ```
     pub fn state<T: 'static>(&self) -> Result<&'a T, HttpError> {
         self.site.state.get::<T>()
+    }
+
+    /// What the route that matched says of itself; `None` for a request no route matched.
+    #[cfg(feature = "sessions")]
+    pub(crate) fn route_info(&self) -> Option<&'a RouteInfo> {
+        self.route
     }
 
     /// The frozen app this request is answered by.

@@ -27,6 +27,7 @@ pub struct RouteInfo {
     handler: String,
     blocking: bool,
     blueprint: Option<String>,
+    csrf_exempt: bool,
 }
 
 impl RouteInfo {
@@ -38,6 +39,10 @@ impl RouteInfo {
     /// The methods it answers, as registered (HEAD and OPTIONS are implied, not listed).
     pub fn methods(&self) -> &[Method] {
         &self.methods
+    }
+    /// Whether CSRF protection lets it through without a token (`csrf_exempt` in `route!`).
+    pub fn is_csrf_exempt(&self) -> bool {
+        self.csrf_exempt
     }
     /// The blueprint that registered it, if one did.
     pub fn blueprint(&self) -> Option<&str> {
@@ -77,6 +82,7 @@ pub struct RouteSpec {
     blocking: bool,
     /// Set when a blueprint is registered.
     blueprint: Option<String>,
+    csrf_exempt: bool,
 }
 
 impl RouteSpec {
@@ -89,7 +95,16 @@ impl RouteSpec {
             name: None,
             blocking: false,
             blueprint: None,
+            csrf_exempt: false,
         }
+    }
+
+    /// Lets unsafe requests to this route through CSRF protection without a token
+    /// ([`App::csrf_protect`](crate::App::csrf_protect)): for an endpoint that tools or other
+    /// servers post to, which authenticates some other way or needs none.
+    pub fn csrf_exempt(mut self) -> Self {
+        self.csrf_exempt = true;
+        self
     }
 
     /// Names the route for `url_for`, overriding the handler's name.
@@ -248,6 +263,7 @@ impl Router {
                 handler: spec.handler,
                 blocking: spec.blocking,
                 blueprint: spec.blueprint,
+                csrf_exempt: spec.csrf_exempt,
             },
             handler,
             scope,

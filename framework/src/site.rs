@@ -56,6 +56,9 @@ pub(crate) struct Site {
     pub(crate) state: SharedState,
     /// The debug page is on ([`App::debug`](crate::App::debug)).
     pub(crate) debug: bool,
+    /// Some scope has CSRF protection: templates get `csrf_token()`.
+    #[cfg(feature = "sessions")]
+    pub(crate) csrf: bool,
     /// Signs sessions.
     #[cfg(feature = "sessions")]
     session_key: cookie::Key,
@@ -72,6 +75,8 @@ pub(crate) struct Parts {
     pub prefixes: Vec<(String, usize)>,
     pub state: SharedState,
     pub debug: bool,
+    #[cfg(feature = "sessions")]
+    pub csrf: bool,
     #[cfg(feature = "sessions")]
     pub session_key: cookie::Key,
 }
@@ -118,6 +123,8 @@ impl Site {
             },
             state: parts.state,
             debug: parts.debug,
+            #[cfg(feature = "sessions")]
+            csrf: parts.csrf,
             #[cfg(feature = "sessions")]
             session_key: parts.session_key,
         }

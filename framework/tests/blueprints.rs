@@ -18,11 +18,18 @@ fn note(req: &Request, what: &str) {
     }
 }
 
+/// A folder of `files`, written by the first test that asks: tests run in parallel, and a
+/// file rewritten while another test reads it would read as empty.
 fn folder(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    static WRITTEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let dir = std::env::temp_dir().join(format!("carafe-bp-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    for (file, text) in files {
-        std::fs::write(dir.join(file), text).unwrap();
+    let mut written = WRITTEN.lock().unwrap();
+    if !written.iter().any(|done| done == name) {
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        written.push(name.to_owned());
     }
     dir
 }

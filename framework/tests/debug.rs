@@ -15,11 +15,17 @@ fn app(debug: bool, templates: &std::path::Path) -> App {
     app
 }
 
+/// Written once: tests run in parallel, and a template rewritten while another test reads it
+/// (templates reload in debug builds) would read as empty.
 fn templates() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("carafe-debug-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("page.html"), "<p>one</p>\n<p>{{ 1 + }}</p>\n").unwrap();
-    dir
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("carafe-debug-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("page.html"), "<p>one</p>\n<p>{{ 1 + }}</p>\n").unwrap();
+        dir
+    })
+    .clone()
 }
 
 #[test]

@@ -222,6 +222,49 @@ fn last_header_block(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A visitor as curl: a cookie jar (so a session carries over) and the CSRF token the example
+/// app's forms carry, sent as `X-CSRF-Token` with every request, as a page's form would send
+/// its hidden field.
+pub struct Visitor {
+    jar: String,
+    token: String,
+    _scratch: Scratch,
+}
+
+impl Visitor {
+    /// A visitor who has loaded the contact form of `served` (the example app), so holds a
+    /// session with a token.
+    pub fn new(served: &Served) -> Self {
+        let scratch = Scratch::new();
+        let jar = arg(&scratch.path("jar.txt"));
+        let form = curl(&["-b", &jar, "-c", &jar, &served.url("/contact")]).text();
+        let token = form
+            .split(r#"name="csrf_token" value=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the contact form carries a CSRF token")
+            .to_owned();
+        Self {
+            jar,
+            token,
+            _scratch: scratch,
+        }
+    }
+
+    /// The token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// `curl` with the jar and the token, then `args`.
+    pub fn curl(&self, args: &[&str]) -> CurlOutput {
+        let header = format!("X-CSRF-Token: {}", self.token);
+        let mut all = vec!["-b", &self.jar, "-c", &self.jar, "-H", &header];
+        all.extend_from_slice(args);
+        curl(&all)
+    }
+}
+
 /// Writes `request` to a new connection in one write and reads until the server closes it
 /// (or `timeout` passes with nothing more arriving). Returns everything received.
 pub fn raw_exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -> Vec<u8> {

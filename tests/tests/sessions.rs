@@ -19,6 +19,16 @@ fn curl_with_jar(jar: &Path, args: &[&str], url: &str) -> CurlOutput {
     curl(&all)
 }
 
+/// `csrf_token=...` as the page's form sends it.
+fn token_field(page: &str) -> String {
+    let token = page
+        .split(r#"name="csrf_token" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's form carries a CSRF token");
+    format!("csrf_token={token}")
+}
+
 /// The visit count shown on a counter page.
 fn visits(page: &CurlOutput) -> u64 {
     let html = page.text();
@@ -137,10 +147,16 @@ fn reset_deletes_the_session_and_redirects_back() {
     let scratch = Scratch::new();
     let jar = scratch.path("jar.txt");
     let url = served.url("/counter");
+    let mut page = String::new();
     for _ in 0..2 {
-        curl_with_jar(&jar, &[], &url);
+        page = curl_with_jar(&jar, &[], &url).text();
     }
-    let reset = curl_with_jar(&jar, &["-X", "POST"], &served.url("/counter/reset"));
+    // The reset form's CSRF token, sent as its hidden field would be.
+    let reset = curl_with_jar(
+        &jar,
+        &["-d", &token_field(&page)],
+        &served.url("/counter/reset"),
+    );
     assert_status(&reset, 303);
     assert_eq!(reset.header("location"), Some("/counter"));
     let cookies = set_cookies(&reset);
@@ -154,9 +170,14 @@ fn reset_deletes_the_session_and_redirects_back() {
     assert!(!text.contains("\tsession\t"), "curl dropped it:\n{text}");
     assert_eq!(visits(&curl_with_jar(&jar, &[], &url)), 1);
 
-    // The form's way: POST, follow the 303 with a GET, land on a fresh count.
-    curl_with_jar(&jar, &[], &url);
-    let followed = curl_with_jar(&jar, &["-L", "-d", ""], &served.url("/counter/reset"));
+    // The form's way: POST, follow the 303 with a GET, land on a fresh count. (The reset
+    // ended the session and its token; the page made a new one.)
+    let page = curl_with_jar(&jar, &[], &url).text();
+    let followed = curl_with_jar(
+        &jar,
+        &["-L", "-d", &token_field(&page)],
+        &served.url("/counter/reset"),
+    );
     assert_status(&followed, 200);
     assert_eq!(visits(&followed), 1);
     let page = curl(&[&url]);

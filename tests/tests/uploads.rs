@@ -2,7 +2,9 @@
 //! form: the page must report exactly the size and SHA-256 this test computes, up to
 //! `Config::max_file_size`, and answer a larger file with 413.
 
-use carafe_e2e::{Scratch, Served, arg, assert_status, curl, pseudo_random_bytes, write_file};
+use carafe_e2e::{
+    Scratch, Served, Visitor, arg, assert_status, curl, pseudo_random_bytes, write_file,
+};
 use sha2::{Digest, Sha256};
 
 /// The text of the element with `id` in `html`, its entities decoded (the page's values are
@@ -46,7 +48,7 @@ fn upload(
     note: &str,
 ) -> carafe_e2e::CurlOutput {
     let path = write_file(scratch, name, bytes);
-    curl(&[
+    Visitor::new(served).curl(&[
         "-F",
         &format!("file=@{}", arg(&path)),
         "--form-string",
@@ -94,7 +96,7 @@ fn an_upload_reports_its_size_type_and_sha256() {
 
     // The type and filename the client gives are reported as sent, escaped.
     let path = write_file(&scratch, "page.html", b"<h1>hello</h1>\n");
-    let page = curl(&[
+    let page = Visitor::new(&served).curl(&[
         "-F",
         &format!(
             "file=@{};type=text/html;filename=<b>bold</b>.html",
@@ -134,7 +136,7 @@ fn an_empty_file_and_a_missing_file() {
     assert_eq!(element_text(&html, "uploaded-size"), "0");
     assert_eq!(element_text(&html, "uploaded-sha256"), sha256_hex(b""));
 
-    let page = curl(&["-F", "note=no file", &served.url("/upload")]);
+    let page = Visitor::new(&served).curl(&["-F", "note=no file", &served.url("/upload")]);
     assert_status(&page, 400);
     assert_eq!(
         element_text(&page.text(), "upload-error"),
