@@ -17,7 +17,8 @@ use carafe::http::header::{
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use carafe::{
-    App, Blueprint, CsrfProtection, HttpError, Json, Request, Response, StatusCode, context, route,
+    App, Blueprint, Cors, CsrfProtection, HttpError, Json, Request, Response, StatusCode, context,
+    route,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -29,6 +30,9 @@ pub struct Options {
     pub templates: PathBuf,
     /// Folder served under `/static`.
     pub static_dir: PathBuf,
+    /// Origins whose pages may call the JSON API from a browser (CORS), e.g.
+    /// `https://dashboard.example`; none by default.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Options {
@@ -39,6 +43,7 @@ impl Default for Options {
         Self {
             templates: root.join("templates"),
             static_dir: root.join("static"),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -67,7 +72,7 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
     route!(app, GET "/counter" => counter)?;
     route!(app, POST "/counter/reset" => reset_counter)?;
     route!(app, [GET, POST] "/upload" => upload)?;
-    app.register("/api", api()?)?;
+    app.register("/api", api(&options.cors_origins)?)?;
     route!(app, GET "/slow" => slow, blocking)?;
     for status in ERROR_PAGES {
         app.error_handler(status, error_page);
@@ -79,10 +84,18 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
 }
 
 /// The JSON API, a blueprint under `/api`: `api.time` and `api.whoami` for url_for; its
-/// answers are never stored by a cache, and its errors (its routes', and any unknown path
-/// under `/api`) are JSON.
-fn api() -> Result<Blueprint, carafe::Error> {
+/// answers are never stored by a cache, its errors (its routes', and any unknown path under
+/// `/api`) are JSON, and pages of `cors_origins` may call it from a browser.
+fn api(cors_origins: &[String]) -> Result<Blueprint, carafe::Error> {
     let mut api = Blueprint::new("api");
+    if !cors_origins.is_empty() {
+        let policy = cors_origins
+            .iter()
+            .fold(Cors::new(), |policy, origin| policy.allow_origin(origin))
+            .allow_methods(["GET"])
+            .allow_headers(["x-requested-with"]);
+        api.cors(policy)?;
+    }
     route!(api, GET "/time" => time)?;
     route!(api, GET "/whoami" => whoami)?;
     api.after(|_req: &Request, response: &mut Response| {

@@ -35,6 +35,10 @@ struct Args {
     /// (repeatable), e.g. 127.0.0.1 or 10.0.0.0/8
     #[arg(long = "trusted-proxy", value_name = "NET", value_parser = parse_network)]
     trusted_proxies: Vec<carafe::IpNet>,
+    /// Let pages of this origin call the JSON API from a browser (CORS; repeatable), e.g.
+    /// https://dashboard.example
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
     /// Share the port with another process (SO_REUSEPORT), for rolling restarts
     #[arg(long)]
     reuse_port: bool,
@@ -77,6 +81,7 @@ fn serve(args: Args, addr: SocketAddr) -> Result<(), carafe::Error> {
     let options = example_app::Options {
         templates: args.templates.unwrap_or(defaults.templates),
         static_dir: args.static_dir.unwrap_or(defaults.static_dir),
+        cors_origins: args.cors_origins.clone(),
     };
     let mut app = example_app::build(&options)?;
     if args.routes {

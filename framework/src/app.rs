@@ -492,11 +492,17 @@ impl App {
     /// protected on its own with [`Blueprint::csrf_protect`].
     #[cfg(feature = "sessions")]
     pub fn csrf_protect(&mut self, protection: crate::csrf::CsrfProtection) -> &mut Self {
-        self.scope
-            .hooks
-            .add_before(move |req: &Request<'_>| protection.check(req));
+        protection.install(&mut self.scope.hooks);
         self.csrf = true;
         self
+    }
+
+    /// Applies a CORS policy to the app's routes: which other sites' pages may call them from
+    /// a browser; see [`Cors`](crate::Cors). An error for a policy the Fetch standard forbids
+    /// (credentials for any origin).
+    pub fn cors(&mut self, policy: crate::cors::Cors) -> Result<&mut Self, Error> {
+        policy.install(&mut self.scope.hooks)?;
+        Ok(self)
     }
 
     /// Turns on the debug page, Flask's debugger read-only: a handler's panic or a template

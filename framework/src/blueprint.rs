@@ -95,9 +95,7 @@ impl Blueprint {
     /// [`App::csrf_protect`](crate::App::csrf_protect).
     #[cfg(feature = "sessions")]
     pub fn csrf_protect(&mut self, protection: crate::csrf::CsrfProtection) -> &mut Self {
-        self.scope
-            .hooks
-            .add_before(move |req: &Request<'_>| protection.check(req));
+        protection.install(&mut self.scope.hooks);
         self.csrf = true;
         self
     }
@@ -160,6 +158,12 @@ impl Blueprint {
     {
         self.scope.set_error_handler(None, handler);
         self
+    }
+
+    /// Applies a CORS policy to this blueprint's routes; see [`App::cors`](crate::App::cors).
+    pub fn cors(&mut self, policy: crate::cors::Cors) -> Result<&mut Self, Error> {
+        policy.install(&mut self.scope.hooks)?;
+        Ok(self)
     }
 
     /// A templates folder, searched after the app's (so the app can override a blueprint's

@@ -43,6 +43,7 @@ use http::{Method, StatusCode};
 use minijinja::value::{Object, Value};
 
 use crate::error::HttpError;
+use crate::hooks::Hooks;
 use crate::request::Request;
 use crate::response::Response;
 
@@ -68,6 +69,11 @@ impl Default for CsrfProtection {
 }
 
 impl CsrfProtection {
+    /// Puts the protection into force for a scope, as a before hook.
+    pub(crate) fn install(self, hooks: &mut Hooks) {
+        hooks.add_before(move |req: &Request<'_>| self.check(req));
+    }
+
     /// The before hook that enforces it: `None` lets the request through, a 400 refuses it.
     pub(crate) fn check(self, request: &Request<'_>) -> Option<Response> {
         if !matches!(

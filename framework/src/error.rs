@@ -62,6 +62,9 @@ pub enum Error {
     /// A URL could not be built by [`App::url_for`](crate::App::url_for).
     #[error(transparent)]
     UrlFor(#[from] UrlForError),
+    /// A CORS policy the Fetch standard forbids (see [`Cors`](crate::Cors)).
+    #[error("invalid CORS policy: {0}")]
+    Cors(&'static str),
     /// A secret key for signing sessions is too short to be safe.
     #[cfg(feature = "sessions")]
     #[error(

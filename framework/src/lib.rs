@@ -61,6 +61,7 @@ mod bench;
 mod blueprint;
 mod config;
 mod cookies;
+mod cors;
 #[cfg(feature = "sessions")]
 mod csrf;
 mod debug_page;
@@ -97,6 +98,7 @@ mod url_for;
 pub use app::App;
 pub use blueprint::Blueprint;
 pub use config::Config;
+pub use cors::Cors;
 #[cfg(feature = "sessions")]
 pub use csrf::CsrfProtection;
 #[cfg(feature = "sessions")]

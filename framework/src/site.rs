@@ -220,8 +220,14 @@ impl Site {
         if let Some(early) = self.app_scope.hooks.before_request(request) {
             return early;
         }
-        // Only a route's own blueprint runs its before hooks (as in Flask), not a 404's.
-        if route.is_some()
+        // A blueprint's before hooks run for its routes (as in Flask) and for its paths'
+        // automatic OPTIONS and 405 answers (a CORS preflight is one), not for a 404.
+        let its_path = route.is_some()
+            || matches!(
+                unrouted,
+                Some(Lookup::Options(_) | Lookup::MethodNotAllowed(_))
+            );
+        if its_path
             && scope != 0
             && let Some(early) = self.scope(scope).hooks.before_request(request)
         {

@@ -23,7 +23,7 @@ use std::net::{Ipv4Addr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, OnceLock, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -55,9 +55,24 @@ const PAPER_RGB: [u8; 3] = [0xfb, 0xf8, 0xf3];
 #[test]
 fn a_visitor_browses_the_example_app_in_headless_chromium() {
     require_executables(&[Path::new(CHROMIUM), Path::new(CHROMEDRIVER)]);
-    // Declared first, dropped last: the app outlives the browser, and the browser's profile
-    // folder outlives chromedriver and Chromium.
-    let served = Served::example_app();
+    // Declared first, dropped last: the apps outlive the browser, and the browser's profile
+    // folder outlives chromedriver and Chromium. Two more sites on other ports call the
+    // example app's API from their pages: the first is a CORS origin the app allows.
+    let api_url = Arc::new(OnceLock::new());
+    let caller = Served::app(calling_site(&api_url));
+    let stranger = Served::app(calling_site(&api_url));
+    let served = {
+        let options = example_app::Options {
+            cors_origins: vec![format!("http://{}", caller.addr())],
+            ..example_app::Options::default()
+        };
+        let mut app = example_app::build(&options).expect("the example app builds");
+        app.config.workers = 1;
+        Served::app(app)
+    };
+    api_url
+        .set(served.url("/api/time"))
+        .expect("set the API's address once");
     let scratch = Scratch::new();
     let driver = ChromeDriver::start(&scratch);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -75,6 +90,7 @@ fn a_visitor_browses_the_example_app_in_headless_chromium() {
         pages_look_like_one_site(&browser, &served).await;
         stylesheet_is_applied(&browser, &served).await;
         screenshot_is_painted(&browser).await;
+        cross_origin_calls_follow_the_apps_cors_policy(&browser, &caller, &stranger).await;
         // Ending the session makes chromedriver quit Chromium; the guard then stops
         // chromedriver. If a step above panicked, the guard alone cleans up.
         browser.close().await.expect("close the WebDriver session");
@@ -240,6 +256,52 @@ async fn save_screenshot(browser: &Client, name: &str) {
     let folder = example_app::repository_root().join("target/screenshots");
     std::fs::create_dir_all(&folder).expect("create target/screenshots");
     std::fs::write(folder.join(format!("{name}.png")), &png_bytes).expect("save a screenshot");
+}
+
+/// A site whose page calls `api_url` (set once the API's port is known) with `fetch` and a
+/// custom header, so that the browser sends a CORS preflight first; `#result` says how it went.
+fn calling_site(api_url: &Arc<OnceLock<String>>) -> carafe::App {
+    let api_url = Arc::clone(api_url);
+    let mut app = carafe::App::new();
+    app.config.workers = 1;
+    carafe::route!(app, GET "/" => move |_req| {
+        let url = api_url.get().cloned().unwrap_or_default();
+        carafe::Html(format!(
+            "<!doctype html><title>caller</title><p id=\"result\">waiting</p><script>\
+             fetch({url:?}, {{headers: {{'X-Requested-With': 'fetch'}}}})\
+             .then(r => r.json())\
+             .then(j => document.getElementById('result').textContent = 'ok ' + j.unix)\
+             .catch(e => document.getElementById('result').textContent = 'refused: ' + e);\
+             </script>"
+        ))
+    })
+    .expect("the caller's route");
+    app
+}
+
+/// The page of the allowed origin reads the API's answer; the other one's call is refused
+/// by the browser, as the app's CORS policy says.
+async fn cross_origin_calls_follow_the_apps_cors_policy(
+    browser: &Client,
+    caller: &Served,
+    stranger: &Served,
+) {
+    for (site, expected) in [(caller, "ok "), (stranger, "refused: ")] {
+        browser
+            .goto(&site.url("/"))
+            .await
+            .expect("load a calling page");
+        let result = find(browser, "#result").await;
+        let mut text = String::new();
+        for _ in 0..(PAGE_TIMEOUT.as_millis() / PAGE_POLL.as_millis()) {
+            text = result.text().await.expect("read #result");
+            if text != "waiting" {
+                break;
+            }
+            tokio::time::sleep(PAGE_POLL).await;
+        }
+        assert!(text.starts_with(expected), "{}: {text}", site.url("/"));
+    }
 }
 
 /// The stylesheet reached the browser and applies: computed values, as rendered.
