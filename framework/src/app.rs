@@ -226,15 +226,10 @@ impl App {
     /// Requests refused by the protocol layer before they reach the app (400, 408, 413, 431,
     /// ...) run no hooks. A panic in a hook is a logged 500 for that request.
     ///
-    /// The order of operations for one request:
-    /// 1. the before hooks, in registration order, until one answers;
-    /// 2. the handler, unless a before hook answered (or the router's 404, 405 or OPTIONS
-    ///    answer, when no route matched);
-    /// 3. the [error handler](Self::error_handler) for the response's status, if it is an
-    ///    error;
-    /// 4. the [after hooks](Self::after), in registration order, on whatever response this
-    ///    is, early answers and error pages included;
-    /// 5. the session cookie, if the session changed.
+    /// Before hooks, the handler, [error handlers](Self::error_handler) and
+    /// [after hooks](Self::after) run in the order ARCHITECTURE.md sets out once, under "The
+    /// order of an answer" (with [`Blueprint`]s: the app's before hooks first, its after
+    /// hooks last).
     ///
     /// ```
     /// use carafe::{abort, route, testing::TestClient, App, Request, Response, StatusCode};

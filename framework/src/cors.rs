@@ -1,48 +1,4 @@
-//! Cross-origin resource sharing (CORS), as flask-cors and tower-http's `CorsLayer`: which
-//! other sites' pages may call this app from a browser. A [`Cors`] policy is applied to an
-//! app ([`App::cors`](crate::App::cors)) or a blueprint
-//! ([`Blueprint::cors`](crate::Blueprint::cors)):
-//!
-//! - a preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) is answered
-//!   before routing would (no 405, no handler): 204 with what the policy allows, or 403 when
-//!   the origin, the method or a header is not allowed;
-//! - every other answer to an allowed origin gets `Access-Control-Allow-Origin` (and the
-//!   credentials and exposed-headers fields the policy asks for); an answer whose headers
-//!   depend on the origin says `Vary: Origin`, so a cache does not hand one site's answer
-//!   to another;
-//! - credentials are never paired with `*`: such a policy is an error when it is applied.
-//!
-//! ```
-//! use carafe::{route, testing::TestClient, App, Cors};
-//!
-//! let mut app = App::new();
-//! route!(app, [GET, PUT] "/items" => |req| req.method().to_string())?;
-//! app.cors(
-//!     Cors::new()
-//!         .allow_origin("https://app.example")
-//!         .allow_methods(["GET", "PUT"])
-//!         .allow_headers(["content-type", "x-client"]),
-//! )?;
-//! let client = TestClient::new(app);
-//!
-//! let preflight = client
-//!     .options("/items")
-//!     .header("Origin", "https://app.example")
-//!     .header("Access-Control-Request-Method", "PUT")
-//!     .header("Access-Control-Request-Headers", "x-client")
-//!     .send();
-//! assert_eq!(preflight.status(), 204);
-//! assert_eq!(preflight.header("access-control-allow-origin"), Some("https://app.example"));
-//! assert_eq!(preflight.header("access-control-allow-methods"), Some("GET, PUT"));
-//!
-//! let call = client.put("/items").header("Origin", "https://app.example").send();
-//! assert_eq!(call.header("access-control-allow-origin"), Some("https://app.example"));
-//! assert_eq!(call.header("vary"), Some("Origin"));
-//!
-//! let stranger = client.get("/items").header("Origin", "https://evil.example").send();
-//! assert_eq!(stranger.header("access-control-allow-origin"), None);
-//! # Ok::<(), carafe::Error>(())
-//! ```
+//! Cross-origin resource sharing: [`Cors`](crate::Cors) policies.
 
 use std::time::Duration;
 
@@ -58,8 +14,52 @@ use crate::hooks::Hooks;
 use crate::request::Request;
 use crate::response::Response;
 
-/// A CORS policy; see the [module docs](self). Built with the `allow_*` methods, starting
-/// from a policy that allows nothing.
+/// A cross-origin resource sharing (CORS) policy, as flask-cors and tower-http's
+/// `CorsLayer`: which other sites' pages may call this app from a browser. Built with the
+/// `allow_*` methods, starting from one that allows nothing, a policy is applied to an app
+/// ([`App::cors`](crate::App::cors)) or a blueprint
+/// ([`Blueprint::cors`](crate::Blueprint::cors)):
+///
+/// - a preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) is answered
+///   before routing would (no 405, no handler): 204 with what the policy allows, or 403 when
+///   the origin, the method or a header is not allowed;
+/// - every other answer to an allowed origin gets `Access-Control-Allow-Origin` (and the
+///   credentials and exposed-headers fields the policy asks for); an answer whose headers
+///   depend on the origin says `Vary: Origin`, so a cache does not hand one site's answer
+///   to another;
+/// - credentials are never paired with `*`: such a policy is an error when it is applied.
+///
+/// ```
+/// use carafe::{route, testing::TestClient, App, Cors};
+///
+/// let mut app = App::new();
+/// route!(app, [GET, PUT] "/items" => |req| req.method().to_string())?;
+/// app.cors(
+///     Cors::new()
+///         .allow_origin("https://app.example")
+///         .allow_methods(["GET", "PUT"])
+///         .allow_headers(["content-type", "x-client"]),
+/// )?;
+/// let client = TestClient::new(app);
+///
+/// let preflight = client
+///     .options("/items")
+///     .header("Origin", "https://app.example")
+///     .header("Access-Control-Request-Method", "PUT")
+///     .header("Access-Control-Request-Headers", "x-client")
+///     .send();
+/// assert_eq!(preflight.status(), 204);
+/// assert_eq!(preflight.header("access-control-allow-origin"), Some("https://app.example"));
+/// assert_eq!(preflight.header("access-control-allow-methods"), Some("GET, PUT"));
+///
+/// let call = client.put("/items").header("Origin", "https://app.example").send();
+/// assert_eq!(call.header("access-control-allow-origin"), Some("https://app.example"));
+/// assert_eq!(call.header("vary"), Some("Origin"));
+///
+/// let stranger = client.get("/items").header("Origin", "https://evil.example").send();
+/// assert_eq!(stranger.header("access-control-allow-origin"), None);
+/// # Ok::<(), carafe::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Cors {
     /// `None`: any origin (`*`).

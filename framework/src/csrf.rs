@@ -1,39 +1,4 @@
-//! CSRF protection, as Flask-WTF's `CSRFProtect`: opt in with
-//! [`App::csrf_protect`](crate::App::csrf_protect) (or a blueprint's), and every POST, PUT,
-//! PATCH or DELETE to a protected route must carry the visitor's token, kept in their
-//! session: a form sends it as the hidden field `csrf_token` (templates write it with
-//! `{{ csrf_token() }}`), a script as the `X-CSRF-Token` header. Without it the request is
-//! refused with 400 before its handler runs. A page on another site can make a browser send a
-//! form here, with its cookies, but cannot read the token to put in it.
-//!
-//! Exempt: a route registered with `csrf_exempt` (an API that authenticates otherwise, or a
-//! tool's endpoint), and by default a request whose body is JSON: a browser cannot send a JSON
-//! `Content-Type` cross-site without a CORS preflight that carafe does not allow unless told
-//! to ([`CsrfProtection::exempt_json`]).
-//!
-//! ```
-//! use carafe::testing::TestClient;
-//! use carafe::{context, route, App, CsrfProtection};
-//! # let dir = std::env::temp_dir().join(format!("carafe-csrf-doc-{}", std::process::id()));
-//! # std::fs::create_dir_all(&dir).unwrap();
-//! std::fs::write(dir.join("form.html"),
-//!     r#"<form method="post"><input type="hidden" name="csrf_token" value="{{ csrf_token() }}"></form>"#)?;
-//!
-//! let mut app = App::new();
-//! app.templates(&dir)?;
-//! app.csrf_protect(CsrfProtection::default());
-//! route!(app, GET "/form" => |req| req.render("form.html", context! {}))?;
-//! route!(app, POST "/form" => |_req| "accepted")?;
-//!
-//! let client = TestClient::new(app);
-//! let page = client.get("/form").send().text();
-//! let token = page.split("value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap();
-//! assert_eq!(client.post("/form").form(&[("csrf_token", token)]).send().text(), "accepted");
-//! let forged = client.post("/form").form(&[("csrf_token", "guess")]).send();
-//! assert_eq!(forged.status(), 400);
-//! # std::fs::remove_dir_all(&dir).unwrap();
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! CSRF protection: [`CsrfProtection`](crate::CsrfProtection) and the tokens it checks.
 
 use std::sync::{Arc, OnceLock};
 
@@ -54,7 +19,42 @@ pub const FORM_FIELD: &str = "csrf_token";
 /// The header a token comes in.
 pub const HEADER: &str = "x-csrf-token";
 
-/// How CSRF protection treats requests; see the [module docs](self).
+/// How CSRF protection treats requests: CSRF protection as Flask-WTF's `CSRFProtect`: opt in with
+/// [`App::csrf_protect`](crate::App::csrf_protect) (or a blueprint's), and every POST, PUT,
+/// PATCH or DELETE to a protected route must carry the visitor's token, kept in their
+/// session: a form sends it as the hidden field `csrf_token` (templates write it with
+/// `{{ csrf_token() }}`), a script as the `X-CSRF-Token` header. Without it the request is
+/// refused with 400 before its handler runs. A page on another site can make a browser send a
+/// form here, with its cookies, but cannot read the token to put in it.
+///
+/// Exempt: a route registered with `csrf_exempt` (an API that authenticates otherwise, or a
+/// tool's endpoint), and by default a request whose body is JSON: a browser cannot send a JSON
+/// `Content-Type` cross-site without a CORS preflight that carafe does not allow unless told
+/// to ([`CsrfProtection::exempt_json`]).
+///
+/// ```
+/// use carafe::testing::TestClient;
+/// use carafe::{context, route, App, CsrfProtection};
+/// # let dir = std::env::temp_dir().join(format!("carafe-csrf-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join("form.html"),
+///     r#"<form method="post"><input type="hidden" name="csrf_token" value="{{ csrf_token() }}"></form>"#)?;
+///
+/// let mut app = App::new();
+/// app.templates(&dir)?;
+/// app.csrf_protect(CsrfProtection::default());
+/// route!(app, GET "/form" => |req| req.render("form.html", context! {}))?;
+/// route!(app, POST "/form" => |_req| "accepted")?;
+///
+/// let client = TestClient::new(app);
+/// let page = client.get("/form").send().text();
+/// let token = page.split("value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+/// assert_eq!(client.post("/form").form(&[("csrf_token", token)]).send().text(), "accepted");
+/// let forged = client.post("/form").form(&[("csrf_token", "guess")]).send();
+/// assert_eq!(forged.status(), 400);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CsrfProtection {
     /// Let requests with a JSON `Content-Type` through without a token (default `true`): a

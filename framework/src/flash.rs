@@ -1,42 +1,4 @@
-//! Message flashing, as in Flask: a handler records a message for the visitor
-//! ([`Request::flash`]), typically before a redirect, and the next page they see shows it
-//! once, from any template, with `get_flashed_messages()`. Messages live in the session,
-//! under the key `_flashes`.
-//!
-//! ```
-//! use carafe::testing::TestClient;
-//! use carafe::{route, App, HttpError, Request, Response};
-//!
-//! fn save(req: &Request) -> Result<Response, HttpError> {
-//!     req.flash("Saved.")?;
-//!     Ok(Response::redirect("/"))
-//! }
-//!
-//! fn home(req: &Request) -> String {
-//!     let messages: Vec<String> =
-//!         req.flashed_messages().into_iter().map(|flash| flash.message).collect();
-//!     messages.join(" ")
-//! }
-//!
-//! let mut app = App::new();
-//! route!(app, POST "/save" => save)?;
-//! route!(app, GET "/" => home)?;
-//! let client = TestClient::new(app);
-//! client.post("/save").send();
-//! assert_eq!(client.get("/").send().text(), "Saved.");
-//! assert_eq!(client.get("/").send().text(), "", "shown once");
-//! # Ok::<(), carafe::Error>(())
-//! ```
-//!
-//! In a template (`base.html`, so every page shows them):
-//!
-//! ```jinja
-//! {% for category, message in get_flashed_messages(with_categories=true) %}
-//!   <p class="flash {{ category }}">{{ message }}</p>
-//! {% endfor %}
-//! ```
-//!
-//! A page that does not call `get_flashed_messages()` leaves the messages for the next one.
+//! Message flashing, Flask's `flash`: [`Flash`](crate::Flash) and `Request::flash`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,6 +13,46 @@ use crate::request::Request;
 pub(crate) const FLASHES_KEY: &str = "_flashes";
 
 /// One flashed message and its category (`"message"` unless one was given).
+///
+/// Message flashing, as in Flask: a handler records a message for the visitor
+/// ([`Request::flash`]), typically before a redirect, and the next page they see shows it
+/// once, from any template, with `get_flashed_messages()`. Messages live in the session,
+/// under the key `_flashes`.
+///
+/// ```
+/// use carafe::testing::TestClient;
+/// use carafe::{route, App, HttpError, Request, Response};
+///
+/// fn save(req: &Request) -> Result<Response, HttpError> {
+///     req.flash("Saved.")?;
+///     Ok(Response::redirect("/"))
+/// }
+///
+/// fn home(req: &Request) -> String {
+///     let messages: Vec<String> =
+///         req.flashed_messages().into_iter().map(|flash| flash.message).collect();
+///     messages.join(" ")
+/// }
+///
+/// let mut app = App::new();
+/// route!(app, POST "/save" => save)?;
+/// route!(app, GET "/" => home)?;
+/// let client = TestClient::new(app);
+/// client.post("/save").send();
+/// assert_eq!(client.get("/").send().text(), "Saved.");
+/// assert_eq!(client.get("/").send().text(), "", "shown once");
+/// # Ok::<(), carafe::Error>(())
+/// ```
+///
+/// In a template (`base.html`, so every page shows them):
+///
+/// ```jinja
+/// {% for category, message in get_flashed_messages(with_categories=true) %}
+///   <p class="flash {{ category }}">{{ message }}</p>
+/// {% endfor %}
+/// ```
+///
+/// A page that does not call `get_flashed_messages()` leaves the messages for the next one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flash {
     /// What kind of message it is, for styling: Flask's convention is `message`, `error`,
