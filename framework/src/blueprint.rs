@@ -22,7 +22,9 @@ use crate::scope::Scope;
 /// run after the app's, its after hooks before the app's, and its error handlers are asked
 /// first for errors of its routes (and of unrouted requests under its prefix).
 ///
-/// ```
+// The example needs the `json` feature (a default one); without it, it is shown but not run.
+#[cfg_attr(feature = "json", doc = "```")]
+#[cfg_attr(not(feature = "json"), doc = "```ignore")]
 /// use carafe::{route, testing::TestClient, App, Blueprint, HttpError, Json, Request, Response};
 ///
 /// fn time(_req: &Request) -> &'static str { "12:00" }

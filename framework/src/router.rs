@@ -100,7 +100,7 @@ impl RouteSpec {
     }
 
     /// Lets unsafe requests to this route through CSRF protection without a token
-    /// ([`App::csrf_protect`](crate::App::csrf_protect)): for an endpoint that tools or other
+    /// (`App::csrf_protect`, with the `sessions` feature): for an endpoint that tools or other
     /// servers post to, which authenticates some other way or needs none.
     pub fn csrf_exempt(mut self) -> Self {
         self.csrf_exempt = true;
