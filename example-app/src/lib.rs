@@ -326,12 +326,8 @@ fn contact(req: &Request) -> Result<Response, HttpError> {
         let received = received()?;
         return Ok(req.render("contact.html", context! { values, errors, received }));
     }
-    let form = req.form()?;
-    let message = ContactMessage {
-        name: form.get("name").unwrap_or("").trim().to_owned(),
-        email: form.get("email").unwrap_or("").trim().to_owned(),
-        message: form.get("message").unwrap_or("").trim().to_owned(),
-    };
+    // The whole form into the struct; a field left out is empty, and the checks below say so.
+    let message = req.form_into::<ContactMessage>()?.trimmed();
     let errors = message.errors();
     if !errors.is_empty() {
         let received = received()?;
@@ -368,7 +364,8 @@ fn contact(req: &Request) -> Result<Response, HttpError> {
 }
 
 /// What the contact form sends.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ContactMessage {
     /// Who writes.
     pub name: String,
@@ -379,6 +376,15 @@ pub struct ContactMessage {
 }
 
 impl ContactMessage {
+    /// Without the spaces around each field.
+    fn trimmed(self) -> Self {
+        Self {
+            name: self.name.trim().to_owned(),
+            email: self.email.trim().to_owned(),
+            message: self.message.trim().to_owned(),
+        }
+    }
+
     /// What is wrong with it, by field name; empty when it can be accepted.
     pub fn errors(&self) -> std::collections::BTreeMap<&'static str, &'static str> {
         let mut errors = std::collections::BTreeMap::new();
