@@ -77,8 +77,9 @@ impl InputBuffer {
         let filled = self.end - self.start;
         if self.end == self.data.len() && filled < want {
             // Grow straight to the known size of a Content-Length body, else double.
+            // At least one byte more: `filled < want`, and both terms of the max exceed it.
             let grown = (self.data.len() * 2).max(filled + BUFFER_SIZE).min(want);
-            self.data.resize(grown.max(filled + 1), 0);
+            self.data.resize(grown, 0);
         }
         &mut self.data[self.end..]
     }
@@ -167,6 +168,12 @@ pub(crate) struct BufferPool {
 }
 
 impl BufferPool {
+    /// How many input and output buffers wait in the pool.
+    #[cfg(test)]
+    pub(crate) fn pooled(&self) -> (usize, usize) {
+        (self.inputs.len(), self.outputs.len())
+    }
+
     /// Space for bytes read only to be dropped, shared by every connection of the worker.
     pub(crate) fn scratch(&mut self) -> &mut [u8] {
         if self.scratch.is_empty() {
@@ -201,6 +208,31 @@ impl BufferPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pool_keeps_buffers_of_the_usual_size_and_at_most_max_pooled() {
+        let mut pool = BufferPool::default();
+        pool.give_input(vec![0; BUFFER_SIZE + 1]);
+        pool.give_output(Vec::with_capacity(2 * BUFFER_SIZE + 1));
+        assert_eq!(pool.pooled(), (0, 0), "grown buffers are dropped, not kept");
+        pool.give_output(Vec::with_capacity(2 * BUFFER_SIZE));
+        assert_eq!(
+            pool.pooled(),
+            (0, 1),
+            "an output buffer up to twice the size is kept"
+        );
+        for _ in 0..MAX_POOLED + 3 {
+            pool.give_input(vec![0; BUFFER_SIZE]);
+            pool.give_output(Vec::with_capacity(BUFFER_SIZE));
+        }
+        assert_eq!(pool.pooled(), (MAX_POOLED, MAX_POOLED));
+    }
+
+    #[test]
+    fn the_scratch_space_takes_large_reads() {
+        // Lingering connections drop what they read into it: one read should take a lot.
+        assert_eq!(BufferPool::default().scratch().len(), SCRATCH_SIZE);
+    }
 
     #[test]
     fn input_reuses_pooled_buffers() {

@@ -916,3 +916,111 @@ fn a_stream_behind_unsent_output_waits_and_is_sent_whole() {
     assert!(output.ends_with(&"x".repeat(100)), "{output}");
     assert_eq!(driven.conn.answered(), 2);
 }
+
+#[test]
+fn reading_stops_when_the_output_held_reaches_its_limit_exactly() {
+    // Mutation testing: a `<=` for `<` let one more request in at the limit.
+    let one = response("200 OK", TEXT, "A", "");
+    let mut limits = limits();
+    limits.max_pending_output = one.len();
+    let mut driven = Driven::new(limits);
+    driven.receive(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(driven.conn.poll_transmit().len(), one.len());
+    assert!(
+        !driven.conn.wants_read(&driven.limits),
+        "held == limit: no more reads"
+    );
+    driven.limits.max_pending_output = one.len() + 1;
+    assert!(
+        driven.conn.wants_read(&driven.limits),
+        "one byte under: reads go on"
+    );
+}
+
+#[test]
+fn idle_means_between_requests_with_nothing_buffered_either_way() {
+    let mut driven = Driven::new(limits());
+    assert!(driven.conn.is_idle(), "a fresh connection");
+    driven.receive(b"GET /a HT");
+    assert!(!driven.conn.is_idle(), "part of a head arrived");
+    driven.receive(b"TP/1.1\r\nHost: x\r\n\r\n");
+    assert!(!driven.conn.is_idle(), "its answer is not written yet");
+    driven.drain(&mut Vec::new());
+    assert!(driven.conn.is_idle(), "answered and written");
+    driven.receive(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n12");
+    assert!(!driven.conn.is_idle(), "a body is arriving");
+}
+
+#[test]
+fn a_stalled_body_times_out_with_408_and_a_stalled_reader_without_one() {
+    let mut driven = Driven::new(limits());
+    driven.receive(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n12");
+    let (conn, mut ctx) = driven.ctx();
+    conn.handle_timeout(TimerKind::Body, &mut ctx);
+    assert!(
+        text(conn.poll_transmit()).starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "mid-body: the client is told"
+    );
+    // A client that stopped reading while a request of its is half sent: the write deadline
+    // closes the connection without writing more to it.
+    let mut driven = Driven::new(limits());
+    driven.receive(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HT");
+    let pending = driven.conn.poll_transmit().len();
+    let (conn, mut ctx) = driven.ctx();
+    conn.handle_timeout(TimerKind::Write, &mut ctx);
+    assert_eq!(conn.poll_transmit().len(), pending, "no 408 queued behind");
+    assert!(conn.is_closing());
+}
+
+#[test]
+fn each_write_moves_the_write_deadline_on() {
+    let mut driven = Driven::new(limits());
+    driven.receive(b"GET /sized/300000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    let epoch = |driven: &Driven| driven.conn.poll_timer().map(|timer| timer.epoch);
+    let before = epoch(&driven);
+    let (conn, mut ctx) = driven.ctx();
+    conn.handle_written(10, &mut ctx);
+    assert_ne!(
+        epoch(&driven),
+        before,
+        "progress restarts the write deadline"
+    );
+}
+
+#[test]
+fn an_answered_connection_gives_its_buffers_back() {
+    let mut driven = Driven::new(limits());
+    driven.receive(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    driven.drain(&mut Vec::new());
+    let (conn, ctx) = driven.ctx();
+    conn.release_buffers(ctx.buffers);
+    assert_eq!(
+        driven.buffers.pooled(),
+        (1, 1),
+        "an idle connection holds no buffer"
+    );
+}
+
+#[test]
+fn a_lingering_connection_reads_a_lot_before_it_gives_up() {
+    let mut driven = Driven::new(limits());
+    driven.receive(b"GET /a HTTP/1.1\r\nBad Header: x\r\n\r\n");
+    driven.drain(&mut Vec::new());
+    let mut dropped = 0;
+    while dropped < 512 * 1024 {
+        let (conn, mut ctx) = driven.ctx();
+        let space = conn.read_buffer(&mut ctx).len();
+        conn.handle_read(space, &mut ctx);
+        dropped += space;
+        assert!(!driven.conn.is_done(), "gave up after {dropped} bytes");
+    }
+}
+
+#[test]
+fn a_stream_is_pulled_in_pieces_of_its_chunk_size() {
+    // Small pieces would be correct but slow: one read of the source per 64 KiB.
+    let mut driven = Driven::new(limits());
+    driven.receive(b"GET /sized/300000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    let most = driven.drain(&mut Vec::new());
+    assert!(most >= 64 * 1024, "{most} bytes at most pending");
+}
