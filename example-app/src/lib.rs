@@ -23,6 +23,8 @@ use carafe::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub mod live;
+
 /// Where the app finds its files.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -73,6 +75,7 @@ pub fn build(options: &Options) -> Result<App, carafe::Error> {
     route!(app, POST "/counter/reset" => reset_counter)?;
     route!(app, [GET, POST] "/upload" => upload)?;
     app.register("/api", api(&options.cors_origins)?)?;
+    live::routes(&mut app)?;
     route!(app, GET "/slow" => slow, blocking)?;
     for status in ERROR_PAGES {
         app.error_handler(status, error_page);
@@ -123,7 +126,8 @@ fn api(cors_origins: &[String]) -> Result<Blueprint, carafe::Error> {
 /// The Content-Security-Policy of every response: the pages load their stylesheet and
 /// nothing else from this origin, run no scripts, post forms only here, and may not be framed.
 pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; style-src 'self'; \
-     img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+     img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+     frame-ancestors 'none'";
 
 /// Numbers the responses of this process for `X-Request-Id`: shared state
 /// ([`App::state`](carafe::App::state)) that changes on every request, so an atomic.

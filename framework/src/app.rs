@@ -54,6 +54,9 @@ pub struct App {
     /// Each blueprint's path prefix and scope.
     prefixes: Vec<(String, usize)>,
     state: SharedState,
+    /// WebSocket rooms, shared with the frozen app.
+    #[cfg(feature = "websocket")]
+    hub: Arc<crate::hub::Hub>,
     /// The debug page ([`App::debug`]).
     debug: bool,
     /// Some scope has CSRF protection.
@@ -95,6 +98,8 @@ impl App {
             blueprints: Vec::new(),
             prefixes: Vec::new(),
             state: SharedState::default(),
+            #[cfg(feature = "websocket")]
+            hub: Arc::default(),
             debug: false,
             #[cfg(feature = "sessions")]
             csrf: false,
@@ -526,6 +531,14 @@ impl App {
         self
     }
 
+    /// The app's WebSocket rooms ([`Hub`](crate::Hub)), for code outside handlers: another
+    /// thread that sends to a room, a timer that announces. The same hub is
+    /// [`Request::hub`](crate::Request::hub) in handlers.
+    #[cfg(feature = "websocket")]
+    pub fn hub(&self) -> Arc<crate::hub::Hub> {
+        Arc::clone(&self.hub)
+    }
+
     /// Every route, in registration order (what `--routes` prints).
     pub fn routes(&self) -> Vec<&RouteInfo> {
         self.router.routes().collect()
@@ -584,6 +597,8 @@ impl App {
             scopes: std::iter::once(self.scope).chain(self.blueprints).collect(),
             prefixes: self.prefixes,
             state: self.state,
+            #[cfg(feature = "websocket")]
+            hub: self.hub,
             debug,
             #[cfg(feature = "sessions")]
             csrf: self.csrf,

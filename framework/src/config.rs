@@ -7,6 +7,7 @@ use ipnet::IpNet;
 use crate::h1::body::ChunkedLimits;
 use crate::h1::head::HeadLimits;
 use crate::h1::limits::{Limits, Timeouts};
+use crate::h1::tunnel::LiveLimits;
 
 /// Server limits and timeouts. Change fields on [`App::config`](crate::App::config) before
 /// binding:
@@ -95,6 +96,17 @@ pub struct Config {
     /// time and suggesting `blocking`. Default 100 ms; `None` turns the check off (it reads
     /// the clock twice per request, about 60 instructions).
     pub slow_handler_warning: Option<Duration>,
+    /// How long a live connection may be quiet: a WebSocket is then pinged (and closed if
+    /// the pong does not come within the same time), an event stream gets a heartbeat
+    /// comment so that proxies and clients keep it open. Default 30 s.
+    pub live_ping_interval: Duration,
+    /// The largest WebSocket message (after joining its fragments) a client may send;
+    /// larger closes the connection with 1009. Default 1 MiB.
+    pub max_websocket_message: usize,
+    /// Messages (or events) queued for one live connection and not yet written, past which
+    /// its client counts as too slow: a WebSocket is closed with 1008, an event stream
+    /// ends. Default 1,024.
+    pub max_live_queue: usize,
     /// Length of the listen queue (`listen(2)` backlog). Default 1024.
     pub backlog: u32,
     /// The kernel send buffer of each connection (`SO_SNDBUF`), in bytes. Default `None`:
@@ -149,6 +161,9 @@ impl Default for Config {
             blocking_threads: 16,
             blocking_queue: 256,
             slow_handler_warning: Some(Duration::from_millis(100)),
+            live_ping_interval: Duration::from_secs(30),
+            max_websocket_message: 1024 * 1024,
+            max_live_queue: 1024,
             backlog: 1024,
             send_buffer_size: None,
             reuse_port: false,
@@ -180,12 +195,18 @@ impl From<&Config> for Limits {
                 max_trailers: config.max_headers,
             },
             max_pending_output: config.max_pending_output,
+            live: LiveLimits {
+                max_queue: config.max_live_queue,
+                max_output: config.max_pending_output,
+                max_message: config.max_websocket_message,
+            },
             timeouts: Timeouts {
                 header: config.header_timeout,
                 body: config.body_timeout,
                 keep_alive: config.keep_alive_timeout,
                 write: config.write_timeout,
                 linger: config.linger_timeout,
+                ping: config.live_ping_interval,
             },
         }
     }

@@ -67,6 +67,7 @@ mod csrf;
 mod debug_page;
 mod error;
 mod error_body;
+mod event_stream;
 mod extract;
 #[cfg(feature = "sessions")]
 mod flash;
@@ -75,6 +76,8 @@ mod h1;
 mod handler;
 mod hooks;
 mod html;
+#[cfg(feature = "websocket")]
+mod hub;
 mod macros;
 mod media_type;
 mod multipart;
@@ -94,6 +97,10 @@ mod static_files;
 mod template;
 pub mod testing;
 mod url_for;
+#[cfg(feature = "websocket")]
+mod websocket;
+#[cfg(feature = "websocket")]
+mod ws;
 
 pub use app::App;
 pub use blueprint::Blueprint;
@@ -104,9 +111,13 @@ pub use csrf::CsrfProtection;
 #[cfg(feature = "sessions")]
 pub use error::SessionError;
 pub use error::{Error, HttpError, InvalidHeader, RouteError, UrlForError, abort};
+pub use event_stream::{Event, EventSender};
 #[cfg(feature = "sessions")]
 pub use flash::Flash;
 pub use form::Form;
+pub use h1::outbox::{Overflow, PushError};
+#[cfg(feature = "websocket")]
+pub use hub::Hub;
 pub use multipart::{Multipart, UploadedFile};
 pub use request::Request;
 #[cfg(feature = "json")]
@@ -116,6 +127,10 @@ pub use router::{RouteInfo, RouteSpec};
 pub use server::{RunningServer, Server, ServerHandle};
 #[cfg(feature = "sessions")]
 pub use session::Session;
+#[cfg(feature = "websocket")]
+pub use websocket::{WebSocket, WsHandler, WsSender};
+#[cfg(feature = "websocket")]
+pub use ws::Message;
 
 /// Cookie types for [`Response::set_cookie`] and [`Response::remove_cookie`], from the
 /// [`cookie`](https://docs.rs/cookie) crate.

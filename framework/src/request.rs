@@ -767,6 +767,24 @@ impl<'a> Request<'a> {
         self.route
     }
 
+    /// The `Last-Event-ID` a reconnecting event-stream client sends: the id of the last
+    /// [`Event`](crate::Event) it received, to resume from.
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.header("last-event-id")
+    }
+
+    /// The app's WebSocket rooms ([`Hub`](crate::Hub)).
+    #[cfg(feature = "websocket")]
+    pub fn hub(&self) -> &'a std::sync::Arc<crate::hub::Hub> {
+        &self.site.hub
+    }
+
+    /// Whether the route that matched is a WebSocket endpoint.
+    #[cfg(feature = "websocket")]
+    pub(crate) fn route_is_websocket(&self) -> bool {
+        self.route.is_some_and(RouteInfo::is_websocket)
+    }
+
     /// The frozen app this request is answered by.
     #[cfg(feature = "sessions")]
     pub(crate) fn site(&self) -> &'a Site {

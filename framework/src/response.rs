@@ -108,7 +108,7 @@ impl Response {
 
     /// Every field written out: a `..Default::default()` here would build a default
     /// response and drop it, on every request.
-    fn with_type(content_type: ContentType, body: Body) -> Self {
+    pub(crate) fn with_type(content_type: ContentType, body: Body) -> Self {
         Self {
             parts: Outgoing {
                 status: StatusCode::OK,

@@ -28,6 +28,9 @@ pub struct RouteInfo {
     blocking: bool,
     blueprint: Option<String>,
     csrf_exempt: bool,
+    websocket: bool,
+    /// Blocking or WebSocket: dispatching it takes the out-of-line path.
+    unusual: bool,
 }
 
 impl RouteInfo {
@@ -39,6 +42,15 @@ impl RouteInfo {
     /// The methods it answers, as registered (HEAD and OPTIONS are implied, not listed).
     pub fn methods(&self) -> &[Method] {
         &self.methods
+    }
+    /// Whether dispatching it needs more than a call (blocking, or a WebSocket).
+    #[inline]
+    pub(crate) fn is_unusual(&self) -> bool {
+        self.unusual
+    }
+    /// Whether it is a WebSocket endpoint (`websocket` in `route!`).
+    pub fn is_websocket(&self) -> bool {
+        self.websocket
     }
     /// Whether CSRF protection lets it through without a token (`csrf_exempt` in `route!`).
     pub fn is_csrf_exempt(&self) -> bool {
@@ -83,6 +95,7 @@ pub struct RouteSpec {
     /// Set when a blueprint is registered.
     blueprint: Option<String>,
     csrf_exempt: bool,
+    websocket: bool,
 }
 
 impl RouteSpec {
@@ -96,7 +109,16 @@ impl RouteSpec {
             blocking: false,
             blueprint: None,
             csrf_exempt: false,
+            websocket: false,
         }
+    }
+
+    /// A WebSocket endpoint: only a valid opening handshake (RFC 6455 §4.2.1) reaches its
+    /// before hooks and handler, which answer with a [`WebSocket`](crate::WebSocket) to
+    /// accept it; anything else is refused (400, 405 or 426 with the reason).
+    pub fn websocket(mut self) -> Self {
+        self.websocket = true;
+        self
     }
 
     /// Lets unsafe requests to this route through CSRF protection without a token
@@ -264,6 +286,8 @@ impl Router {
                 blocking: spec.blocking,
                 blueprint: spec.blueprint,
                 csrf_exempt: spec.csrf_exempt,
+                websocket: spec.websocket,
+                unusual: spec.blocking || spec.websocket,
             },
             handler,
             scope,

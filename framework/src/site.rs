@@ -20,6 +20,8 @@ use crate::config::Config;
 use crate::debug_page;
 use crate::error::{HttpError, UrlForError, abort};
 use crate::h1::conn::{Answer, Dispatch};
+#[cfg(feature = "websocket")]
+use crate::h1::encode::Body;
 use crate::h1::encode::Outgoing;
 use crate::h1::error::ParseError;
 use crate::h1::head::{Head, HeadOffsets};
@@ -54,6 +56,9 @@ pub(crate) struct Site {
     any_after: bool,
     /// The app's shared values ([`App::state`](crate::App::state)).
     pub(crate) state: SharedState,
+    /// WebSocket rooms.
+    #[cfg(feature = "websocket")]
+    pub(crate) hub: std::sync::Arc<crate::hub::Hub>,
     /// The debug page is on ([`App::debug`](crate::App::debug)).
     pub(crate) debug: bool,
     /// Some scope has CSRF protection: templates get `csrf_token()`.
@@ -74,6 +79,8 @@ pub(crate) struct Parts {
     pub scopes: Vec<Scope>,
     pub prefixes: Vec<(String, usize)>,
     pub state: SharedState,
+    #[cfg(feature = "websocket")]
+    pub hub: std::sync::Arc<crate::hub::Hub>,
     pub debug: bool,
     #[cfg(feature = "sessions")]
     pub csrf: bool,
@@ -122,6 +129,8 @@ impl Site {
                 prefixes
             },
             state: parts.state,
+            #[cfg(feature = "websocket")]
+            hub: parts.hub,
             debug: parts.debug,
             #[cfg(feature = "sessions")]
             csrf: parts.csrf,
@@ -202,9 +211,48 @@ impl Site {
         #[cfg(feature = "sessions")]
         self.save_session(&request, &mut outcome, scope);
         if outcome.response.status().is_informational() {
-            return refuse_informational(&request, &outcome.response);
+            return self.informational(&request, outcome.response);
         }
         outcome.response
+    }
+
+    /// A 1xx answer: a WebSocket route's `101 Switching Protocols` goes out, with the
+    /// handshake's header fields; any other is the app's mistake (a 1xx is never a final
+    /// answer).
+    #[cold]
+    fn informational(&self, request: &Request<'_>, response: Response) -> Response {
+        #[cfg(feature = "websocket")]
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS
+            && matches!(response.body(), Body::Live(_))
+            && request.route_is_websocket()
+        {
+            return crate::websocket::accept(request, response);
+        }
+        refuse_informational(request, &response)
+    }
+
+    /// The answer to a request for a WebSocket route that is not a valid handshake: its
+    /// status and reason, in the app's error page (the route's handler does not run).
+    #[cfg(feature = "websocket")]
+    #[cold]
+    fn refuse_handshake(
+        &self,
+        head: &Head<'_, '_>,
+        peer: SocketAddr,
+        refusal: crate::ws::handshake::Refusal,
+    ) -> Outgoing {
+        let params = matchit::Params::new();
+        let request = Request::new(head, &[], peer, self, None, &params);
+        let mut page: Response = HttpError::new(refusal.status, refusal.reason).into();
+        if refusal.status == StatusCode::UPGRADE_REQUIRED {
+            // RFC 6455 §4.2.2: the versions spoken; RFC 9110 §15.5.22: the protocol needed.
+            let headers = page.headers_mut();
+            headers.insert("sec-websocket-version", HeaderValue::from_static("13"));
+            headers.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+        }
+        let mut outcome = Outcome::answered(page);
+        self.finish(&request, &mut outcome, self.scope_of_path(head.path));
+        outcome.response.into_outgoing()
     }
 
     /// The before hooks (the app's, then the blueprint's; scope 0 is the app alone) until
@@ -443,8 +491,19 @@ impl Dispatch for Site {
 
     fn dispatch(&self, head: &Head<'_, '_>, body: &[u8], peer: SocketAddr) -> Answer<BlockingJob> {
         let lookup = self.router.lookup(&head.method, head.path);
-        if matches!(&lookup, Lookup::Found(route, _) if route.info.is_blocking()) {
-            return Answer::Blocking(BlockingJob::new(head, body, peer));
+        if let Lookup::Found(route, _) = &lookup
+            && route.info.is_unusual()
+        {
+            let (blocking, websocket) = (route.info.is_blocking(), route.info.is_websocket());
+            #[cfg(feature = "websocket")]
+            if websocket && let Err(refusal) = crate::websocket::check_handshake(head) {
+                return Answer::Ready(self.refuse_handshake(head, peer, refusal));
+            }
+            #[cfg(not(feature = "websocket"))]
+            let _ = websocket;
+            if blocking {
+                return Answer::Blocking(BlockingJob::new(head, body, peer));
+            }
         }
         Answer::Ready(self.respond(head, body, peer, lookup).into_outgoing())
     }

@@ -111,6 +111,11 @@ pub(crate) struct OutputBuffer {
 }
 
 impl OutputBuffer {
+    /// Appends `bytes` without a pooled buffer at hand (an allocation of its own if empty).
+    pub(crate) fn append(&mut self, bytes: &[u8]) {
+        self.data.extend_from_slice(bytes);
+    }
+
     /// The buffer to append a response to.
     pub(crate) fn writer(&mut self, pool: &mut BufferPool) -> &mut Vec<u8> {
         if self.data.capacity() == 0 {

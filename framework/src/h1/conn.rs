@@ -30,6 +30,7 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{Method, Version};
@@ -37,10 +38,11 @@ use http::{Method, Version};
 use super::body::ChunkedDecoder;
 use super::buffer::{BUFFER_SIZE, BufferPool, InputBuffer, OutputBuffer};
 use super::date::HTTP_DATE_LEN;
-use super::encode::{CHUNK_HEADER_LEN, EncodeOptions, Outgoing, Streaming, chunk_header};
+use super::encode::{Body, CHUNK_HEADER_LEN, EncodeOptions, Outgoing, Streaming, chunk_header};
 use super::error::ParseError;
 use super::head::{self, BodyKind, Head, HeadOffsets, PartialHead, parse_head};
 use super::limits::{Limits, Timeouts};
+use super::tunnel::{Tunnel, Wake};
 
 /// How much of a streamed body is read from its source per pull, and the output held below
 /// which the next pull happens: memory per download stays near 64 KiB, whatever its size.
@@ -111,11 +113,13 @@ pub(crate) enum TimerKind {
     Write = 3,
     /// After the last response of a closing connection, time for the client's last bytes.
     Linger = 4,
+    /// A live connection's quiet interval: a WebSocket ping, an event stream's heartbeat.
+    Ping = 5,
 }
 
 impl TimerKind {
     /// How many kinds there are.
-    pub(crate) const COUNT: usize = 5;
+    pub(crate) const COUNT: usize = 6;
 }
 
 impl Timeouts {
@@ -127,6 +131,7 @@ impl Timeouts {
             TimerKind::Idle => self.keep_alive,
             TimerKind::Write => self.write,
             TimerKind::Linger => self.linger,
+            TimerKind::Ping => self.ping,
         }
     }
 }
@@ -161,8 +166,18 @@ enum State<J> {
     /// so its unread bytes do not turn our close into a reset that destroys the response
     /// before the client reads it (RFC 9112 §9.6). Bounded in time and bytes.
     Lingering { dropped: usize },
+    /// The connection left request/response HTTP after its last head: a WebSocket, or an
+    /// event stream. Its tunnel reads and writes; requests are no longer parsed.
+    Live(Box<Live>),
     /// Nothing more will happen: the driver closes the socket.
     Closed,
+}
+
+/// A live connection's protocol, and whether its driver has given it a way to be woken.
+#[derive(Debug)]
+struct Live {
+    tunnel: Box<dyn Tunnel>,
+    attached: bool,
 }
 
 /// What reading a request came to, acted on once the input is back in place.
@@ -321,7 +336,14 @@ impl<J> Connection<J> {
                 (TimerKind::Write, self.exchange.writes)
             }
             State::Streaming(_) => (TimerKind::Write, self.exchange.writes),
-            State::Blocked(_) => return None,
+            State::Live(live) if live.tunnel.wants_timer() => {
+                // Restarted by anything heard from the client or written to it.
+                (
+                    TimerKind::Ping,
+                    self.reads.wrapping_add(self.exchange.writes),
+                )
+            }
+            State::Live(_) | State::Blocked(_) => return None,
             State::Body(_) => (TimerKind::Body, self.reads),
             State::Head(_) | State::Closing if !self.input.is_empty() => {
                 (TimerKind::Header, self.exchange.answered)
@@ -342,6 +364,10 @@ impl<J> Connection<J> {
                     self.exchange.output.held() < limits.max_pending_output
                 }
                 State::Lingering { .. } => true,
+                State::Live(ref live) => {
+                    live.tunnel.wants_read()
+                        && self.exchange.output.held() < limits.max_pending_output
+                }
                 State::Blocked(_) | State::Closing | State::Closed => false,
             }
     }
@@ -351,7 +377,9 @@ impl<J> Connection<J> {
     pub(crate) fn is_done(&self) -> bool {
         match self.exchange.state {
             State::Closed => true,
-            State::Blocked(_) | State::Streaming(_) | State::Lingering { .. } => false,
+            State::Blocked(_) | State::Streaming(_) | State::Lingering { .. } | State::Live(_) => {
+                false
+            }
             State::Head(_) | State::Body(_) | State::Closing => {
                 self.read_closed && self.exchange.output.pending().is_empty()
             }
@@ -423,8 +451,20 @@ impl<J> Connection<J> {
     /// complete now and is dropped; complete ones already received are still answered.
     pub(crate) fn handle_eof(&mut self) {
         self.read_closed = true;
-        if matches!(self.exchange.state, State::Lingering { .. }) {
-            self.exchange.state = State::Closed;
+        match &mut self.exchange.state {
+            State::Lingering { .. } => self.exchange.state = State::Closed,
+            // A live connection says goodbye its own way; with no buffers at hand here, what
+            // it writes waits in a small allocation of the output buffer's own.
+            State::Live(live) => {
+                let mut out = Vec::new();
+                live.tunnel.handle_eof(&mut out);
+                if live.tunnel.is_done() && out.is_empty() {
+                    self.exchange.state = State::Closed;
+                } else {
+                    self.exchange.output.append(&out);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -444,11 +484,20 @@ impl<J> Connection<J> {
     #[inline]
     fn has_work(&self) -> bool {
         !self.input.is_empty()
-            || matches!(self.exchange.state, State::Streaming(_) | State::Closing)
+            || matches!(
+                self.exchange.state,
+                State::Streaming(_) | State::Closing | State::Live(_)
+            )
     }
 
     /// A deadline of `kind` passed: 408 if part of a request arrived, else close.
     pub(crate) fn handle_timeout<D>(&mut self, kind: TimerKind, ctx: &mut Ctx<'_, D>) {
+        if let (State::Live(live), TimerKind::Ping) = (&mut self.exchange.state, kind) {
+            live.tunnel
+                .handle_timeout(self.exchange.output.writer(ctx.buffers));
+            self.settle_live();
+            return;
+        }
         let partial = match self.exchange.state {
             State::Head(_) => !self.input.is_empty(),
             State::Body(_) => true,
@@ -477,6 +526,55 @@ impl<J> Connection<J> {
         let request = blocked.request;
         self.exchange.send(response, &request, ctx);
         self.process(ctx);
+    }
+
+    /// Whether the connection went live and waits for the driver's [`attach`](Self::attach).
+    pub(crate) fn needs_wake(&self) -> bool {
+        matches!(&self.exchange.state, State::Live(live) if !live.attached)
+    }
+
+    /// Gives a live connection the way to wake its driver from other threads.
+    pub(crate) fn attach(&mut self, wake: Arc<dyn Wake>) {
+        if let State::Live(live) = &mut self.exchange.state {
+            live.tunnel.attach(wake);
+            live.attached = true;
+        }
+    }
+
+    /// Something was pushed to a live connection: it writes it.
+    pub(crate) fn handle_push<D: Dispatch<Job = J>>(&mut self, ctx: &mut Ctx<'_, D>) {
+        if let State::Live(live) = &mut self.exchange.state {
+            live.tunnel
+                .handle_push(self.exchange.output.writer(ctx.buffers));
+            self.settle_live();
+        }
+    }
+
+    /// The server is shutting down: a live connection says goodbye (a close frame, the end
+    /// of its stream) and closes once that is written and, for a WebSocket, answered.
+    pub(crate) fn handle_shutdown<D>(&mut self, ctx: &mut Ctx<'_, D>) {
+        if let State::Live(live) = &mut self.exchange.state {
+            live.tunnel
+                .handle_shutdown(self.exchange.output.writer(ctx.buffers));
+            self.settle_live();
+        }
+    }
+
+    /// Whether the connection is live (a WebSocket or an event stream).
+    pub(crate) fn is_live(&self) -> bool {
+        matches!(self.exchange.state, State::Live(_))
+    }
+
+    /// A live connection whose tunnel is over closes once its output is written.
+    fn settle_live(&mut self) {
+        if matches!(&self.exchange.state, State::Live(live) if live.tunnel.is_done()) {
+            self.exchange.state = State::Closing;
+            // Nothing left to write (a timeout, say): the close starts now, not when some
+            // later event would pass through `process`.
+            if self.exchange.output.pending().is_empty() {
+                self.start_lingering();
+            }
+        }
     }
 
     /// Ends the connection at once: the driver closes the socket.
@@ -514,6 +612,10 @@ impl<J> Connection<J> {
                 }
                 State::Head(_) => self.read_head(ctx),
                 State::Body(_) => self.read_body(ctx),
+                State::Live(_) => {
+                    self.read_live(ctx);
+                    false
+                }
                 State::Closing => {
                     if self.exchange.output.pending().is_empty() {
                         // Nothing more is answered: what is left of the input goes too.
@@ -538,6 +640,22 @@ impl<J> Connection<J> {
             self.exchange.state = State::Lingering { dropped: 0 };
             self.exchange.shutdown_due = true;
         }
+    }
+
+    /// Hands what arrived to the live connection's tunnel.
+    #[cold]
+    fn read_live<D>(&mut self, ctx: &mut Ctx<'_, D>) {
+        let State::Live(live) = &mut self.exchange.state else {
+            return;
+        };
+        if !self.input.is_empty() {
+            let taken = live.tunnel.handle_read(
+                self.input.filled(),
+                self.exchange.output.writer(ctx.buffers),
+            );
+            self.input.consume(taken);
+        }
+        self.settle_live();
     }
 
     /// Tries to parse a head; answers the request if its body is already here too.
@@ -722,6 +840,9 @@ impl<J> Exchange<J> {
         };
         let streaming = response.encode(&options, self.output.writer(ctx.buffers));
         self.answered += 1;
+        if matches!(response.body, Body::Live(_)) {
+            return self.go_live(response, request, keep_alive, ctx.limits);
+        }
         self.enter(match streaming {
             Some(body) => State::Streaming(Box::new(Stream {
                 body,
@@ -730,6 +851,41 @@ impl<J> Exchange<J> {
             None if keep_alive => State::Head(None),
             None => State::Closing,
         });
+    }
+
+    /// After the head of a live response: the connection becomes its tunnel. A HEAD request
+    /// got the head alone, and the connection carries on (or closes) as after any answer.
+    #[cold]
+    fn go_live(
+        &mut self,
+        mut response: Outgoing,
+        request: &RequestFacts,
+        keep_alive: bool,
+        limits: &Limits,
+    ) {
+        let Body::Live(live) = std::mem::take(&mut response.body) else {
+            return;
+        };
+        self.state = if request.head_only {
+            if keep_alive {
+                State::Head(None)
+            } else {
+                State::Closing
+            }
+        } else {
+            let mut tunnel = live.tunnel;
+            tunnel.configure(&limits.live);
+            // An event stream to HTTP/1.1 is a chunked body (the head said so); a 101's
+            // WebSocket, or a stream to HTTP/1.0, is delimited by the connection's end.
+            tunnel.begin(
+                request.version == Version::HTTP_11
+                    && response.status != http::StatusCode::SWITCHING_PROTOCOLS,
+            );
+            State::Live(Box::new(Live {
+                tunnel,
+                attached: false,
+            }))
+        };
     }
 
     /// Moves to `state`. The state left behind is most often an empty `Head`, which holds

@@ -88,6 +88,7 @@ content_types! {
     TextPlain => "text/plain; charset=utf-8",
     TextHtml => "text/html; charset=utf-8",
     OctetStream => "application/octet-stream",
+    EventStream => "text/event-stream",
     #[cfg(feature = "json")]
     Json => "application/json",
 }
@@ -106,6 +107,21 @@ pub enum Body {
     /// Bytes pulled from a reader as the connection drains: never all in memory. See
     /// [`Body::reader`].
     Reader(BodyReader),
+    /// A live connection: a WebSocket after its `101`, or an event stream, written to as
+    /// things happen. Made by [`WebSocket`](crate::WebSocket) and
+    /// [`Response::events`](crate::Response::events).
+    Live(LiveBody),
+}
+
+/// What a live response carries on after its head; see [`Body::Live`].
+pub struct LiveBody {
+    pub(crate) tunnel: Box<dyn crate::h1::tunnel::Tunnel>,
+}
+
+impl std::fmt::Debug for LiveBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveBody").finish_non_exhaustive()
+    }
 }
 
 /// A body read from any `Read`, 64 KiB at a time, as the client takes it: what
@@ -164,7 +180,7 @@ impl Body {
     /// The body's bytes, when it is held in memory (empty for a [`Body::Reader`]).
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            Body::Empty | Body::Reader(_) => &[],
+            Body::Empty | Body::Reader(_) | Body::Live(_) => &[],
             Body::Static(bytes) => bytes,
             Body::Bytes(bytes) => bytes,
         }
@@ -184,6 +200,7 @@ impl Body {
     pub fn content_length(&self) -> Option<u64> {
         match self {
             Body::Reader(reader) => reader.len,
+            Body::Live(_) => None,
             // A usize always fits in a u64 on the targets Rust supports.
             body => Some(body.len() as u64),
         }
@@ -316,7 +333,11 @@ impl Outgoing {
     /// length to an HTTP/1.0 client, which does not understand chunked (RFC 9112 §7.1).
     pub(crate) fn needs_close_delimiting(&self, version: Version) -> bool {
         version == Version::HTTP_10
-            && matches!(&self.body, Body::Reader(reader) if reader.len.is_none())
+            && match &self.body {
+                Body::Reader(reader) => reader.len.is_none(),
+                Body::Live(_) => !self.is_bodiless(),
+                _ => false,
+            }
     }
 
     /// Whether the status forbids content: 1xx, 204 and 304 (RFC 9110 §6.4.1), and 205,
@@ -341,7 +362,7 @@ impl Outgoing {
         // One match for both: the variant test alone costs several instructions (the tag
         // sits in a niche of the Vec).
         let (in_memory, streamed) = match &self.body {
-            Body::Reader(_) => (&[][..], true),
+            Body::Reader(_) | Body::Live(_) => (&[][..], true),
             Body::Empty => (&[][..], false),
             Body::Static(bytes) => (*bytes, false),
             Body::Bytes(bytes) => (bytes.as_slice(), false),
@@ -358,6 +379,10 @@ impl Outgoing {
         }
         out.extend_from_slice(body);
         if !streamed || bodiless || options.head_only {
+            return None;
+        }
+        // A live body stays where it is: the connection takes it.
+        if !matches!(self.body, Body::Reader(_)) {
             return None;
         }
         let Body::Reader(reader) = std::mem::take(&mut self.body) else {
@@ -460,7 +485,10 @@ impl Outgoing {
             out.extend_from_slice(value.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        if !options.keep_alive {
+        if self.status == StatusCode::SWITCHING_PROTOCOLS && matches!(self.body, Body::Live(_)) {
+            // The handler's `Upgrade` names the protocol (RFC 9110 §7.8).
+            out.extend_from_slice(b"Connection: Upgrade\r\n");
+        } else if !options.keep_alive {
             out.extend_from_slice(b"Connection: close\r\n");
         } else if options.version == Version::HTTP_10 {
             out.extend_from_slice(b"Connection: keep-alive\r\n");
@@ -476,7 +504,7 @@ impl Outgoing {
             Body::Empty => Body::Empty,
             Body::Static(bytes) => Body::Static(bytes),
             Body::Bytes(bytes) => Body::Bytes(bytes.clone()),
-            Body::Reader(_) => panic!("a streamed response cannot be copied"),
+            Body::Reader(_) | Body::Live(_) => panic!("a streamed response cannot be copied"),
         };
         Outgoing {
             status: self.status,

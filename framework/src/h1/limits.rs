@@ -19,6 +19,8 @@ pub(crate) struct Limits {
     pub max_pending_output: usize,
     /// The timeouts, by kind.
     pub timeouts: Timeouts,
+    /// Live connections' queue and message limits.
+    pub live: super::tunnel::LiveLimits,
 }
 
 /// How long a connection may stay in each state that waits on its client.
@@ -34,6 +36,9 @@ pub(crate) struct Timeouts {
     pub write: Duration,
     /// After the last response of a closing connection, for the client's last bytes.
     pub linger: Duration,
+    /// A live connection's quiet interval: a WebSocket is pinged, an event stream gets a
+    /// heartbeat comment.
+    pub ping: Duration,
 }
 
 impl Limits {

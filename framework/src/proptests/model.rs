@@ -118,6 +118,8 @@ fn phase(conn: &Connection<BlockingJob>) -> Phase {
         Some(TimerKind::Header) => Phase::Head,
         Some(TimerKind::Body) => Phase::Body,
         Some(TimerKind::Write | TimerKind::Linger) => Phase::Writing,
+        // Only a live connection (a WebSocket, an event stream) wants it; none here.
+        Some(TimerKind::Ping) => Phase::Busy,
         None => Phase::Busy,
     }
 }

@@ -17,6 +17,7 @@ mod accept;
 mod blocking;
 mod console;
 mod listen;
+mod live;
 mod shutdown;
 mod socket;
 mod timer;

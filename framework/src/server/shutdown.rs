@@ -61,6 +61,7 @@ impl Worker {
             deregister(self.poll.registry(), &mut listener);
         }
         self.first_request_cutoff = Some((now + FIRST_REQUEST_WINDOW).min(deadline));
+        self.end_live(now);
         // Keep-alive connections between requests close now, but a request may already be
         // waiting in the socket (its event not handled yet): read once first, so it is
         // answered (with Connection: close) rather than lost to the close. Driving an idle

@@ -146,6 +146,7 @@ mod tests {
             keep_alive: 3 * second,
             write: 4 * second,
             linger: 5 * second,
+            ping: 6 * second,
         })
     }
 

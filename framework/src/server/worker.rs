@@ -12,6 +12,7 @@ use mio::{Events, Poll, Registry, Token};
 use slab::Slab;
 
 use super::blocking::{BlockingLink, BlockingPool};
+use super::live::Pushes;
 use super::socket::{Next, Socket};
 use super::timer::Timers;
 use super::{Control, LISTENER, WAKER};
@@ -31,7 +32,7 @@ pub(super) struct Lending {
 }
 
 impl Lending {
-    fn ctx(&mut self) -> Ctx<'_, Site> {
+    pub(super) fn ctx(&mut self) -> Ctx<'_, Site> {
         Ctx {
             dispatch: &self.site,
             limits: &self.site.limits,
@@ -66,6 +67,8 @@ pub(super) struct Worker {
     pub(super) max_connections: usize,
     /// Where `blocking` handlers run, and how their responses come back to this worker.
     blocking: BlockingLink<BlockingJob>,
+    /// How live connections' handles wake this worker.
+    pub(super) pushes: Pushes,
     pub(super) next_id: u64,
 }
 
@@ -105,6 +108,7 @@ impl Worker {
                 .div_ceil(config.workers.max(1))
                 .max(1),
             blocking: BlockingLink::new(blocking, Arc::clone(&control.wakers[index])),
+            pushes: Pushes::new(Arc::clone(&control.wakers[index])),
             next_id: 0,
         }
     }
@@ -126,8 +130,12 @@ impl Worker {
             for event in &events {
                 match event.token() {
                     LISTENER => self.accept(now),
-                    // Responses from blocking handlers; the control state is read below.
-                    WAKER => self.receive_completed(now),
+                    // Responses from blocking handlers, pushes to live connections; the
+                    // control state is read below.
+                    WAKER => {
+                        self.receive_completed(now);
+                        self.receive_pushes(now);
+                    }
                     Token(key) => {
                         let readable =
                             event.is_readable() || event.is_read_closed() || event.is_error();
@@ -190,7 +198,7 @@ impl Worker {
     /// Drives a socket until it waits for an event, then settles what its connection asks.
     /// A loop, never recursion: a request the blocking pool refuses is answered (503) here
     /// and the socket driven again for the requests pipelined behind it, however many.
-    fn drive(&mut self, key: usize, now: Instant) {
+    pub(super) fn drive(&mut self, key: usize, now: Instant) {
         loop {
             let mut ctx = self.lend.ctx();
             let Some(socket) = self.sockets.get_mut(key) else {
@@ -227,6 +235,9 @@ impl Worker {
             if self.submit_job(key, id, job) {
                 return true;
             }
+        }
+        if socket_went_live(&self.sockets, key) && self.attach_live(key) {
+            return true;
         }
         let Some(socket) = self.sockets.get_mut(key) else {
             return false;
@@ -347,4 +358,11 @@ pub(super) fn deregister(registry: &Registry, source: &mut impl mio::event::Sour
     // Closing the descriptor removes it from epoll anyway; deregistering first keeps the
     // poller's view exact and costs one syscall per connection, not per request.
     let _ = registry.deregister(source);
+}
+
+/// Whether the connection at `key` just went live (and has no wake yet).
+fn socket_went_live(sockets: &Slab<Socket>, key: usize) -> bool {
+    sockets
+        .get(key)
+        .is_some_and(|socket| socket.conn.needs_wake())
 }

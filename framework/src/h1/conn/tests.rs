@@ -31,12 +31,18 @@ fn limits() -> Limits {
             max_trailers: 100,
         },
         max_pending_output: 1024 * 1024,
+        live: crate::h1::tunnel::LiveLimits {
+            max_queue: 1024,
+            max_output: 1024 * 1024,
+            max_message: 1024 * 1024,
+        },
         timeouts: Timeouts {
             header: Duration::from_secs(10),
             body: Duration::from_secs(30),
             keep_alive: Duration::from_secs(30),
             write: Duration::from_secs(30),
             linger: Duration::from_secs(2),
+            ping: Duration::from_secs(30),
         },
     }
 }

@@ -1,0 +1,366 @@
+//! A WebSocket connection once upgraded: the connection's [`Tunnel`], driving tungstenite's
+//! protocol over the connection's buffers. What the client sends is read into it; each
+//! complete message goes up to the app ([`WsEvents::on_message`], on the event loop); what
+//! the app sends, from a callback or from any thread, waits in the connection's
+//! [`Outbox`] and is written on the loop, as far as the client keeps up.
+//!
+//! Faults close the connection with the code RFC 6455 gives: a protocol violation (an
+//! unmasked frame, reserved bits, an unknown opcode, a fragmented or oversized control
+//! frame) 1002, text that is not UTF-8 1007, a message over the limit 1009, a client too
+//! slow for its queue 1008. A quiet connection is pinged; one that does not answer, or does
+//! not answer a close, is dropped after the same interval.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use tungstenite::error::Error as WsError;
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
+
+use super::Message;
+use crate::h1::outbox::Outbox;
+use crate::h1::tunnel::{LiveLimits, Tunnel, Wake};
+
+/// The layer above, as a WebSocket sees it: the app's callbacks, run on the event loop.
+pub(crate) trait WsEvents: Send {
+    /// The connection is open (its `101` went out).
+    fn on_open(&mut self);
+    /// A whole message arrived.
+    fn on_message(&mut self, message: Message);
+    /// The connection closed: the code and reason of the close (1006 when none came).
+    fn on_close(&mut self, code: u16, reason: &str);
+}
+
+/// What a connection's handles push.
+#[derive(Debug)]
+pub(crate) enum Push {
+    Message(Message),
+    Close(u16, String),
+}
+
+/// Where a WebSocket connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    /// Our close frame is out; the client's is awaited (for at most one ping interval).
+    Closing,
+    Done,
+}
+
+/// One upgraded connection.
+pub(crate) struct WsTunnel {
+    socket: WebSocketContext,
+    events: Box<dyn WsEvents>,
+    outbox: Arc<Outbox<Push>>,
+    phase: Phase,
+    /// A ping went out and no frame has come since.
+    awaiting_pong: bool,
+    /// `on_close` was called.
+    reported: bool,
+    /// Output held past which pushed messages wait for the client to read.
+    max_output: usize,
+}
+
+impl std::fmt::Debug for WsTunnel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsTunnel")
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The connection's buffers as the stream tungstenite reads and writes: reading takes from
+/// what arrived and then would block; writing appends to the output.
+struct Wire<'a> {
+    input: &'a [u8],
+    read: usize,
+    out: &'a mut Vec<u8>,
+}
+
+impl Read for Wire<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let rest = &self.input[self.read..];
+        if rest.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.read += n;
+        Ok(n)
+    }
+}
+
+impl Write for Wire<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl WsTunnel {
+    pub(crate) fn new(
+        events: Box<dyn WsEvents>,
+        outbox: Arc<Outbox<Push>>,
+        limits: &LiveLimits,
+    ) -> Self {
+        Self {
+            socket: WebSocketContext::new(Role::Server, Some(config(limits))),
+            events,
+            outbox,
+            phase: Phase::Open,
+            awaiting_pong: false,
+            reported: false,
+            max_output: limits.max_output,
+        }
+    }
+
+    /// Reports the close to the app, once.
+    fn report_close(&mut self, code: u16, reason: &str) {
+        if !self.reported {
+            self.reported = true;
+            self.outbox.close();
+            let _on_loop = self.outbox.on_loop();
+            self.events.on_close(code, reason);
+        }
+    }
+
+    /// Hands a message to the app, then writes what it sent in reply.
+    fn deliver(&mut self, message: Message, wire: &mut Wire<'_>) {
+        {
+            let _on_loop = self.outbox.on_loop();
+            self.events.on_message(message);
+        }
+        self.drain(wire);
+    }
+
+    /// Writes what handles pushed, while the client keeps up; the rest waits.
+    fn drain(&mut self, wire: &mut Wire<'_>) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        let (mut pushed, overflowed) = self.outbox.drain();
+        if overflowed {
+            self.close_with(1008, "the client fell too far behind", wire);
+            return;
+        }
+        while wire.out.len() < self.max_output {
+            let Some(push) = pushed.pop_front() else {
+                break;
+            };
+            let sent = match push {
+                Push::Message(Message::Text(text)) => {
+                    self.socket.write(wire, tungstenite::Message::text(text))
+                }
+                Push::Message(Message::Binary(bytes)) => {
+                    self.socket.write(wire, tungstenite::Message::binary(bytes))
+                }
+                Push::Close(code, reason) => {
+                    self.close_with(code, &reason, wire);
+                    return;
+                }
+            };
+            if let Err(error) = sent {
+                self.fail(error, wire);
+                return;
+            }
+        }
+        self.outbox.put_back(pushed);
+        self.flush(wire);
+    }
+
+    /// Starts the close handshake with `code`.
+    fn close_with(&mut self, code: u16, reason: &str, wire: &mut Wire<'_>) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_owned().into(),
+        };
+        let _ = self.socket.close(wire, Some(frame));
+        self.flush(wire);
+        self.phase = Phase::Closing;
+        self.report_close(code, reason);
+        self.outbox.put_back(VecDeque::new());
+    }
+
+    /// A fault: the close frame with its code, and the connection ends without waiting.
+    fn fail(&mut self, error: WsError, wire: &mut Wire<'_>) {
+        let (code, reason) = match &error {
+            WsError::Protocol(_) => (1002, "protocol error"),
+            WsError::Utf8(_) => (1007, "invalid UTF-8"),
+            WsError::Capacity(_) => (1009, "message too big"),
+            _ => (1011, "server error"),
+        };
+        log::debug!("WebSocket closed: {error} ({code})");
+        if self.phase == Phase::Open {
+            let frame = CloseFrame {
+                code: CloseCode::from(code),
+                reason: reason.into(),
+            };
+            let _ = self.socket.close(wire, Some(frame));
+            self.flush(wire);
+        }
+        self.phase = Phase::Done;
+        self.report_close(code, reason);
+    }
+
+    fn flush(&mut self, wire: &mut Wire<'_>) {
+        match self.socket.flush(wire) {
+            Ok(()) => {}
+            // After the close handshake the server closes the connection (RFC 6455 §7.1.1).
+            Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => self.phase = Phase::Done,
+            Err(_) => self.phase = Phase::Done,
+        }
+    }
+}
+
+/// tungstenite's settings: the app's message limit, and no buffers of its own beyond what a
+/// frame needs (the connection's buffers are the real ones), so an idle WebSocket is small.
+fn config(limits: &LiveLimits) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(0)
+        .write_buffer_size(0)
+        .max_message_size(Some(limits.max_message))
+        .max_frame_size(Some(limits.max_message))
+}
+
+impl Tunnel for WsTunnel {
+    fn handle_read(&mut self, input: &[u8], out: &mut Vec<u8>) -> usize {
+        let mut wire = Wire {
+            input,
+            read: 0,
+            out,
+        };
+        while self.phase != Phase::Done {
+            match self.socket.read(&mut wire) {
+                Ok(tungstenite::Message::Text(text)) => {
+                    self.awaiting_pong = false;
+                    self.deliver(Message::Text(text.as_str().to_owned()), &mut wire);
+                }
+                Ok(tungstenite::Message::Binary(bytes)) => {
+                    self.awaiting_pong = false;
+                    self.deliver(Message::Binary(bytes.to_vec()), &mut wire);
+                }
+                // tungstenite answers pings itself (flushed below).
+                Ok(tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_)) => {
+                    self.awaiting_pong = false;
+                }
+                Ok(tungstenite::Message::Close(frame)) => {
+                    let (code, reason) = frame.map_or((1005, String::new()), |frame| {
+                        (u16::from(frame.code), frame.reason.as_str().to_owned())
+                    });
+                    self.report_close(code, &reason);
+                    // Its reply close frame is queued; once written, the server closes.
+                    self.flush(&mut wire);
+                    self.phase = Phase::Done;
+                }
+                Ok(tungstenite::Message::Frame(_)) => {}
+                Err(WsError::Io(error)) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => {
+                    self.phase = Phase::Done;
+                }
+                Err(error) => self.fail(error, &mut wire),
+            }
+        }
+        if self.phase != Phase::Done {
+            // Pongs tungstenite queued, while reading, for the pings it read.
+            self.flush(&mut wire);
+        }
+        // tungstenite keeps what it read in its own buffer: everything was taken.
+        input.len()
+    }
+
+    fn handle_eof(&mut self, _out: &mut Vec<u8>) {
+        self.phase = Phase::Done;
+        self.report_close(1006, "");
+    }
+
+    fn handle_push(&mut self, out: &mut Vec<u8>) {
+        let mut wire = Wire {
+            input: &[],
+            read: 0,
+            out,
+        };
+        self.drain(&mut wire);
+    }
+
+    fn handle_timeout(&mut self, out: &mut Vec<u8>) {
+        let mut wire = Wire {
+            input: &[],
+            read: 0,
+            out,
+        };
+        match self.phase {
+            Phase::Open if self.awaiting_pong => {
+                log::debug!("WebSocket closed: no pong within the ping interval");
+                self.phase = Phase::Done;
+                self.report_close(1006, "");
+            }
+            Phase::Open => {
+                if self
+                    .socket
+                    .write(&mut wire, tungstenite::Message::Ping(Default::default()))
+                    .is_ok()
+                {
+                    self.flush(&mut wire);
+                }
+                self.awaiting_pong = true;
+            }
+            // The client did not answer our close in time.
+            Phase::Closing | Phase::Done => self.phase = Phase::Done,
+        }
+    }
+
+    fn handle_shutdown(&mut self, out: &mut Vec<u8>) {
+        let mut wire = Wire {
+            input: &[],
+            read: 0,
+            out,
+        };
+        self.close_with(1001, "the server is shutting down", &mut wire);
+    }
+
+    fn attach(&mut self, wake: Arc<dyn Wake>) {
+        self.outbox.set_wake(wake);
+    }
+
+    fn configure(&mut self, limits: &LiveLimits) {
+        self.socket
+            .set_config(|config| *config = self::config(limits));
+        self.max_output = limits.max_output;
+        self.outbox.set_limit(limits.max_queue);
+    }
+
+    fn begin(&mut self, _chunked: bool) {
+        let _on_loop = self.outbox.on_loop();
+        self.events.on_open();
+    }
+
+    fn wants_timer(&self) -> bool {
+        self.phase != Phase::Done
+    }
+
+    fn wants_read(&self) -> bool {
+        self.phase != Phase::Done
+    }
+
+    fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+}
+
+impl Drop for WsTunnel {
+    fn drop(&mut self) {
+        // However the connection ended (a reset, the server stopping), the app and the
+        // handles learn it.
+        self.report_close(1006, "");
+        self.outbox.close();
+    }
+}

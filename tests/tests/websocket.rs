@@ -1,0 +1,378 @@
+//! WebSockets over a real socket, with tungstenite as the client: the handshake and its
+//! refusals, echo of text and binary, fragmented messages, pings, the close handshake,
+//! protocol violations sent as raw frames, limits, rooms across connections, pushes from
+//! another thread, and a graceful shutdown's close.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use carafe::{App, Hub, Message, Request, WebSocket, WsHandler, WsSender, route};
+use carafe_e2e::Served;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+
+type Client = tungstenite::WebSocket<TcpStream>;
+
+/// Senders of the open `/held` connections, for the test to push through.
+#[derive(Default)]
+struct Held(Mutex<Vec<WsSender>>);
+
+struct Chat {
+    hub: Arc<Hub>,
+    name: String,
+}
+
+impl WsHandler for Chat {
+    fn on_open(&mut self, ws: &WsSender) {
+        self.hub.join("room", ws);
+        self.hub
+            .send("room", Message::Text(format!("{} joined", self.name)));
+    }
+    fn on_message(&mut self, _ws: &WsSender, message: Message) {
+        let text = message.as_text().unwrap_or("(binary)");
+        self.hub
+            .send("room", Message::Text(format!("{}: {text}", self.name)));
+    }
+    fn on_close(&mut self, ws: &WsSender, _code: u16, _reason: &str) {
+        self.hub.leave("room", ws);
+        self.hub
+            .send("room", Message::Text(format!("{} left", self.name)));
+    }
+}
+
+fn app(held: Arc<Held>) -> App {
+    let mut app = App::new();
+    app.config.workers = 2;
+    app.config.linger_timeout = Duration::from_millis(200);
+    app.config.max_websocket_message = 64 * 1024;
+    app.config.live_ping_interval = Duration::from_millis(300);
+    route!(app, GET "/echo" => |_req| WebSocket::new(|ws: &WsSender, message: Message| {
+        let _ = ws.send(message);
+    }), websocket)
+    .unwrap();
+    route!(app, GET "/chat" => |req: &Request| {
+        let name = req.query("name").unwrap_or("anon").to_owned();
+        WebSocket::new(Chat { hub: Arc::clone(req.hub()), name })
+    }, websocket)
+    .unwrap();
+    route!(app, GET "/held" => move |_req| {
+        let held = Arc::clone(&held);
+        WebSocket::new(move |ws: &WsSender, message: Message| {
+            if message.as_text() == Some("hold me") {
+                held.0.lock().unwrap().push(ws.clone());
+            }
+        })
+    }, websocket)
+    .unwrap();
+    route!(app, GET "/private" => |req: &Request| -> Result<WebSocket, carafe::HttpError> {
+        if req.header("authorization") != Some("Bearer ok") {
+            return Err(carafe::HttpError::new(carafe::StatusCode::FORBIDDEN, "no token"));
+        }
+        Ok(WebSocket::new(|ws: &WsSender, _message: Message| {
+            let _ = ws.send("private hello");
+        }))
+    }, websocket)
+    .unwrap();
+    app
+}
+
+fn connect(served: &Served, path: &str) -> Client {
+    let stream = TcpStream::connect(served.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let url = format!("ws://{}{path}", served.addr());
+    let (client, response) = tungstenite::client(url.as_str(), stream).expect("the handshake");
+    assert_eq!(response.status(), 101);
+    client
+}
+
+fn text(client: &mut Client) -> String {
+    match client.read().expect("a message") {
+        tungstenite::Message::Text(text) => text.as_str().to_owned(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+/// Sends `request` raw and returns the answer: its head and `Content-Length` body (a refused
+/// handshake leaves the connection open for more requests).
+fn raw(served: &Served, request: &str) -> String {
+    let mut stream = TcpStream::connect(served.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let length: usize = text[..head_end]
+                .lines()
+                .find_map(|line| line.trim_end().strip_prefix("Content-Length: "))
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(0);
+            if answer.len() >= head_end + 4 + length {
+                return text;
+            }
+        }
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => return text,
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+        }
+    }
+}
+
+#[test]
+fn echo_keeps_text_text_and_binary_binary_over_fragments_and_pings() {
+    let served = Served::app(app(Arc::default()));
+    let mut client = connect(&served, "/echo");
+    client.send(tungstenite::Message::text("héllo")).unwrap();
+    assert_eq!(text(&mut client), "héllo");
+    client
+        .send(tungstenite::Message::binary(vec![0u8, 1, 2, 255]))
+        .unwrap();
+    assert_eq!(
+        client.read().unwrap(),
+        tungstenite::Message::binary(vec![0u8, 1, 2, 255])
+    );
+    client.send(tungstenite::Message::Ping("p".into())).unwrap();
+    assert_eq!(
+        client.read().unwrap(),
+        tungstenite::Message::Pong("p".into())
+    );
+    // A big message arrives whole, in many reads.
+    let big = "x".repeat(60 * 1024);
+    client
+        .send(tungstenite::Message::text(big.clone()))
+        .unwrap();
+    assert_eq!(text(&mut client), big);
+    client.close(None).unwrap();
+    loop {
+        match client.read() {
+            Ok(tungstenite::Message::Close(_)) => continue,
+            Err(tungstenite::Error::ConnectionClosed) => break,
+            other => panic!("after close: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn invalid_handshakes_are_refused_with_the_reason_and_hooks_can_refuse() {
+    let served = Served::app(app(Arc::default()));
+    let plain = raw(
+        &served,
+        "GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        plain.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("Sec-Websocket-Version: 13\r\n")
+            || plain.contains("Sec-WebSocket-Version: 13\r\n"),
+        "{plain}"
+    );
+    let old = raw(
+        &served,
+        "GET /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    );
+    assert!(old.starts_with("HTTP/1.1 426"), "{old}");
+    let keyless = raw(
+        &served,
+        "GET /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n",
+    );
+    assert!(keyless.starts_with("HTTP/1.1 400"), "{keyless}");
+    assert!(
+        keyless.contains("Sec-WebSocket-Key is missing"),
+        "{keyless}"
+    );
+    // The handshake, then a masked close frame (code 1000) so that the server ends it.
+    let mut opening =
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+        Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            .to_vec();
+    opening.extend_from_slice(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
+    let accepted = String::from_utf8_lossy(&raw_bytes(&served, &opening)).into_owned();
+    assert!(
+        accepted.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{accepted}"
+    );
+    assert!(
+        accepted.contains("Sec-Websocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+        "{accepted}"
+    );
+    // The handler refuses: its answer, no upgrade.
+    let stream = TcpStream::connect(served.addr()).unwrap();
+    let url = format!("ws://{}/private", served.addr());
+    match tungstenite::client(url.as_str(), stream) {
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("expected a 403, got {:?}", other.map(|(_, r)| r.status())),
+    }
+}
+
+#[test]
+fn protocol_violations_close_with_their_codes() {
+    let served = Served::app(app(Arc::default()));
+    let handshake = "GET /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                     Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    let close_code = |frame: &[u8]| {
+        let mut request = handshake.as_bytes().to_vec();
+        request.extend_from_slice(frame);
+        let answer = raw_bytes(&served, &request);
+        let head_end = find(&answer, b"\r\n\r\n").expect("a 101") + 4;
+        let frames = &answer[head_end..];
+        assert_eq!(frames.first(), Some(&0x88), "a close frame: {frames:?}");
+        u16::from_be_bytes([frames[2], frames[3]])
+    };
+    // Unmasked text frame.
+    assert_eq!(close_code(b"\x81\x02hi"), 1002);
+    // Reserved bit set.
+    assert_eq!(close_code(b"\xc1\x80abcd"), 1002);
+    // Unknown opcode 3.
+    assert_eq!(close_code(b"\x83\x80abcd"), 1002);
+    // Fragmented ping.
+    assert_eq!(close_code(b"\x09\x80abcd"), 1002);
+    // Invalid UTF-8 (0xff) in a text frame, masked with zeros.
+    assert_eq!(close_code(b"\x81\x81\x00\x00\x00\x00\xff"), 1007);
+    // Over the 64 KiB limit: 100,000 bytes announced.
+    assert_eq!(
+        close_code(b"\x82\xff\x00\x00\x00\x00\x00\x01\x86\xa0abcd"),
+        1009
+    );
+}
+
+fn raw_bytes(served: &Served, request: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(served.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    answer
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+#[test]
+fn a_room_spans_connections_and_workers() {
+    let served = Served::app(app(Arc::default()));
+    let mut ada = connect(&served, "/chat?name=ada");
+    assert_eq!(text(&mut ada), "ada joined");
+    let mut bob = connect(&served, "/chat?name=bob");
+    assert_eq!(text(&mut bob), "bob joined");
+    assert_eq!(text(&mut ada), "bob joined");
+    ada.send(tungstenite::Message::text("hi bob")).unwrap();
+    assert_eq!(text(&mut ada), "ada: hi bob");
+    assert_eq!(text(&mut bob), "ada: hi bob");
+    drop(ada);
+    assert_eq!(text(&mut bob), "ada left");
+}
+
+#[test]
+fn another_thread_pushes_learns_when_the_client_left_and_shutdown_closes_with_1001() {
+    let held = Arc::new(Held::default());
+    let served = Served::app(app(Arc::clone(&held)));
+    let mut client = connect(&served, "/held");
+    client.send(tungstenite::Message::text("hold me")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let sender = loop {
+        if let Some(sender) = held.0.lock().unwrap().first().cloned() {
+            break sender;
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    std::thread::spawn({
+        let sender = sender.clone();
+        move || sender.send("from another thread").unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(text(&mut client), "from another thread");
+    // The server pings a quiet connection; a client that reads answers (tungstenite queues
+    // the pong and sends it with its next write or read).
+    client
+        .get_mut()
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let quiet = Instant::now();
+    let mut pings = 0;
+    while quiet.elapsed() < Duration::from_millis(1000) {
+        match client.read() {
+            Ok(tungstenite::Message::Ping(_)) => pings += 1,
+            Err(tungstenite::Error::Io(error))
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            other => panic!("while quiet: {other:?}"),
+        }
+        let _ = client.flush();
+    }
+    assert!(
+        pings >= 2,
+        "pinged {pings} times in a second at a 300 ms interval"
+    );
+    client
+        .get_mut()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    sender.send("still here").unwrap();
+    assert_eq!(text(&mut client), "still here");
+
+    let mut second = connect(&served, "/held");
+    second.send(tungstenite::Message::text("hold me")).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(client);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sender.send("anyone?").is_ok() {
+        assert!(Instant::now() < deadline, "never learnt the client left");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(sender.is_closed());
+
+    std::thread::spawn(move || served.shutdown());
+    match second.read() {
+        Ok(tungstenite::Message::Close(Some(CloseFrame { code, .. }))) => {
+            assert_eq!(code, CloseCode::Away);
+        }
+        other => panic!("expected a 1001 close, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_client_that_never_answers_pings_is_dropped() {
+    let held = Arc::new(Held::default());
+    let served = Served::app(app(Arc::clone(&held)));
+    let mut client = connect(&served, "/held");
+    client.send(tungstenite::Message::text("hold me")).unwrap();
+    // The client reads nothing from now on: the ping at 300 ms goes unanswered.
+    let started = Instant::now();
+    let sender = loop {
+        if let Some(sender) = held.0.lock().unwrap().first().cloned() {
+            break sender;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    while !sender.is_closed() {
+        assert!(started.elapsed() < Duration::from_secs(5), "never dropped");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(550),
+        "dropped too early"
+    );
+    drop(client);
+}
