@@ -178,6 +178,8 @@ fn events(req: &Request) -> Result<Response, HttpError> {
         .map(|post| serde_json::json!({ "title": post.title, "slug": post.slug }))
         .collect();
     let _ = sender.send(Event::new(serde_json::Value::from(posts).to_string()).event("posts"));
+    let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let _ = sender.send(Event::new(now).event("time"));
     panel
         .listeners
         .lock()

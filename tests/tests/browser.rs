@@ -91,6 +91,7 @@ fn a_visitor_browses_the_example_app_in_headless_chromium() {
         stylesheet_is_applied(&browser, &served).await;
         screenshot_is_painted(&browser).await;
         cross_origin_calls_follow_the_apps_cors_policy(&browser, &caller, &stranger).await;
+        two_pages_chat_and_the_live_panel_follows(&browser, &served).await;
         // Ending the session makes chromedriver quit Chromium; the guard then stops
         // chromedriver. If a step above panicked, the guard alone cleans up.
         browser.close().await.expect("close the WebDriver session");
@@ -237,7 +238,7 @@ async fn pages_look_like_one_site(browser: &Client, served: &Served) {
         );
         assert_eq!(
             texts_of(browser, "nav a").await.len(),
-            7,
+            9,
             "{path} has the site's navigation"
         );
         save_screenshot(browser, name).await;
@@ -302,6 +303,107 @@ async fn cross_origin_calls_follow_the_apps_cors_policy(
         }
         assert!(text.starts_with(expected), "{}: {text}", site.url("/"));
     }
+}
+
+/// Two windows join the chat; what one sends the other shows, as text; the live panel, fed
+/// by server-sent events, counts its watchers and the chat's messages.
+async fn two_pages_chat_and_the_live_panel_follows(browser: &Client, served: &Served) {
+    let first = browser.window().await.expect("the current window");
+    join_chat(browser, served, "Ada").await;
+    wait_for_text(browser, "#chat-log", "Ada joined").await;
+
+    let second = browser
+        .new_window(true)
+        .await
+        .expect("a second window")
+        .handle;
+    browser
+        .switch_to_window(second.clone())
+        .await
+        .expect("switch");
+    join_chat(browser, served, "Bob").await;
+    wait_for_text(browser, "#chat-log", "Bob joined").await;
+
+    browser
+        .switch_to_window(first.clone())
+        .await
+        .expect("switch");
+    wait_for_text(browser, "#chat-log", "Bob joined").await;
+    type_into(browser, "chat-message", "hello <b>Bob</b>").await;
+    find(browser, "#chat-send button")
+        .await
+        .click()
+        .await
+        .expect("send");
+
+    browser
+        .switch_to_window(second.clone())
+        .await
+        .expect("switch");
+    wait_for_text(browser, "#chat-log", "Ada hello <b>Bob</b>").await;
+    assert!(
+        browser
+            .find_all(Locator::Css("#chat-log b"))
+            .await
+            .expect("look for injected elements")
+            .is_empty(),
+        "a message became markup"
+    );
+
+    // The first window watches the panel; the second sends, and the panel counts it.
+    browser.switch_to_window(first).await.expect("switch");
+    browser
+        .goto(&served.url("/live"))
+        .await
+        .expect("load /live");
+    wait_for_text(browser, "#live-visitors", "1").await;
+    let before: u64 = text_of(browser, "#live-chat").await.parse().unwrap_or(0);
+    browser.switch_to_window(second).await.expect("switch");
+    type_into(browser, "chat-message", "one more").await;
+    find(browser, "#chat-send button")
+        .await
+        .click()
+        .await
+        .expect("send");
+    browser
+        .close_window()
+        .await
+        .expect("close the second window");
+    let windows = browser.windows().await.expect("the windows");
+    browser
+        .switch_to_window(windows[0].clone())
+        .await
+        .expect("back to the first");
+    wait_for_text(browser, "#live-chat", &(before + 1).to_string()).await;
+    save_screenshot(browser, "live").await;
+}
+
+async fn join_chat(browser: &Client, served: &Served, name: &str) {
+    browser
+        .goto(&served.url("/chat"))
+        .await
+        .expect("load /chat");
+    type_into(browser, "chat-name", name).await;
+    find(browser, "#chat-join button")
+        .await
+        .click()
+        .await
+        .expect("join");
+}
+
+/// Waits until the text of `selector` contains `expected`.
+async fn wait_for_text(browser: &Client, selector: &str, expected: &str) {
+    let mut text = String::new();
+    for _ in 0..(PAGE_TIMEOUT.as_millis() / PAGE_POLL.as_millis()) {
+        if let Ok(element) = browser.find(Locator::Css(selector)).await {
+            text = element.text().await.unwrap_or_default();
+            if text.contains(expected) {
+                return;
+            }
+        }
+        tokio::time::sleep(PAGE_POLL).await;
+    }
+    panic!("{selector} never showed {expected:?}; it shows {text:?}");
 }
 
 /// The stylesheet reached the browser and applies: computed values, as rendered.

@@ -461,7 +461,10 @@ mod tests {
             tungstenite::Message::text("x".repeat(300)),
         ]);
         let whole = feed(&bytes, &[]);
-        assert_eq!(whole.0[..3], ["open", "text héllo", "binary [0, 1, 2, 255]"]);
+        assert_eq!(
+            whole.0[..3],
+            ["open", "text héllo", "binary [0, 1, 2, 255]"]
+        );
         for split in 1..bytes.len() {
             assert_eq!(feed(&bytes, &[split]), whole, "split at {split}");
         }
