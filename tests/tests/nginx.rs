@@ -72,6 +72,40 @@ fn nginx_spreads_requests_over_both_instances_on_kept_alive_connections() {
 }
 
 #[test]
+fn a_websocket_and_an_event_stream_pass_through() {
+    let (a, b) = (instance(), instance());
+    let nginx = Nginx::start([a.addr(), b.addr()]);
+
+    // WebSocket echo: nginx passes the upgrade on and relays frames both ways.
+    let stream = std::net::TcpStream::connect(nginx.http).expect("connect to nginx");
+    stream.set_read_timeout(Some(WAIT)).expect("a read timeout");
+    let url = format!("ws://{}/ws/echo", nginx.http);
+    let (mut socket, response) =
+        tungstenite::client(url.as_str(), stream).expect("the handshake through nginx");
+    assert_eq!(response.status(), 101);
+    for message in [
+        tungstenite::Message::text("through nginx"),
+        tungstenite::Message::binary(vec![1u8, 2, 3]),
+    ] {
+        socket.send(message.clone()).expect("send");
+        assert_eq!(socket.read().expect("the echo"), message);
+    }
+    socket.close(None).expect("close");
+
+    // Server-sent events: nginx passes them on as they come (curl stops after 3 s).
+    let events = curl(&[
+        "-sN",
+        "--max-time",
+        "3",
+        &format!("http://{}/events", nginx.http),
+    ]);
+    let body = events.text();
+    assert!(body.contains("event: posts\ndata: ["), "{body}");
+    assert!(body.contains("event: stats\ndata: {"), "{body}");
+    assert_eq!(events.header("content-type"), Some("text/event-stream"));
+}
+
+#[test]
 fn forwarded_headers_are_believed_from_the_trusted_proxy_only() {
     let (a, b) = (instance(), instance());
     let nginx = Nginx::start([a.addr(), b.addr()]);
