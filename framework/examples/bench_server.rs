@@ -9,16 +9,31 @@
 //! parameters and catch-alls, from the unstable `carafe::__bench::add_filler_routes`), to
 //! measure what a large route table costs: `--extra-routes 997` makes 1,000 routes.
 //!
+//! For the WebSocket benchmarks (`bench/ws/`): `/ws/echo` sends every message back, `/ws/room`
+//! joins the one room `all`, and `POST /broadcast` sends its body to everyone in it.
+//!
 //! Like the peers it is measured against, it logs nothing: it serves with `bind` and
 //! `run_until_signal` (which install no logger, unlike `App::run`), and the slow-handler
 //! check (`Config::slow_handler_warning`, two clock reads per request) is off unless
 //! `--slow-handler-check` turns it on to measure what it costs.
 
-use carafe::{App, Json, Request, route};
+use std::sync::Arc;
+
+use carafe::{App, Hub, Json, Message, Request, WebSocket, WsHandler, WsSender, route};
 use serde::Serialize;
 
+/// A subscriber of the broadcast room.
+struct Member(Arc<Hub>);
+
+impl WsHandler for Member {
+    fn on_open(&mut self, ws: &WsSender) {
+        self.0.join("all", ws);
+    }
+    fn on_message(&mut self, _ws: &WsSender, _message: Message) {}
+}
+
 #[derive(Serialize)]
-struct Message {
+struct Greeting {
     message: &'static str,
 }
 
@@ -26,8 +41,8 @@ fn plaintext(_req: &Request) -> &'static str {
     "Hello, World!"
 }
 
-fn json(_req: &Request) -> Json<Message> {
-    Json(Message {
+fn json(_req: &Request) -> Json<Greeting> {
+    Json(Greeting {
         message: "Hello, World!",
     })
 }
@@ -65,5 +80,13 @@ fn main() -> Result<(), carafe::Error> {
     route!(app, GET "/plaintext" => plaintext)?;
     route!(app, GET "/json" => json)?;
     route!(app, GET "/user/{id}" => user)?;
+    route!(app, GET "/ws/echo" => |_req| WebSocket::new(|ws: &WsSender, message: Message| {
+        let _ = ws.send(message);
+    }), websocket)?;
+    route!(app, GET "/ws/room" => |req: &Request| WebSocket::new(Member(Arc::clone(req.hub()))), websocket)?;
+    route!(app, POST "/broadcast" => |req: &Request| {
+        let text = String::from_utf8_lossy(req.body()).into_owned();
+        req.hub().send("all", Message::Text(text)).to_string()
+    })?;
     app.bind(addr.as_str())?.run_until_signal()
 }
