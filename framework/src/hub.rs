@@ -13,7 +13,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crate::websocket::WsSender;
 use crate::ws::Message;
 
-/// Rooms of WebSocket connections; see the [module docs](self).
+/// Rooms of WebSocket connections, for sending one message to everyone in a room from any
+/// thread. One per app ([`App::hub`](crate::App::hub), [`Request::hub`](crate::Request::hub));
+/// it holds the senders and drops those whose connection is gone as it meets them.
+///
+/// Rooms span the whole process (every worker thread), not several processes: behind a load
+/// balancer, instances reach each other's clients only through a broker of the app's choosing
+/// (Redis pub/sub, say) that each instance relays into its own hub.
 ///
 /// ```
 /// use carafe::{route, App, Hub, Message, Request, WebSocket, WsSender};

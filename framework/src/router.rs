@@ -114,8 +114,9 @@ impl RouteSpec {
     }
 
     /// A WebSocket endpoint: only a valid opening handshake (RFC 6455 §4.2.1) reaches its
-    /// before hooks and handler, which answer with a [`WebSocket`](crate::WebSocket) to
-    /// accept it; anything else is refused (400, 405 or 426 with the reason).
+    /// before hooks and handler, which answer with a `WebSocket` to accept it; anything
+    /// else is refused (400, 405 or 426 with the reason). Needs the `websocket` feature
+    /// (a default one).
     pub fn websocket(mut self) -> Self {
         self.websocket = true;
         self

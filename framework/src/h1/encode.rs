@@ -108,7 +108,7 @@ pub enum Body {
     /// [`Body::reader`].
     Reader(BodyReader),
     /// A live connection: a WebSocket after its `101`, or an event stream, written to as
-    /// things happen. Made by [`WebSocket`](crate::WebSocket) and
+    /// things happen. Made by `WebSocket` and
     /// [`Response::events`](crate::Response::events).
     Live(LiveBody),
 }
