@@ -107,6 +107,13 @@ pub struct Config {
     /// its client counts as too slow: a WebSocket is closed with 1008, an event stream
     /// ends. Default 1,024.
     pub max_live_queue: usize,
+    /// Origins (`scheme://host[:port]`, as browsers send them) of other sites whose pages may
+    /// open WebSockets to this app; `"*"` allows any. A browser sends `Origin` with every
+    /// handshake, and carries the visitor's cookies: without this check any site the visitor
+    /// opens could talk to the app as them (cross-site WebSocket hijacking). A page of the
+    /// app itself (an `Origin` naming the request's `Host`) and a client that is not a
+    /// browser (no `Origin`) are always let in; anyone else gets 403. Default: none.
+    pub websocket_origins: Vec<String>,
     /// Length of the listen queue (`listen(2)` backlog). Default 1024.
     pub backlog: u32,
     /// The kernel send buffer of each connection (`SO_SNDBUF`), in bytes. Default `None`:
@@ -164,6 +171,7 @@ impl Default for Config {
             live_ping_interval: Duration::from_secs(30),
             max_websocket_message: 1024 * 1024,
             max_live_queue: 1024,
+            websocket_origins: Vec::new(),
             backlog: 1024,
             send_buffer_size: None,
             reuse_port: false,

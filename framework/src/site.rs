@@ -10,6 +10,7 @@
 //! (hooks, handler, error handler, session): [`Site::respond`] is that order in code.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use http::StatusCode;
 use http::header::{ALLOW, HeaderValue};
@@ -20,12 +21,12 @@ use crate::config::Config;
 use crate::debug_page;
 use crate::error::{HttpError, UrlForError, abort};
 use crate::h1::conn::{Answer, Dispatch};
-#[cfg(feature = "websocket")]
 use crate::h1::encode::Body;
 use crate::h1::encode::Outgoing;
 use crate::h1::error::ParseError;
 use crate::h1::head::{Head, HeadOffsets};
 use crate::h1::limits::Limits;
+use crate::h1::tunnel::Offload;
 use crate::handler::{Outcome, call_guarded, report_server_error};
 use crate::hooks::Hooks;
 use crate::request::Request;
@@ -496,7 +497,10 @@ impl Dispatch for Site {
         {
             let (blocking, websocket) = (route.info.is_blocking(), route.info.is_websocket());
             #[cfg(feature = "websocket")]
-            if websocket && let Err(refusal) = crate::websocket::check_handshake(head) {
+            if websocket
+                && let Err(refusal) =
+                    crate::websocket::check_handshake(head, &self.config.websocket_origins)
+            {
                 return Answer::Ready(self.refuse_handshake(head, peer, refusal));
             }
             #[cfg(not(feature = "websocket"))]
@@ -520,12 +524,17 @@ impl Dispatch for Site {
         outcome.response.into_outgoing()
     }
 
-    fn run(&self, job: BlockingJob) -> Outgoing {
+    fn run(&self, job: BlockingJob, pool: &Arc<dyn Offload>) -> Outgoing {
         let mut fields = Vec::new();
         let head = job.head.head(&job.bytes, &mut fields);
         let body = &job.bytes[head.len..];
         let lookup = self.router.lookup(&head.method, head.path);
-        self.respond(&head, body, job.peer, lookup).into_outgoing()
+        let mut outgoing = self.respond(&head, body, job.peer, lookup).into_outgoing();
+        // A blocking WebSocket route's callbacks run on the pool too.
+        if let Body::Live(live) = &mut outgoing.body {
+            live.tunnel.offload(Arc::clone(pool));
+        }
+        outgoing
     }
 }
 

@@ -19,16 +19,18 @@
 //! # Ok::<(), carafe::Error>(())
 //! ```
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use http::StatusCode;
 
 use crate::h1::encode::{Body, ContentType, LiveBody};
 use crate::h1::outbox::{Outbox, Overflow, PushError};
-use crate::h1::tunnel::LiveLimits;
+use crate::h1::tunnel::{LiveLimits, Offload};
 use crate::response::{IntoResponse, Response};
 use crate::ws::Message;
+use crate::ws::handshake::Refusal;
 use crate::ws::tunnel::{Push, WsEvents, WsTunnel};
 
 /// Until the app's limits apply (when the connection goes live).
@@ -111,8 +113,8 @@ impl IntoResponse for WebSocket {
             id: next_id(),
         };
         let events = Callbacks {
-            handler: self.handler,
             sender,
+            runner: Runner::OnLoop(self.handler),
         };
         let tunnel = WsTunnel::new(Box::new(events), outbox, &DEFAULT_LIMITS);
         let mut response = Response::with_type(
@@ -132,24 +134,155 @@ fn next_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The app's handler as the protocol floor sees it.
+/// The app's handler as the protocol floor sees it: called on the event loop, or (for a
+/// `blocking` route) on the blocking pool, one event at a time, in order.
 struct Callbacks {
-    handler: Box<dyn WsHandler>,
     sender: WsSender,
+    runner: Runner,
+}
+
+enum Runner {
+    OnLoop(Box<dyn WsHandler>),
+    Pooled(Arc<Pooled>),
+    /// Only while switching from one to the other.
+    Switching,
+}
+
+/// What happened, for the handler.
+enum Event {
+    Open,
+    Message(Message),
+    Close(u16, String),
+}
+
+impl Callbacks {
+    fn handle(&mut self, event: Event) {
+        match &mut self.runner {
+            Runner::OnLoop(handler) => call(handler.as_mut(), &self.sender, event),
+            Runner::Pooled(pooled) => pooled.post(event),
+            Runner::Switching => unreachable!("switched before any event"),
+        }
+    }
 }
 
 impl WsEvents for Callbacks {
     fn on_open(&mut self) {
-        self.handler.on_open(&self.sender);
+        self.handle(Event::Open);
     }
 
     fn on_message(&mut self, message: Message) {
-        self.handler.on_message(&self.sender, message);
+        self.handle(Event::Message(message));
     }
 
     fn on_close(&mut self, code: u16, reason: &str) {
-        self.handler.on_close(&self.sender, code, reason);
+        self.handle(Event::Close(code, reason.to_owned()));
     }
+
+    fn offload(&mut self, pool: Arc<dyn Offload>) {
+        if let Runner::OnLoop(handler) = std::mem::replace(&mut self.runner, Runner::Switching) {
+            self.runner = Runner::Pooled(Arc::new(Pooled {
+                pool,
+                sender: self.sender.clone(),
+                handler: Mutex::new(handler),
+                pending: Mutex::new(Pending::default()),
+            }));
+        }
+    }
+}
+
+/// Calls the handler for `event`, behind a panic boundary: a callback that panics costs its
+/// own connection (closed with 1011), never the thread it runs on.
+fn call(handler: &mut dyn WsHandler, sender: &WsSender, event: Event) {
+    let called = crate::handler::call_guarded(|| match event {
+        Event::Open => handler.on_open(sender),
+        Event::Message(message) => handler.on_message(sender, message),
+        Event::Close(code, reason) => handler.on_close(sender, code, &reason),
+    });
+    if let Err(panic) = called {
+        log::error!("a WebSocket handler panicked: {panic}; closing its connection (1011)");
+        let _ = sender.close(1011, "server error");
+    }
+}
+
+/// A `blocking` route's handler: its events wait in `pending` for the pool, where one job at
+/// a time runs them in order, so that the handler sees them as it would on the loop.
+struct Pooled {
+    pool: Arc<dyn Offload>,
+    sender: WsSender,
+    handler: Mutex<Box<dyn WsHandler>>,
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    events: VecDeque<Event>,
+    /// A job on the pool is running them (or is queued to).
+    running: bool,
+}
+
+/// Events one job runs before making way for other connections' jobs.
+const EVENTS_PER_JOB: usize = 32;
+
+impl Pooled {
+    /// Queues `event` for the handler, starting a job if none is running. A client whose
+    /// messages pile up past the queue limit faster than the handler takes them is closed
+    /// with 1008, as one that reads too slowly is; if the pool is full, 1013 (try again).
+    fn post(self: &Arc<Self>, event: Event) {
+        let start = {
+            let mut pending = lock(&self.pending);
+            let message = matches!(event, Event::Message(_));
+            if message && pending.events.len() >= self.sender.outbox.limit() {
+                drop(pending);
+                let _ = self
+                    .sender
+                    .close(1008, "messages arrive faster than they are handled");
+                return;
+            }
+            pending.events.push_back(event);
+            !std::mem::replace(&mut pending.running, true)
+        };
+        if start {
+            self.start();
+        }
+    }
+
+    fn start(self: &Arc<Self>) {
+        let this = Arc::clone(self);
+        if !self.pool.offload(Box::new(move || this.run())) {
+            let mut pending = lock(&self.pending);
+            pending.events.clear();
+            pending.running = false;
+            drop(pending);
+            let _ = self
+                .sender
+                .close(1013, "the server is busy; try again later");
+        }
+    }
+
+    /// Runs queued events, then hands the rest (if any) to a new job.
+    fn run(self: Arc<Self>) {
+        let mut handler = lock(&self.handler);
+        for _ in 0..EVENTS_PER_JOB {
+            let event = {
+                let mut pending = lock(&self.pending);
+                let Some(event) = pending.events.pop_front() else {
+                    pending.running = false;
+                    return;
+                };
+                event
+            };
+            call(handler.as_mut(), &self.sender, event);
+        }
+        drop(handler);
+        self.start();
+    }
+}
+
+/// A panic while holding these locks leaves a valid queue and a handler that was closed.
+fn lock<T: ?Sized>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Sends to one WebSocket connection, from its callbacks or from any thread; clones send to
@@ -198,10 +331,12 @@ impl WsSender {
     }
 }
 
-/// Whether the head is a valid opening handshake, as [`accept`] will need it.
+/// Whether the head is a valid opening handshake, as [`accept`] will need it, from a page
+/// `allowed_origins` lets in.
 pub(crate) fn check_handshake(
     head: &crate::h1::head::Head<'_, '_>,
-) -> Result<String, crate::ws::handshake::Refusal> {
+    allowed_origins: &[String],
+) -> Result<(), Refusal> {
     let field = |name: &str| {
         head.headers
             .iter()
@@ -215,7 +350,28 @@ pub(crate) fn check_handshake(
         upgrade: field("upgrade"),
         ws_version: field("sec-websocket-version"),
         key: field("sec-websocket-key"),
-    })
+    })?;
+    match field("origin") {
+        Some(origin) if !origin_allowed(origin, field("host"), allowed_origins) => Err(Refusal {
+            status: StatusCode::FORBIDDEN,
+            reason: "pages of this Origin may not open a WebSocket here \
+                     (Config::websocket_origins lists the ones that may)",
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a page of `origin` may open a WebSocket to the host named `host`: its own pages
+/// may (the origin's authority is the request's `Host`), and those `allowed` lists.
+fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
+    let origin = origin.trim();
+    let authority = origin.split_once("://").map(|(_, authority)| authority);
+    if host.is_some_and(|host| authority.is_some_and(|a| a.eq_ignore_ascii_case(host.trim()))) {
+        return true;
+    }
+    allowed
+        .iter()
+        .any(|allowed| allowed == "*" || allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
 /// The `101` of an accepted handshake: `Upgrade` and `Sec-WebSocket-Accept` added (the
@@ -232,4 +388,52 @@ pub(crate) fn accept(request: &crate::request::Request<'_>, mut response: Respon
         headers.insert("sec-websocket-accept", value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_allowed;
+
+    #[test]
+    fn a_page_of_the_app_itself_or_of_a_listed_origin_may_open_a_websocket() {
+        let listed = ["https://app.example".to_owned()];
+        assert!(origin_allowed(
+            "http://localhost:8080",
+            Some("localhost:8080"),
+            &[]
+        ));
+        assert!(origin_allowed(
+            "https://Shop.Example",
+            Some("shop.example"),
+            &[]
+        ));
+        assert!(origin_allowed(
+            "https://app.example",
+            Some("api.example"),
+            &listed
+        ));
+        assert!(origin_allowed(
+            "https://any.example",
+            Some("api.example"),
+            &["*".to_owned()]
+        ));
+
+        assert!(!origin_allowed(
+            "http://evil.example",
+            Some("localhost:8080"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            "http://localhost:8081",
+            Some("localhost:8080"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            "https://app.example.evil",
+            Some("x"),
+            &listed
+        ));
+        assert!(!origin_allowed("null", Some("localhost"), &[]));
+        assert!(!origin_allowed("http://localhost", None, &[]));
+    }
 }

@@ -376,3 +376,194 @@ fn a_client_that_never_answers_pings_is_dropped() {
     );
     drop(client);
 }
+
+#[test]
+fn pages_of_other_sites_may_not_open_websockets_unless_listed() {
+    let mut app = app(Arc::default());
+    app.config.websocket_origins = vec!["https://friend.example".to_owned()];
+    let served = Served::app(app);
+    let from = |origin: &str| {
+        let answer = raw(
+            &served,
+            &format!(
+                "GET /echo HTTP/1.1\r\nHost: app.example\r\nOrigin: {origin}\r\n\
+                 Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            ),
+        );
+        answer.lines().next().unwrap_or_default().to_owned()
+    };
+    assert_eq!(from("https://evil.example"), "HTTP/1.1 403 Forbidden");
+    assert_eq!(from("null"), "HTTP/1.1 403 Forbidden");
+    assert_eq!(
+        from("http://app.example"),
+        "HTTP/1.1 101 Switching Protocols"
+    );
+    assert_eq!(
+        from("https://friend.example"),
+        "HTTP/1.1 101 Switching Protocols"
+    );
+}
+
+/// An app whose WebSockets queue at most 8 messages, and two routes that each queue 100 at
+/// once on opening: one under each overflow policy.
+fn flooding_app() -> App {
+    let mut app = App::new();
+    app.config.max_live_queue = 8;
+    let flood = |ws: &WsSender| {
+        for i in 0..100 {
+            let _ = ws.send(format!("m{i}"));
+        }
+    };
+    struct Flood(fn(&WsSender));
+    impl WsHandler for Flood {
+        fn on_open(&mut self, ws: &WsSender) {
+            (self.0)(ws);
+        }
+        fn on_message(&mut self, _ws: &WsSender, _message: Message) {}
+    }
+    route!(app, GET "/close" => move |_req| WebSocket::new(Flood(flood)), websocket).unwrap();
+    route!(app, GET "/drop" => move |_req| {
+        WebSocket::new(Flood(flood)).overflow(carafe::Overflow::DropOldest)
+    }, websocket)
+    .unwrap();
+    app
+}
+
+#[test]
+fn a_client_that_falls_behind_is_closed_with_1008_or_loses_the_oldest() {
+    let served = Served::app(flooding_app());
+    let mut closed = connect(&served, "/close");
+    loop {
+        match closed.read() {
+            Ok(tungstenite::Message::Text(_)) => {}
+            Ok(tungstenite::Message::Close(Some(frame))) => {
+                assert_eq!(frame.code, CloseCode::Policy);
+                break;
+            }
+            other => panic!("expected messages, then a 1008 close: {other:?}"),
+        }
+    }
+    let mut dropping = connect(&served, "/drop");
+    let kept: Vec<String> = (0..8).map(|_| text(&mut dropping)).collect();
+    let newest: Vec<String> = (92..100).map(|i| format!("m{i}")).collect();
+    assert_eq!(kept, newest);
+    dropping.close(None).unwrap();
+}
+
+#[test]
+fn a_handshake_and_frames_sent_a_byte_at_a_time_work() {
+    let served = Served::app(app(Arc::default()));
+    let mut stream = TcpStream::connect(served.addr()).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut bytes =
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+        Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            .to_vec();
+    // "héllo" as two fragments, the é split between them, masked with a key of zeros.
+    bytes.extend_from_slice(&[0x01, 0x82, 0, 0, 0, 0, b'h', 0xc3]);
+    bytes.extend_from_slice(&[0x80, 0x84, 0, 0, 0, 0, 0xa9, b'l', b'l', b'o']);
+    for byte in bytes {
+        stream.write_all(&[byte]).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut answer = Vec::new();
+    let echo = [0x81, 0x06, b'h', 0xc3, 0xa9, b'l', b'l', b'o'];
+    let mut buffer = [0u8; 1024];
+    while !answer.ends_with(&echo) {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => panic!("no echo: {}", String::from_utf8_lossy(&answer)),
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+        }
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 101 "));
+}
+
+/// Echoes `text` as `thread name: text`, sleeping first when told to.
+fn slow_echo(ws: &WsSender, message: Message) {
+    let text = message.as_text().unwrap_or_default().to_owned();
+    if let Some(ms) = text.strip_prefix("sleep ") {
+        std::thread::sleep(Duration::from_millis(ms.parse().unwrap()));
+    }
+    if text == "boom" {
+        panic!("the handler failed on purpose");
+    }
+    let thread = std::thread::current().name().unwrap_or("?").to_owned();
+    let _ = ws.send(format!("{thread}: {text}"));
+}
+
+fn blocking_app() -> App {
+    let mut app = App::new();
+    app.config.workers = 1;
+    app.config.blocking_threads = 2;
+    app.config.linger_timeout = Duration::from_millis(200);
+    route!(app, GET "/pooled" => |_req| WebSocket::new(slow_echo), websocket, blocking).unwrap();
+    route!(app, GET "/on-loop" => |_req| WebSocket::new(slow_echo), websocket).unwrap();
+    route!(app, GET "/ping" => |_req| "pong").unwrap();
+    app
+}
+
+fn closed_with(client: &mut Client) -> Option<CloseFrame> {
+    loop {
+        match client.read() {
+            Ok(tungstenite::Message::Close(frame)) => return frame,
+            Ok(_) => continue,
+            Err(error) => panic!("expected a close frame, got {error}"),
+        }
+    }
+}
+
+#[test]
+fn a_blocking_route_handles_messages_on_the_pool_in_order_without_stalling_the_loop() {
+    let served = Served::app(blocking_app());
+    let mut client = connect(&served, "/pooled");
+    client
+        .send(tungstenite::Message::text("sleep 600"))
+        .unwrap();
+    client.send(tungstenite::Message::text("second")).unwrap();
+    client.send(tungstenite::Message::text("third")).unwrap();
+
+    // The only worker's loop answers while the handler sleeps on the pool.
+    let started = Instant::now();
+    let pong = carafe_e2e::curl(&[&served.url("/ping")]);
+    assert_eq!(pong.text(), "pong");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "the loop waited for the handler: {:?}",
+        started.elapsed()
+    );
+
+    for expected in ["sleep 600", "second", "third"] {
+        let answer = text(&mut client);
+        let (thread, echoed) = answer.split_once(": ").unwrap();
+        assert!(thread.starts_with("carafe-blocking-"), "ran on {thread}");
+        assert_eq!(echoed, expected);
+    }
+    client.close(None).unwrap();
+    served.shutdown();
+}
+
+#[test]
+fn a_panicking_websocket_handler_costs_its_connection_1011_and_nothing_else() {
+    let served = Served::app(blocking_app());
+    for path in ["/on-loop", "/pooled"] {
+        let mut client = connect(&served, path);
+        client.send(tungstenite::Message::text("boom")).unwrap();
+        let frame = closed_with(&mut client).expect("a close code");
+        assert_eq!(frame.code, CloseCode::Error, "{path}");
+
+        // The thread that ran it still serves: new connections, on the loop and the pool.
+        for path in ["/on-loop", "/pooled"] {
+            let mut again = connect(&served, path);
+            again
+                .send(tungstenite::Message::text("still here"))
+                .unwrap();
+            assert!(text(&mut again).ends_with(": still here"));
+        }
+        assert_eq!(carafe_e2e::curl(&[&served.url("/ping")]).text(), "pong");
+    }
+    served.shutdown();
+}

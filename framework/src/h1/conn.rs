@@ -42,7 +42,7 @@ use super::encode::{Body, CHUNK_HEADER_LEN, EncodeOptions, Outgoing, Streaming, 
 use super::error::ParseError;
 use super::head::{self, BodyKind, Head, HeadOffsets, PartialHead, parse_head};
 use super::limits::{Limits, Timeouts};
-use super::tunnel::{Tunnel, Wake};
+use super::tunnel::{Offload, Tunnel, Wake};
 
 /// How much of a streamed body is read from its source per pull, and the output held below
 /// which the next pull happens: memory per download stays near 64 KiB, whatever its size.
@@ -59,8 +59,9 @@ pub(crate) trait Dispatch {
     /// Answers one request: its head, its (decoded) body, and the address it came from.
     fn dispatch(&self, head: &Head<'_, '_>, body: &[u8], peer: SocketAddr) -> Answer<Self::Job>;
 
-    /// Runs a job that [`dispatch`](Self::dispatch) handed out, where blocking is fine.
-    fn run(&self, job: Self::Job) -> Outgoing;
+    /// Runs a job that [`dispatch`](Self::dispatch) handed out, where blocking is fine:
+    /// on `pool`, which also takes the callbacks of a live connection it answers with.
+    fn run(&self, job: Self::Job, pool: &Arc<dyn Offload>) -> Outgoing;
 
     /// The answer to a request refused for `error` once its head was read (a body larger
     /// than the limit, told by its Content-Length): the layer above may render its own error

@@ -4,11 +4,13 @@
 //! criterion benches, the allocation test and the property tests.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use super::buffer::BufferPool;
 use super::conn::{Connection, Ctx, Dispatch};
 use super::date::{DateCache, HTTP_DATE_LEN};
 use super::limits::Limits;
+use super::tunnel::{Offload, RunHere};
 
 /// One in-memory connection, with the buffers and the `Date` a worker would lend it.
 #[derive(Debug)]
@@ -112,7 +114,7 @@ impl<J> MemoryConnection<J> {
         loop {
             let mut ctx = self.lent.ctx(dispatch, limits);
             if let Some(job) = self.conn.poll_job() {
-                let response = dispatch.run(job);
+                let response = dispatch.run(job, &(Arc::new(RunHere) as Arc<dyn Offload>));
                 self.conn.handle_job_done(response, &mut ctx);
                 continue;
             }

@@ -140,6 +140,12 @@ impl<T> Outbox<T> {
         self.lock().limit = limit;
     }
 
+    /// Items that may wait before the queue overflows.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    pub(crate) fn limit(&self) -> usize {
+        self.lock().limit
+    }
+
     /// Whether nothing waits.
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {

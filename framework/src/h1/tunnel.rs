@@ -33,6 +33,12 @@ pub(crate) trait Tunnel: Send {
     /// driver knows the connection (its worker and slot).
     fn attach(&mut self, wake: Arc<dyn Wake>);
 
+    /// Runs the app's callbacks on `pool` rather than on the event loop (a `blocking`
+    /// WebSocket route). Tunnels without callbacks ignore it.
+    fn offload(&mut self, pool: Arc<dyn Offload>) {
+        let _ = pool;
+    }
+
     /// The app's limits for live connections.
     fn configure(&mut self, limits: &LiveLimits) {
         let _ = limits;
@@ -71,6 +77,24 @@ pub(crate) struct LiveLimits {
 pub(crate) trait Wake: Send + Sync {
     /// Asks for the push to be handled; false if the connection is gone.
     fn wake(&self) -> bool;
+}
+
+/// Runs work away from the event loop: the server's blocking pool, as the layer above sees it.
+pub(crate) trait Offload: Send + Sync {
+    /// Queues `work`; false (and `work` dropped) when the pool is full or stopping.
+    // Only WebSocket callbacks are offloaded today.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    fn offload(&self, work: Box<dyn FnOnce() + Send>) -> bool;
+}
+
+/// Runs work at once, where it is called: what runs jobs when there is no pool.
+pub(crate) struct RunHere;
+
+impl Offload for RunHere {
+    fn offload(&self, work: Box<dyn FnOnce() + Send>) -> bool {
+        work();
+        true
+    }
 }
 
 impl std::fmt::Debug for dyn Tunnel {

@@ -8,12 +8,15 @@
 //! the worker's event loop. The queue is bounded: a full pool refuses the job, and the worker
 //! answers [`service_unavailable`] at once. A job always gets an answer: one that panics is a
 //! 500, and one dropped unanswered (a thread gone, a pool stopping) answers 503 as it goes.
+//!
+//! The same threads run the callbacks of `blocking` WebSocket routes: the site hands them
+//! over through [`Offload`], one job per connection at a time so that its events stay in order.
 
 use std::fmt::Display;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread;
 
 use http::StatusCode;
@@ -22,6 +25,7 @@ use mio::Waker;
 
 use crate::h1::conn::Dispatch;
 use crate::h1::encode::Outgoing;
+use crate::h1::tunnel::{Offload, RunHere};
 
 /// The answer when the pool cannot take a job: 503 with `Retry-After`.
 fn service_unavailable() -> Outgoing {
@@ -130,7 +134,7 @@ impl<J: Display + Send + 'static> BlockingLink<J> {
     ) -> Option<Outgoing> {
         let Some(pool) = &self.pool else {
             // Only reachable if a blocking route exists without a pool; answer here, slowly.
-            return Some(dispatch.run(job));
+            return Some(dispatch.run(job, &(Arc::new(RunHere) as Arc<dyn Offload>)));
         };
         let reply = Reply::new(
             self.results_sender.clone(),
@@ -149,19 +153,30 @@ impl<J: Display + Send + 'static> BlockingLink<J> {
     }
 }
 
-/// A job and where to send its response.
-struct Task<J> {
-    job: J,
-    reply: Reply,
+/// What the pool's threads take from its queue.
+enum Work<J> {
+    /// A request for a `blocking` route, and where to send its response.
+    Request(J, Reply),
+    /// The callbacks of a `blocking` WebSocket route's connection.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    Callbacks(Box<dyn FnOnce() + Send>),
 }
 
-/// A fixed set of threads with a bounded queue of jobs.
+/// A fixed set of threads with a bounded queue of work.
 pub(super) struct BlockingPool<J> {
-    queue: Option<Sender<Task<J>>>,
-    /// Jobs admitted and not finished (queued or running), capped at `capacity`. Counted
+    shared: Arc<Shared<J>>,
+}
+
+/// The queue's sending end, shared by the pool's owner and by the threads (which hand it to
+/// the live connections they answer, for their callbacks).
+struct Shared<J> {
+    /// `None` once the pool stops: the channel then closes, and each thread ends once it
+    /// finds the queue empty.
+    queue: RwLock<Option<Sender<Work<J>>>>,
+    /// Work admitted and not finished (queued or running), capped at `capacity`. Counted
     /// here rather than by a bounded channel, whose limit would depend on whether a thread
     /// has already taken the previous job off the queue.
-    admitted: Arc<AtomicUsize>,
+    admitted: AtomicUsize,
     capacity: usize,
 }
 
@@ -172,54 +187,80 @@ impl<J: Send + 'static> BlockingPool<J> {
         D: Dispatch<Job = J> + Send + Sync + 'static,
     {
         let threads = threads.max(1);
-        let (sender, receiver) = mpsc::channel::<Task<J>>();
+        let (sender, receiver) = mpsc::channel::<Work<J>>();
         let receiver = Arc::new(Mutex::new(receiver));
-        let admitted = Arc::new(AtomicUsize::new(0));
+        let shared = Arc::new(Shared {
+            queue: RwLock::new(Some(sender)),
+            admitted: AtomicUsize::new(0),
+            capacity: threads + queue,
+        });
         for index in 0..threads {
             let dispatch = Arc::clone(dispatch);
             let receiver = Arc::clone(&receiver);
-            let admitted = Arc::clone(&admitted);
+            let shared = Arc::clone(&shared);
             // Detached: a handler stuck forever must not keep the server from stopping (the
             // process ending takes such a thread with it).
             thread::Builder::new()
                 .name(format!("carafe-blocking-{index}"))
-                .spawn(move || run_jobs(&*dispatch, &receiver, &admitted))?;
+                .spawn(move || run_jobs(&*dispatch, &receiver, shared))?;
         }
         log::debug!("blocking pool: {threads} threads, queue of {queue}");
-        Ok(Self {
-            queue: Some(sender),
-            admitted,
-            capacity: threads + queue,
-        })
+        Ok(Self { shared })
     }
 
     /// Queues `job`, to be answered through `reply`; or refuses it when `threads + queue`
     /// jobs are already admitted: then `reply` is cancelled and the job given back, for the
     /// caller to answer.
     pub(super) fn submit(&self, job: J, reply: Reply) -> Result<(), J> {
-        let admitted = self
+        match self.shared.submit(Work::Request(job, reply)) {
+            Ok(()) => Ok(()),
+            Err(Work::Request(job, reply)) => {
+                reply.cancel();
+                Err(job)
+            }
+            Err(Work::Callbacks(_)) => unreachable!("a request was submitted"),
+        }
+    }
+}
+
+impl<J> Shared<J> {
+    /// Queues `work` if the pool has room and still runs; else gives it back.
+    fn submit(&self, work: Work<J>) -> Result<(), Work<J>> {
+        if self
             .admitted
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
                 (count < self.capacity).then_some(count + 1)
-            });
-        let sent = match (&self.queue, admitted) {
-            (Some(queue), Ok(_)) => queue.send(Task { job, reply }).map_err(|error| {
-                self.admitted.fetch_sub(1, Ordering::AcqRel);
-                error.0
-            }),
-            (_, Err(_)) | (None, Ok(_)) => Err(Task { job, reply }),
+            })
+            .is_err()
+        {
+            return Err(work);
+        }
+        let queue = self.queue.read().unwrap_or_else(PoisonError::into_inner);
+        let sent = match &*queue {
+            Some(queue) => queue.send(work).map_err(|error| error.0),
+            None => Err(work),
         };
-        sent.map_err(|task| {
-            task.reply.cancel();
-            task.job
-        })
+        if sent.is_err() {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+        }
+        sent
+    }
+}
+
+impl<J: Send + 'static> Offload for Shared<J> {
+    fn offload(&self, work: Box<dyn FnOnce() + Send>) -> bool {
+        self.submit(Work::Callbacks(work)).is_ok()
     }
 }
 
 impl<J> Drop for BlockingPool<J> {
     /// Closes the queue: each thread ends once it finds it empty.
     fn drop(&mut self) {
-        self.queue = None;
+        *self
+            .shared
+            .queue
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
 }
 
@@ -234,9 +275,10 @@ impl Drop for Admission<'_> {
 
 fn run_jobs<D: Dispatch>(
     dispatch: &D,
-    receiver: &Mutex<Receiver<Task<D::Job>>>,
-    admitted: &AtomicUsize,
+    receiver: &Mutex<Receiver<Work<D::Job>>>,
+    shared: Arc<Shared<D::Job>>,
 ) {
+    let pool: Arc<dyn Offload> = Arc::clone(&shared) as Arc<dyn Offload>;
     loop {
         // Hold the lock only to take one job; a poisoned lock (a thread panicked while
         // holding it, which `recv` cannot do) would still hand out the receiver.
@@ -244,22 +286,33 @@ fn run_jobs<D: Dispatch>(
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .recv();
-        let Ok(Task { job, reply }) = next else {
+        let Ok(work) = next else {
             return; // The pool is shutting down.
         };
-        let admission = Admission(admitted);
-        // Handlers run behind their own panic boundary (a 500 with the app's page); this
-        // one is for the rest, so that no job takes its thread down or goes unanswered.
-        let response =
-            panic::catch_unwind(AssertUnwindSafe(|| dispatch.run(job))).unwrap_or_else(|_| {
-                log::error!("a blocking job panicked outside its handler");
-                Outgoing::text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "500 Internal Server Error\n",
-                )
-            });
-        drop(admission);
-        reply.send(response);
+        let admission = Admission(&shared.admitted);
+        match work {
+            Work::Request(job, reply) => {
+                // Handlers run behind their own panic boundary (a 500 with the app's page);
+                // this one is for the rest, so that no job takes its thread down or goes
+                // unanswered.
+                let response = panic::catch_unwind(AssertUnwindSafe(|| dispatch.run(job, &pool)))
+                    .unwrap_or_else(|_| {
+                        log::error!("a blocking job panicked outside its handler");
+                        Outgoing::text(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "500 Internal Server Error\n",
+                        )
+                    });
+                drop(admission);
+                reply.send(response);
+            }
+            // The callbacks have their own panic boundary (which closes the connection).
+            Work::Callbacks(callbacks) => {
+                if panic::catch_unwind(AssertUnwindSafe(callbacks)).is_err() {
+                    log::error!("a WebSocket's callbacks panicked outside the handler");
+                }
+            }
+        }
     }
 }
 
@@ -280,7 +333,7 @@ mod tests {
         fn dispatch(&self, _: &Head<'_, '_>, _: &[u8], _: SocketAddr) -> Answer<usize> {
             unreachable!("jobs are submitted directly")
         }
-        fn run(&self, job: usize) -> Outgoing {
+        fn run(&self, job: usize, _pool: &Arc<dyn Offload>) -> Outgoing {
             assert!(job != 0, "job 0 panics");
             Outgoing::text(StatusCode::OK, vec![b'x'; job])
         }
@@ -327,7 +380,7 @@ mod tests {
     fn a_full_pool_gives_the_job_back() {
         let pool = BlockingPool::start(&Arc::new(Numbers), 1, 0).unwrap();
         // Hold the admission count at the capacity by hand: the next job is refused.
-        pool.admitted.store(1, Ordering::SeqCst);
+        pool.shared.admitted.store(1, Ordering::SeqCst);
         let (reply, received, _poll) = reply_to(5);
         assert!(matches!(pool.submit(9, reply), Err(9)));
         // The caller answers; the reply sends nothing (a second answer would reach whatever
@@ -353,12 +406,12 @@ mod tests {
             .expect("the pool answered through the link");
         assert_eq!((done.key, done.id, done.response.body.len()), (3, 11, 5));
 
-        pool.admitted.store(1, Ordering::SeqCst);
+        pool.shared.admitted.store(1, Ordering::SeqCst);
         let refused = link
             .submit(&Numbers, 3, 12, 5)
             .expect("a full pool refuses");
         assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
-        pool.admitted.store(0, Ordering::SeqCst);
+        pool.shared.admitted.store(0, Ordering::SeqCst);
 
         let without_pool = BlockingLink::new(None, waker);
         let here = without_pool

@@ -21,7 +21,7 @@ use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 
 use super::Message;
 use crate::h1::outbox::Outbox;
-use crate::h1::tunnel::{LiveLimits, Tunnel, Wake};
+use crate::h1::tunnel::{LiveLimits, Offload, Tunnel, Wake};
 
 /// The layer above, as a WebSocket sees it: the app's callbacks, run on the event loop.
 pub(crate) trait WsEvents: Send {
@@ -31,6 +31,8 @@ pub(crate) trait WsEvents: Send {
     fn on_message(&mut self, message: Message);
     /// The connection closed: the code and reason of the close (1006 when none came).
     fn on_close(&mut self, code: u16, reason: &str);
+    /// From now on, run the callbacks on `pool` (in order), not on the loop.
+    fn offload(&mut self, pool: Arc<dyn Offload>);
 }
 
 /// What a connection's handles push.
@@ -331,6 +333,10 @@ impl Tunnel for WsTunnel {
         self.outbox.set_wake(wake);
     }
 
+    fn offload(&mut self, pool: Arc<dyn Offload>) {
+        self.events.offload(pool);
+    }
+
     fn configure(&mut self, limits: &LiveLimits) {
         self.socket
             .set_config(|config| *config = self::config(limits));
@@ -399,6 +405,7 @@ mod tests {
         fn on_close(&mut self, code: u16, _reason: &str) {
             self.seen.lock().unwrap().push(format!("close {code}"));
         }
+        fn offload(&mut self, _pool: Arc<dyn Offload>) {}
     }
 
     fn tunnel() -> (WsTunnel, Arc<Mutex<Vec<String>>>) {

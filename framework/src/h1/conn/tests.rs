@@ -7,6 +7,12 @@ use std::net::SocketAddr;
 use http::StatusCode;
 
 use super::*;
+use crate::h1::tunnel::RunHere;
+
+/// The pool of jobs run in place.
+fn here() -> Arc<dyn Offload> {
+    Arc::new(RunHere)
+}
 use crate::h1::body::ChunkedLimits;
 use crate::h1::encode::{Body, ContentType};
 use crate::h1::head::HeadLimits;
@@ -138,7 +144,7 @@ impl Dispatch for Paths {
         })
     }
 
-    fn run(&self, job: Slow) -> Outgoing {
+    fn run(&self, job: Slow, _pool: &Arc<dyn Offload>) -> Outgoing {
         let mut body = b"slow:".to_vec();
         body.extend_from_slice(&job.0);
         Outgoing::text(StatusCode::OK, body)
@@ -189,7 +195,7 @@ impl Driven {
         loop {
             let (conn, mut ctx) = self.ctx();
             if let Some(job) = conn.poll_job() {
-                conn.handle_job_done(Paths.run(job), &mut ctx);
+                conn.handle_job_done(Paths.run(job, &here()), &mut ctx);
                 continue;
             }
             let pending = conn.poll_transmit();
@@ -323,7 +329,7 @@ fn a_blocking_job_holds_back_what_is_pipelined_behind_it() {
     let job = driven.conn.poll_job().expect("the job");
     assert!(driven.conn.poll_job().is_none(), "handed out once");
     let (conn, mut ctx) = driven.ctx();
-    conn.handle_job_done(Paths.run(job), &mut ctx);
+    conn.handle_job_done(Paths.run(job, &here()), &mut ctx);
     assert_eq!(
         text(driven.conn.poll_transmit()),
         [
