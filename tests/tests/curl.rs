@@ -409,6 +409,8 @@ fn nav_links_and_forms_point_at_the_routes_paths() {
             "/contact",
             "/counter",
             "/upload",
+            "/chat",
+            "/live",
             "/api/time"
         ]
     );
