@@ -74,8 +74,9 @@ impl Hub {
     }
 
     /// Sends `message` to everyone in `room`; returns how many it was queued for (those whose
-    /// connection is gone leave the room).
-    pub fn send(&self, room: &str, message: Message) -> usize {
+    /// connection is gone leave the room). A `String` or `&str` is text, a `Vec<u8>` binary.
+    pub fn send(&self, room: &str, message: impl Into<Message>) -> usize {
+        let message = message.into();
         let members: Vec<WsSender> = match self.rooms().get(room) {
             Some(members) => members.clone(),
             None => return 0,

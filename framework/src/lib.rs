@@ -183,6 +183,6 @@ pub mod __bench {
 pub struct ReadmeDoctests;
 
 /// GUIDE.md's examples, run as doc-tests as the README's are.
-#[cfg(all(doctest, feature = "sessions"))]
+#[cfg(all(doctest, feature = "sessions", feature = "websocket"))]
 #[doc = include_str!("../../GUIDE.md")]
 pub struct GuideDoctests;

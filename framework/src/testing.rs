@@ -279,8 +279,13 @@ pub struct TestRequest<'c> {
 }
 
 impl TestRequest<'_> {
-    /// Adds a header.
+    /// Adds a header field (a repeated name adds another line). `Host` replaces the
+    /// default `localhost`: a request has one.
     pub fn header(mut self, name: &str, value: &str) -> Self {
+        if name.eq_ignore_ascii_case("host") {
+            self.headers
+                .retain(|(field, _)| !field.eq_ignore_ascii_case("host"));
+        }
         self.headers.push((name.into(), value.into()));
         self
     }
@@ -508,7 +513,8 @@ impl TestResponse {
                     )
                 })
                 .collect();
-            if status.is_informational() {
+            // A 101 is final: what follows is another protocol (a WebSocket's frames).
+            if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
                 raw = &raw[head_len..];
                 continue;
             }
@@ -519,7 +525,7 @@ impl TestResponse {
                     .map(|(_, value)| value.as_str())
             };
             let rest = &raw[head_len..];
-            let body = if head_only {
+            let body = if head_only || status == StatusCode::SWITCHING_PROTOCOLS {
                 Vec::new()
             } else if header("transfer-encoding")
                 .is_some_and(|value| value.eq_ignore_ascii_case("chunked"))
