@@ -329,7 +329,6 @@ impl PartialHead {
                     if let Err(error) = request.parse(&buf[..=at]) {
                         return Err(map_httparse_error(error, &buf[start..], limits));
                     }
-                    self.searched = at + 1;
                     self.fields = Some(FieldLines::new(at + 1));
                     return Ok(true);
                 }
@@ -812,6 +811,33 @@ mod tests {
             Err(error) => error,
             other => panic!("expected an error for {input:?}, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn query_pairs_and_cookies_are_allowed_up_to_their_limits_exactly() {
+        let limits = HeadLimits {
+            max_query_params: 3,
+            max_cookies: 2,
+            ..LIMITS
+        };
+        let query = |pairs: &str| format!("GET /?{pairs} HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(parse_with(query("a&b&&c").as_bytes(), &limits).is_ok_and(|head| head.is_some()));
+        assert!(matches!(
+            parse_with(query("a&b&c&d").as_bytes(), &limits),
+            Err(ParseError::TooManyQueryParams(3))
+        ));
+        assert!(matches!(
+            parse_with(query("a&b&c&d&e&f").as_bytes(), &limits),
+            Err(ParseError::TooManyQueryParams(3))
+        ));
+        let cookies = |pairs: &str| format!("GET / HTTP/1.1\r\nHost: x\r\nCookie: {pairs}\r\n\r\n");
+        assert!(
+            parse_with(cookies("a=1; b=2").as_bytes(), &limits).is_ok_and(|head| head.is_some())
+        );
+        assert!(matches!(
+            parse_with(cookies("a=1; b=2; c=3").as_bytes(), &limits),
+            Err(ParseError::TooManyCookies(2))
+        ));
     }
 
     #[test]
