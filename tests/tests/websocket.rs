@@ -567,3 +567,75 @@ fn a_panicking_websocket_handler_costs_its_connection_1011_and_nothing_else() {
     }
     served.shutdown();
 }
+
+#[test]
+fn a_reset_in_the_middle_of_a_message_frees_the_connection_and_tells_the_app() {
+    #[derive(Default)]
+    struct Seen {
+        sender: Mutex<Option<WsSender>>,
+        closed: Mutex<Option<u16>>,
+    }
+    struct Watch {
+        seen: Arc<Seen>,
+        hub: Arc<Hub>,
+    }
+    impl WsHandler for Watch {
+        fn on_open(&mut self, ws: &WsSender) {
+            self.hub.join("watchers", ws);
+            *self.seen.sender.lock().unwrap() = Some(ws.clone());
+        }
+        fn on_message(&mut self, _ws: &WsSender, _message: Message) {}
+        fn on_close(&mut self, _ws: &WsSender, code: u16, _reason: &str) {
+            *self.seen.closed.lock().unwrap() = Some(code);
+        }
+    }
+    let seen = Arc::new(Seen::default());
+    let mut app = App::new();
+    app.config.workers = 1;
+    let watched = Arc::clone(&seen);
+    route!(app, GET "/watch" => move |req: &Request| {
+        WebSocket::new(Watch { seen: Arc::clone(&watched), hub: Arc::clone(req.hub()) })
+    }, websocket)
+    .unwrap();
+    let hub = app.hub();
+    let served = Served::app(app);
+
+    let mut stream = TcpStream::connect(served.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(
+            b"GET /watch HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        )
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101 "));
+    // A masked binary frame announcing 60,000 bytes, of which 1,000 come before the reset.
+    let mut frame = vec![0x82, 0x80 | 126, 0xEA, 0x60, 1, 2, 3, 4];
+    frame.extend(std::iter::repeat_n(0u8, 1000));
+    stream.write_all(&frame).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(stream); // an RST, not a FIN
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while seen.closed.lock().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(*seen.closed.lock().unwrap(), Some(1006), "on_close: abnormal closure");
+    let sender = seen.sender.lock().unwrap().clone().expect("opened");
+    assert!(sender.is_closed());
+    assert!(sender.send("anyone there?").is_err());
+    assert_eq!(hub.send("watchers", "anyone?"), 0, "the room forgot it");
+    assert!(hub.is_empty("watchers"));
+    served.shutdown();
+}
