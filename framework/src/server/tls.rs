@@ -10,24 +10,7 @@
 //! TLS 1.2 and 1.3 only, ALPN `http/1.1`, cryptography from rustls's *ring* provider. The
 //! certificate sits behind a lock that [`Tls::reload`] swaps (on SIGHUP under
 //! [`App::run_tls`](crate::App::run_tls)): new handshakes get the new certificate, open
-//! connections keep going.
-//!
-//! ```
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use carafe::{App, Tls, route};
-//!
-//! // A certificate for the example (in production: your CA's chain and key, as PEM).
-//! let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
-//! let tls = Tls::from_pem(cert.cert.pem(), cert.signing_key.serialize_pem())?;
-//!
-//! let mut app = App::new();
-//! route!(app, GET "/" => |_req| "Hello over TLS")?;
-//! let server = app.spawn_tls("127.0.0.1:0", tls)?;
-//! assert!(server.url("/").starts_with("https://127.0.0.1:"));
-//! server.shutdown()?;
-//! # Ok(())
-//! # }
-//! ```
+//! connections keep going. The public face is [`Tls`], whose docs have the examples.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -48,12 +31,36 @@ use crate::error::Error;
 use crate::h1::conn::Ctx;
 use crate::site::Site;
 
-/// Certificates and settings for serving HTTPS: give it to
-/// [`App::run_tls`](crate::App::run_tls), [`App::bind_tls`](crate::App::bind_tls) or
-/// [`App::spawn_tls`](crate::App::spawn_tls).
+/// Certificates and settings for serving HTTPS (the `tls` Cargo feature): give it to
+/// [`App::bind_tls`](crate::App::bind_tls) or [`App::spawn_tls`](crate::App::spawn_tls);
+/// [`App::run_tls`](crate::App::run_tls) makes one from PEM files.
+///
+/// Connections speak TLS 1.2 or 1.3 (rustls, with the *ring* provider) and offer ALPN
+/// `http/1.1`; underneath, every limit and timeout of plain HTTP holds unchanged, and a
+/// client must finish its handshake within
+/// [`Config::tls_handshake_timeout`](crate::Config::tls_handshake_timeout). A plain-HTTP
+/// request to the port is answered with a 400 that says to use `https://`.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use carafe::{App, Tls, route};
+///
+/// // A certificate for the example (in production: your CA's chain and key, as PEM).
+/// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
+/// let tls = Tls::from_pem(cert.cert.pem(), cert.signing_key.serialize_pem())?;
+///
+/// let mut app = App::new();
+/// route!(app, GET "/" => |_req| "Hello over TLS")?;
+/// let server = app.spawn_tls("127.0.0.1:0", tls)?;
+/// assert!(server.url("/").starts_with("https://127.0.0.1:"));
+/// // `curl --cacert cert.pem https://localhost:PORT/` answers "Hello over TLS".
+/// server.shutdown()?;
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// A clone shares the certificate: [`reload`](Self::reload) or [`set_pem`](Self::set_pem) on
-/// any clone changes what new handshakes of the server get.
+/// any clone changes what the server's new handshakes get.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), carafe::Error> {
