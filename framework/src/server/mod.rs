@@ -301,7 +301,7 @@ impl Server {
     /// Serves until SIGINT or SIGTERM: the first starts a graceful shutdown, a second stops
     /// at once. [`App::run`](crate::App::run) is `bind` then this; call it yourself to learn
     /// the bound address first. On an HTTPS server, SIGHUP reloads the certificate
-    /// ([`Tls::reload`](crate::Tls::reload)).
+    /// (`Tls::reload`, with the `tls` feature).
     pub fn run_until_signal(self) -> Result<(), Error> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let handle = self.handle();
