@@ -217,7 +217,7 @@ impl ResolvesServerCert for Resolver {
 
 /// The answer to a plain-HTTP request on the TLS port (nginx answers one too), so that
 /// `curl http://` says what is wrong instead of printing an alert's bytes.
-const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 47\r\nConnection: close\r\n\r\nThis port speaks HTTPS: use https:// to reach it";
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 48\r\nConnection: close\r\n\r\nThis port speaks HTTPS: use https:// to reach it";
 
 /// Most plaintext bytes read and dropped before answering a plain-HTTP request, so that the
 /// close does not reset the answer away.
@@ -550,5 +550,77 @@ impl Socket {
             tls.session.send_close_notify();
             let _ = tls.session.write_tls(&mut self.stream);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pem() -> (String, String) {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        (cert.cert.pem(), cert.signing_key.serialize_pem())
+    }
+
+    fn message(result: Result<Tls, Error>) -> String {
+        result.map(|_| ()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unusable_certificates_and_keys_are_errors_that_say_why() {
+        let (chain, key) = pem();
+        let (_, other_key) = pem();
+        assert!(Tls::from_pem(&chain, &key).is_ok());
+        assert_eq!(
+            message(Tls::from_pem("not PEM at all", &key)),
+            "TLS: certificate chain: no CERTIFICATE block in the PEM"
+        );
+        assert!(message(Tls::from_pem(&chain, "")).starts_with("TLS: private key: "));
+        assert!(
+            message(Tls::from_pem(&chain, &other_key)).starts_with("TLS: certificate and key: "),
+            "a key that is not the certificate's"
+        );
+        let missing = message(Tls::from_pem_files(
+            "/nonexistent/cert.pem",
+            "/nonexistent/key.pem",
+        ));
+        assert!(
+            missing.starts_with("TLS: cannot read /nonexistent/cert.pem: "),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn a_failed_replacement_keeps_the_old_certificate() {
+        let (chain, key) = pem();
+        let tls = Tls::from_pem(&chain, &key).unwrap();
+        let before = Arc::clone(&tls.shared.resolver.key.read().unwrap());
+        let (new_chain, _) = pem();
+        assert!(tls.set_pem(&new_chain, &key).is_err());
+        assert!(
+            tls.reload().is_err(),
+            "not read from files: nothing to reload"
+        );
+        assert!(Arc::ptr_eq(
+            &before,
+            &tls.shared.resolver.key.read().unwrap()
+        ));
+        let (new_chain, new_key) = pem();
+        tls.set_pem(&new_chain, &new_key).unwrap();
+        let after = tls.shared.resolver.key.read().unwrap();
+        assert!(!Arc::ptr_eq(&before, &after));
+        assert_eq!(
+            after.end_entity_cert().unwrap().as_ref(),
+            CertificateDer::from_pem_slice(new_chain.as_bytes())
+                .unwrap()
+                .as_ref()
+        );
+    }
+
+    #[test]
+    fn the_plain_http_answer_is_well_framed() {
+        let text = std::str::from_utf8(PLAIN_HTTP_ANSWER).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains(&format!("Content-Length: {}", body.len())));
     }
 }
