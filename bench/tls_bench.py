@@ -5,8 +5,9 @@ pinned to CPU 0 and the load to CPU 1, servers interleaved round by round.
 usage: bench/tls_bench.py [--rounds 5] [--duration 4] [--conns 64] [--out FILE]
 needs: `cargo build --release -p carafe --example bench_server --features tls`, nginx, wrk, openssl, taskset
 
-Per round and server, three loads on `/plaintext`:
+Per round and server, four loads on `/plaintext`:
   keep-alive   wrk -t1 -c CONNS over kept-alive TLS connections: requests/s and server CPU per request;
+  pipelined    the same with 16 requests per write (../shared/bench/pipeline.lua), so the server, not wrk, is the limit;
   close        wrk -t1 -c 16 with `Connection: close`: a TLS handshake per request, as wrk makes them
                (it keeps its OpenSSL object between connections, so it may resume a session);
   s_time -new  `openssl s_time -new`: one full handshake (no resumption) and one request per connection,
@@ -71,11 +72,15 @@ def stop(p):
     try: p.wait(5)
     except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL); p.wait()
 
-def wrk(port, conns, dur, pgid, close):
+PIPELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "bench", "pipeline.lua")
+
+def wrk(port, conns, dur, pgid, close, depth=None):
     extra = ["-H", "Connection: close"] if close else []
+    tail = ["--", str(depth)] if depth else []
+    if depth: extra += ["-s", PIPELINE]
     c0 = cpu_seconds(pgid)
     out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c%d" % conns, "-d%ds" % dur] + extra
-                         + ["https://127.0.0.1:%d/plaintext" % port], capture_output=True, text=True).stdout
+                         + ["https://127.0.0.1:%d/plaintext" % port] + tail, capture_output=True, text=True).stdout
     cpu = cpu_seconds(pgid) - c0
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
@@ -84,14 +89,15 @@ def wrk(port, conns, dur, pgid, close):
     return float(m.group(1)), cpu / max(int(total.group(1)), 1), out, errors.group(0) if errors else ""
 
 def s_time(port, dur, pgid):
-    c0 = cpu_seconds(pgid)
+    c0 = cpu_seconds(pgid); t0 = time.monotonic()
     r = subprocess.run(["taskset", "-c", "1", "openssl", "s_time", "-connect", "127.0.0.1:%d" % port, "-new",
                         "-time", str(dur), "-www", "/plaintext"], capture_output=True, text=True)
-    cpu = cpu_seconds(pgid) - c0
-    m = re.search(r"(\d+) connections in ([\d.]+)s", r.stdout)
+    cpu = cpu_seconds(pgid) - c0; wall = time.monotonic() - t0
+    # s_time's own rate is per second of the client's user CPU; the wall clock is the one to use.
+    m = re.search(r"(\d+) connections in \d+ real seconds", r.stdout)
     if not m: raise SystemExit("s_time failed:\n" + r.stdout + r.stderr)
-    conns, secs = int(m.group(1)), float(m.group(2))
-    return conns / secs, cpu / max(conns, 1), r.stdout
+    conns = int(m.group(1))
+    return conns / wall, cpu / max(conns, 1), r.stdout + "(%.2f s of wall clock)\n" % wall
 
 def main():
     ap = argparse.ArgumentParser()
@@ -117,18 +123,21 @@ def main():
                     raw.write("## %s negotiates\n%s\n" % (name, "\n".join(l for l in info.splitlines()
                               if re.search(r"^New,|Protocol  :|Cipher    :|ALPN|Server Temp Key", l))))
                 ka = wrk(port, a.conns, a.duration, p.pid, False)
+                pl = wrk(port, a.conns, a.duration, p.pid, False, depth=16)
                 cl = wrk(port, 16, a.duration, p.pid, True)
                 st = s_time(port, a.duration, p.pid)
             finally:
                 stop(p)
             for key, val in (("keep-alive req/s", ka[0]), ("keep-alive CPU us/req", ka[1] * 1e6),
+                             ("pipelined x16 req/s", pl[0]), ("pipelined x16 CPU us/req", pl[1] * 1e6),
                              ("close req/s", cl[0]), ("close CPU us/req", cl[1] * 1e6),
                              ("s_time -new conn/s", st[0]), ("s_time -new CPU us/conn", st[1] * 1e6)):
                 results.setdefault((name, key), []).append(val)
+            raw.write("## round %d %s keep-alive, 16 pipelined per write (-c%d)\n%s%s\n" % (rnd + 1, name, a.conns, pl[2], pl[3]))
             raw.write("## round %d %s keep-alive (-c%d)\n%s%s\n## round %d %s Connection: close (-c16)\n%s%s\n## round %d %s s_time -new\n%s\n"
                       % (rnd + 1, name, a.conns, ka[2], ka[3], rnd + 1, name, cl[2], cl[3], rnd + 1, name, st[2]))
             raw.flush()
-    keys = ["keep-alive req/s", "keep-alive CPU us/req", "close req/s", "close CPU us/req", "s_time -new conn/s",
+    keys = ["keep-alive req/s", "keep-alive CPU us/req", "pipelined x16 req/s", "pipelined x16 CPU us/req", "close req/s", "close CPU us/req", "s_time -new conn/s",
             "s_time -new CPU us/conn"]
     table = ["| load | carafe | nginx | carafe / nginx |", "|---|---|---|---|"]
     for key in keys:
