@@ -342,7 +342,10 @@ fn plain_http_to_the_tls_port_is_told_to_use_https() {
     // curl with http:// sees the same answer.
     let out = curl(&[&format!("http://127.0.0.1:{}/", https.addr().port())]);
     assert_eq!(out.status, 400, "{out:?}");
-    assert_eq!(out.body, b"This port speaks HTTPS: use https:// to reach it");
+    assert_eq!(
+        out.body,
+        b"This port speaks HTTPS: use https:// to reach it"
+    );
     assert_eq!(https.curl(&[&https.url("/")]).status, 200);
 }
 
