@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use carafe::{App, Response, Tls, route};
+use carafe::{App, Message, Response, Tls, WebSocket, WsSender, route};
 use carafe_e2e::{Scratch, Served, ServerProcess, curl, read_until_close};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -37,6 +37,19 @@ fn app() -> App {
     route!(app, GET "/" => |_req| "hello over TLS").unwrap();
     route!(app, POST "/echo" => |req| req.body().to_vec()).unwrap();
     route!(app, GET "/big" => |_req| Response::bytes(big_body())).unwrap();
+    // Echoes, and answers "later" from another thread (through the worker's waker).
+    route!(app, GET "/ws" => |_req| WebSocket::new(|ws: &WsSender, message: Message| {
+        if message.as_text() == Some("later") {
+            let ws = ws.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                let _ = ws.send("pushed");
+            });
+        } else {
+            let _ = ws.send(message);
+        }
+    }), websocket)
+    .unwrap();
     app
 }
 
@@ -522,4 +535,27 @@ fn sighup_reloads_the_certificate_files_without_dropping_connections() {
         "{}",
         server.stderr()
     );
+}
+
+#[test]
+fn websockets_work_inside_tls_pushes_from_other_threads_included() {
+    let https = serve(|_| {});
+    let stream = https.client(&https.ca_pem);
+    let (mut ws, response) =
+        tungstenite::client("ws://localhost/ws", stream).expect("the WebSocket handshake");
+    assert_eq!(response.status(), 101);
+    for text in ["hello", &"x".repeat(100_000)] {
+        ws.send(tungstenite::Message::text(text)).unwrap();
+        assert_eq!(ws.read().unwrap().into_text().unwrap().as_str(), text);
+    }
+    ws.send(tungstenite::Message::text("later")).unwrap();
+    assert_eq!(ws.read().unwrap().into_text().unwrap().as_str(), "pushed");
+    ws.close(None).unwrap();
+    loop {
+        match ws.read() {
+            Ok(_) => {}
+            Err(tungstenite::Error::ConnectionClosed) => break,
+            Err(error) => panic!("expected a clean close: {error}"),
+        }
+    }
 }
