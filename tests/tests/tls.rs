@@ -559,3 +559,67 @@ fn websockets_work_inside_tls_pushes_from_other_threads_included() {
         }
     }
 }
+
+/// The test server as its own process over HTTPS, with `extra` flags; its certificate's PEM.
+fn tls_server_process(extra: &[&str]) -> (ServerProcess, String, Scratch) {
+    let scratch = Scratch::new();
+    let (cert_path, key_path) = (scratch.path("cert.pem"), scratch.path("key.pem"));
+    let (chain, key) = certificate();
+    std::fs::write(&cert_path, &chain).unwrap();
+    std::fs::write(&key_path, &key).unwrap();
+    let mut args = vec![
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let server = ServerProcess::start(&[], env!("CARGO_BIN_EXE_test-server"), &args);
+    (server, chain, scratch)
+}
+
+#[test]
+fn a_tls_client_that_does_not_read_cannot_grow_server_memory() {
+    let (server, chain, _scratch) = tls_server_process(&["--max-pending-output", "262144"]);
+    let before = server.rss_kib();
+    let stream = client(server.addr(), &chain).expect("the handshake");
+    let (mut conn, mut tcp) = (stream.conn, stream.sock);
+    tcp.set_nonblocking(true).unwrap();
+    // Each request asks for 16 KiB: without backpressure through TLS, 2 MiB of requests
+    // would make the server hold 800 MiB of responses.
+    let request = b"GET /chunk?kb=16 HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut sent = 0usize;
+    let mut blocked_since: Option<Instant> = None;
+    while sent < 2 * 1024 * 1024 {
+        if !conn.wants_write() {
+            conn.writer().write_all(request).unwrap();
+            sent += request.len();
+            continue;
+        }
+        match conn.write_tls(&mut tcp) {
+            Ok(_) => blocked_since = None,
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                if blocked_since.get_or_insert_with(Instant::now).elapsed()
+                    > Duration::from_millis(500)
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(error) => panic!("write failed: {error}"),
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let grown = server.rss_kib().saturating_sub(before);
+    assert!(
+        grown < 32 * 1024,
+        "server RSS grew by {grown} KiB after {} pipelined requests that nobody read",
+        sent / request.len()
+    );
+    // Others are still served.
+    let mut other = client(server.addr(), &chain).expect("a handshake meanwhile");
+    other
+        .write_all(b"GET /chunk?kb=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(read_response(&mut other).ends_with(&"x".repeat(1024)));
+}
