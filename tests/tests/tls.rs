@@ -37,6 +37,7 @@ fn app() -> App {
     route!(app, GET "/" => |_req| "hello over TLS").unwrap();
     route!(app, POST "/echo" => |req| req.body().to_vec()).unwrap();
     route!(app, GET "/big" => |_req| Response::bytes(big_body())).unwrap();
+    route!(app, GET "/60k" => |_req| Response::bytes(vec![b'y'; 60 * 1024])).unwrap();
     // Echoes, and answers "later" from another thread (through the worker's waker).
     route!(app, GET "/ws" => |_req| WebSocket::new(|ws: &WsSender, message: Message| {
         if message.as_text() == Some("later") {
@@ -105,6 +106,15 @@ fn client(
     addr: SocketAddr,
     ca_pem: &str,
 ) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, std::io::Error> {
+    client_with(addr, ca_pem, None)
+}
+
+/// [`client`] with the socket's receive buffer set first (`SO_RCVBUF`), to play a slow link.
+fn client_with(
+    addr: SocketAddr,
+    ca_pem: &str,
+    receive_buffer: Option<usize>,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, std::io::Error> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
@@ -120,7 +130,12 @@ fn client(
     .with_no_client_auth();
     let mut conn =
         rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
-    let mut tcp = TcpStream::connect(addr)?;
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    if let Some(size) = receive_buffer {
+        socket.set_recv_buffer_size(size)?;
+    }
+    socket.connect(&addr.into())?;
+    let mut tcp = TcpStream::from(socket);
     tcp.set_read_timeout(Some(WAIT))?;
     while conn.is_handshaking() {
         conn.complete_io(&mut tcp)?;
@@ -622,4 +637,56 @@ fn a_tls_client_that_does_not_read_cannot_grow_server_memory() {
         .write_all(b"GET /chunk?kb=1 HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     assert!(read_response(&mut other).ends_with(&"x".repeat(1024)));
+}
+
+#[test]
+fn a_graceful_shutdown_lets_a_slow_reader_finish_its_response_over_tls() {
+    // A small send buffer: the end of the response waits in rustls as TLS records, not in
+    // the kernel, when the connection has handed it all over.
+    let https = serve(|app| app.config.send_buffer_size = Some(8 * 1024));
+    let mut stream = https.client(&https.ca_pem);
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut first = vec![0u8; 64 * 1024];
+    stream.read_exact(&mut first).unwrap();
+    // The server now holds the rest, some of it as TLS records not yet sent.
+    https.served.handle().shutdown();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut rest = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => rest.extend_from_slice(&chunk[..n]),
+            Err(error) => panic!("after {} bytes: {error}", first.len() + rest.len()),
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    first.extend_from_slice(&rest);
+    let head_end = first.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(
+        first[head_end..] == big_body(),
+        "{} body bytes of {}",
+        first.len() - head_end,
+        big_body().len()
+    );
+}
+
+#[test]
+fn a_graceful_shutdown_does_not_cut_a_response_still_in_tls_records() {
+    // The whole 60 KiB response fits rustls's buffer at once, so the connection is idle (its
+    // part done) while most of it still waits as TLS records behind a small send buffer and
+    // a client that has not read yet. The shutdown must not close it as idle.
+    let https = serve(|app| app.config.send_buffer_size = Some(4 * 1024));
+    let mut stream =
+        client_with(https.addr(), &https.ca_pem, Some(4 * 1024)).expect("the handshake");
+    stream
+        .write_all(b"GET /60k HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    https.served.handle().shutdown();
+    std::thread::sleep(Duration::from_millis(300));
+    let got = read_response(&mut stream);
+    assert!(got.ends_with(&"y".repeat(60 * 1024)), "{} bytes", got.len());
 }

@@ -166,6 +166,20 @@ impl Socket {
         Next::Close
     }
 
+    /// Nothing in progress: the connection is between requests with nothing buffered, and no
+    /// TLS records wait to be sent (the end of a response, which a shutdown must not cut).
+    pub(super) fn is_idle(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self
+            .tls
+            .as_deref()
+            .is_some_and(super::tls::TlsConn::wants_write)
+        {
+            return false;
+        }
+        self.conn.is_idle()
+    }
+
     /// The interest this socket needs now: `WRITABLE` only while output is pending.
     pub(super) fn wanted_interest(&self) -> Interest {
         #[cfg(feature = "tls")]

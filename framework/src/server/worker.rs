@@ -277,7 +277,7 @@ impl Worker {
             return false;
         };
         if self.shutdown_deadline.is_some()
-            && socket.conn.is_idle()
+            && socket.is_idle()
             && (socket.conn.answered() > 0 || self.first_request_cutoff.is_none())
         {
             self.close(key);
