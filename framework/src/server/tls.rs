@@ -256,16 +256,25 @@ impl TlsConn {
     }
 }
 
+/// What a TLS deadline is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Deadline {
+    /// The handshake must be over.
+    Handshake,
+    /// A finished connection's last records (and `close_notify`) must be out.
+    Flush,
+}
+
 /// What a worker keeps for TLS: the server's settings for new sessions, and the deadlines of
 /// handshakes and of last flushes (a client that stalls either is cut).
 pub(super) struct Edge {
     config: Arc<ServerConfig>,
     handshake_timeout: Duration,
     flush_timeout: Duration,
-    /// `(deadline, slab key, socket id)`, earliest first. Stale entries (a socket since
+    /// `(deadline, slab key, socket id, what)`, earliest first. Stale entries (a socket since
     /// closed, or done with its handshake) are dropped when they come due; at most two
     /// entries per connection accepted within the longer timeout.
-    deadlines: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    deadlines: BinaryHeap<Reverse<(Instant, usize, u64, Deadline)>>,
 }
 
 impl Edge {
@@ -282,8 +291,12 @@ impl Edge {
     pub(super) fn accept(&mut self, key: usize, id: u64, now: Instant) -> Option<Box<TlsConn>> {
         match TlsConn::new(&self.config) {
             Ok(tls) => {
-                self.deadlines
-                    .push(Reverse((now + self.handshake_timeout, key, id)));
+                self.deadlines.push(Reverse((
+                    now + self.handshake_timeout,
+                    key,
+                    id,
+                    Deadline::Handshake,
+                )));
                 Some(tls)
             }
             Err(error) => {
@@ -301,20 +314,24 @@ impl Edge {
             && !tls.flush_deadline_set
         {
             tls.flush_deadline_set = true;
-            self.deadlines
-                .push(Reverse((now + self.flush_timeout, key, socket.id)));
+            self.deadlines.push(Reverse((
+                now + self.flush_timeout,
+                key,
+                socket.id,
+                Deadline::Flush,
+            )));
         }
     }
 
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.peek().map(|Reverse((at, _, _))| *at)
+        self.deadlines.peek().map(|Reverse((at, ..))| *at)
     }
 
-    /// The next socket whose handshake or last flush is past its deadline: `(key, id)`.
-    pub(super) fn pop_expired(&mut self, now: Instant) -> Option<(usize, u64)> {
+    /// The next deadline that has passed: `(key, id, what)` of its socket.
+    pub(super) fn pop_expired(&mut self, now: Instant) -> Option<(usize, u64, Deadline)> {
         match self.deadlines.peek() {
-            Some(Reverse((at, key, id))) if *at <= now => {
-                let expired = (*key, *id);
+            Some(Reverse((at, key, id, what))) if *at <= now => {
+                let expired = (*key, *id, *what);
                 self.deadlines.pop();
                 Some(expired)
             }
@@ -324,12 +341,13 @@ impl Edge {
 }
 
 impl Socket {
-    /// Whether this socket's TLS handshake or last flush has a deadline that just passed
-    /// and still matters.
-    pub(super) fn tls_stalled(&self) -> bool {
-        self.tls
-            .as_deref()
-            .is_some_and(|tls| tls.session.is_handshaking() || tls.closing)
+    /// Whether a TLS deadline of this socket that just passed still matters: its handshake is
+    /// not over, or its last records are not out.
+    pub(super) fn tls_stalled(&self, what: Deadline) -> bool {
+        self.tls.as_deref().is_some_and(|tls| match what {
+            Deadline::Handshake => tls.session.is_handshaking(),
+            Deadline::Flush => tls.closing,
+        })
     }
 
     /// [`Socket::drive`] for a TLS socket: the same turn, with rustls between the socket and

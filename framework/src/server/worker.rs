@@ -349,13 +349,13 @@ impl Worker {
     /// Closes the TLS sockets whose handshake (or last flush) is past its deadline.
     #[cfg(feature = "tls")]
     fn expire_tls(&mut self, now: Instant) {
-        while let Some((key, id)) = self.tls.as_mut().and_then(|tls| tls.pop_expired(now)) {
+        while let Some((key, id, what)) = self.tls.as_mut().and_then(|tls| tls.pop_expired(now)) {
             if let Some(socket) = self.sockets.get(key)
                 && socket.id == id
-                && socket.tls_stalled()
+                && socket.tls_stalled(what)
             {
                 log::debug!(
-                    "peer={} token={key} TLS handshake (or last flush) deadline passed",
+                    "peer={} token={key} TLS {what:?} deadline passed",
                     socket.conn.peer()
                 );
                 self.close(key);
