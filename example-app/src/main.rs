@@ -45,6 +45,12 @@ struct Args {
     /// Seconds that in-flight requests get to finish after SIGTERM [default: 10]
     #[arg(long, value_name = "SECONDS")]
     shutdown_grace: Option<u64>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key); SIGHUP reloads both
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Print the route table (methods, pattern, handler) and exit, like `flask routes`
     #[arg(long)]
     routes: bool,
@@ -96,7 +102,10 @@ fn serve(args: Args, addr: SocketAddr) -> Result<(), carafe::Error> {
         app.config.shutdown_grace = std::time::Duration::from_secs(seconds);
     }
     app.config.trusted_proxies = args.trusted_proxies;
-    app.run(addr)
+    match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => app.run_tls(addr, cert, key),
+        _ => app.run(addr),
+    }
 }
 
 /// `10.0.0.0/8`, or a single address meaning just that host.

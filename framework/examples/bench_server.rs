@@ -16,6 +16,9 @@
 //! `run_until_signal` (which install no logger, unlike `App::run`), and the slow-handler
 //! check (`Config::slow_handler_warning`, two clock reads per request) is off unless
 //! `--slow-handler-check` turns it on to measure what it costs.
+//!
+//! Built with `--features tls`, `--tls-cert PEM --tls-key PEM` serves HTTPS instead
+//! (`bench/tls_bench.py`).
 
 use std::sync::Arc;
 
@@ -54,6 +57,8 @@ fn user(req: &Request) -> String {
 fn main() -> Result<(), carafe::Error> {
     let mut addr = String::from("127.0.0.1:8080");
     let mut extra_routes = 0;
+    #[cfg(feature = "tls")]
+    let (mut tls_cert, mut tls_key) = (String::new(), String::new());
     let mut app = App::new();
     app.config.slow_handler_warning = None;
     let mut args = std::env::args().skip(1);
@@ -67,6 +72,10 @@ fn main() -> Result<(), carafe::Error> {
             "--addr" => addr = value,
             "--workers" => app.config.workers = value.parse().unwrap_or(1),
             "--extra-routes" => extra_routes = value.parse().unwrap_or(0),
+            #[cfg(feature = "tls")]
+            "--tls-cert" => tls_cert = value,
+            #[cfg(feature = "tls")]
+            "--tls-key" => tls_key = value,
             _ => {
                 eprintln!(
                     "usage: bench_server --addr HOST:PORT [--workers N] [--extra-routes N] \
@@ -88,5 +97,10 @@ fn main() -> Result<(), carafe::Error> {
         let text = String::from_utf8_lossy(req.body()).into_owned();
         req.hub().send("all", Message::Text(text)).to_string()
     })?;
+    #[cfg(feature = "tls")]
+    if !tls_cert.is_empty() {
+        let tls = carafe::Tls::from_pem_files(tls_cert, tls_key)?;
+        return app.bind_tls(addr.as_str(), tls)?.run_until_signal();
+    }
     app.bind(addr.as_str())?.run_until_signal()
 }

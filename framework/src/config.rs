@@ -114,6 +114,11 @@ pub struct Config {
     /// app itself (an `Origin` naming the request's `Host`) and a client that is not a
     /// browser (no `Origin`) are always let in; anyone else gets 403. Default: none.
     pub websocket_origins: Vec<String>,
+    /// How long a TLS client has, from the moment it connects, to finish its handshake; then
+    /// the connection is closed (a client that opens TLS and stalls, slowloris style).
+    /// Default 10 s.
+    #[cfg(feature = "tls")]
+    pub tls_handshake_timeout: Duration,
     /// Length of the listen queue (`listen(2)` backlog). Default 1024.
     pub backlog: u32,
     /// The kernel send buffer of each connection (`SO_SNDBUF`), in bytes. Default `None`:
@@ -172,6 +177,8 @@ impl Default for Config {
             max_websocket_message: 1024 * 1024,
             max_live_queue: 1024,
             websocket_origins: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls_handshake_timeout: Duration::from_secs(10),
             backlog: 1024,
             send_buffer_size: None,
             reuse_port: false,

@@ -65,6 +65,10 @@ pub enum Error {
     /// A CORS policy the Fetch standard forbids (see [`Cors`](crate::Cors)).
     #[error("invalid CORS policy: {0}")]
     Cors(&'static str),
+    /// A TLS certificate or key could not be read or used (see [`Tls`](crate::Tls)).
+    #[cfg(feature = "tls")]
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A secret key for signing sessions is too short to be safe.
     #[cfg(feature = "sessions")]
     #[error(

@@ -124,6 +124,8 @@ pub use request::Request;
 pub use response::Json;
 pub use response::{Body, BodyReader, Html, IntoResponse, Response};
 pub use router::{RouteInfo, RouteSpec};
+#[cfg(feature = "tls")]
+pub use server::tls::Tls;
 pub use server::{RunningServer, Server, ServerHandle};
 #[cfg(feature = "sessions")]
 pub use session::Session;

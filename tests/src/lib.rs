@@ -46,12 +46,18 @@ impl Served {
         Self { server }
     }
 
+    /// Serves any app over HTTPS with `tls`.
+    pub fn app_tls(app: App, tls: carafe::Tls) -> Self {
+        let server = app.spawn_tls("127.0.0.1:0", tls).expect("bind 127.0.0.1:0");
+        Self { server }
+    }
+
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.server.addr()
     }
 
-    /// `http://127.0.0.1:PORT{path}`.
+    /// `http://127.0.0.1:PORT{path}` (`https://` when served with [`app_tls`](Self::app_tls)).
     pub fn url(&self, path: &str) -> String {
         self.server.url(path)
     }

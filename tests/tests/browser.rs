@@ -7,7 +7,9 @@
 //! which redirects to a thank-you flash; markup characters come back as the same text, so the
 //! templates escaped them), the stylesheet applied (computed styles, not the CSS source) on
 //! every page, error pages included, and screenshots that have actually been painted, saved
-//! to `target/screenshots/` (home, blog, the contact form with errors, 404, 405).
+//! to `target/screenshots/` (home, blog, the contact form with errors, 404, 405). Then the
+//! example app once more over HTTPS (the `tls` feature), with a certificate made in the test
+//! that Chromium is told to trust by its public key, and nothing else about it relaxed.
 //!
 //! The client is `fantoccini` rather than `thirtyfour`: it is the lighter of the two (hyper's
 //! HTTP/1 client, no reqwest, no proc macros, and it can be built without any TLS stack, which
@@ -70,6 +72,7 @@ fn a_visitor_browses_the_example_app_in_headless_chromium() {
         app.config.workers = 1;
         Served::app(app)
     };
+    let (https, spki_hash) = served_over_https();
     api_url
         .set(served.url("/api/time"))
         .expect("set the API's address once");
@@ -80,7 +83,7 @@ fn a_visitor_browses_the_example_app_in_headless_chromium() {
         .build()
         .expect("build a current-thread tokio runtime");
     runtime.block_on(async {
-        let browser = open_session(&driver, &scratch.path("chromium-profile")).await;
+        let browser = open_session(&driver, &scratch.path("chromium-profile"), &spki_hash).await;
         browser
             .set_window_size(WINDOW_WIDTH, WINDOW_HEIGHT)
             .await
@@ -92,6 +95,7 @@ fn a_visitor_browses_the_example_app_in_headless_chromium() {
         screenshot_is_painted(&browser).await;
         cross_origin_calls_follow_the_apps_cors_policy(&browser, &caller, &stranger).await;
         two_pages_chat_and_the_live_panel_follows(&browser, &served).await;
+        the_site_renders_over_https(&browser, &https).await;
         // Ending the session makes chromedriver quit Chromium; the guard then stops
         // chromedriver. If a step above panicked, the guard alone cleans up.
         browser.close().await.expect("close the WebDriver session");
@@ -445,7 +449,7 @@ async fn screenshot_is_painted(browser: &Client) {
 }
 
 /// Opens a WebDriver session on Debian's Chromium with a fresh profile.
-async fn open_session(driver: &ChromeDriver, profile: &Path) -> Client {
+async fn open_session(driver: &ChromeDriver, profile: &Path, spki_hash: &str) -> Client {
     let chrome_options = json!({
         "binary": CHROMIUM,
         "args": [
@@ -460,6 +464,8 @@ async fn open_session(driver: &ChromeDriver, profile: &Path) -> Client {
             "--no-first-run",
             "--disable-quic",
             format!("--user-data-dir={}", profile.display()),
+            // Trust the HTTPS step's certificate (by its key's SHA-256), and only it.
+            format!("--ignore-certificate-errors-spki-list={spki_hash}"),
         ],
     });
     let mut capabilities = Capabilities::new();
@@ -474,6 +480,75 @@ async fn open_session(driver: &ChromeDriver, profile: &Path) -> Client {
                 driver.log()
             )
         })
+}
+
+/// The example app over HTTPS with a certificate for 127.0.0.1 made here, and the base64
+/// SHA-256 of its public key (SPKI) for Chromium's `--ignore-certificate-errors-spki-list`.
+fn served_over_https() -> (Served, String) {
+    use rcgen::PublicKeyData;
+    use sha2::Digest;
+    let key = rcgen::KeyPair::generate().expect("a key pair");
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("certificate parameters");
+    let cert = params.self_signed(&key).expect("a self-signed certificate");
+    let tls =
+        carafe::Tls::from_pem(cert.pem(), key.serialize_pem()).expect("the certificate loads");
+    let mut app =
+        example_app::build(&example_app::Options::default()).expect("the example app builds");
+    app.config.workers = 1;
+    let spki_hash = base64(&sha2::Sha256::digest(key.subject_public_key_info()));
+    (Served::app_tls(app, tls), spki_hash)
+}
+
+/// Standard base64 with padding (the few bytes of one hash; no crate for that).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The same site over HTTPS: the page, its stylesheet and a click, on a secure origin.
+async fn the_site_renders_over_https(browser: &Client, https: &Served) {
+    let url = https.url("/");
+    assert!(url.starts_with("https://"), "{url}");
+    browser.goto(&url).await.expect("load / over HTTPS");
+    assert_eq!(
+        browser.title().await.expect("read the title"),
+        "Home · carafe example"
+    );
+    let secure = browser
+        .execute(
+            "return [location.protocol, window.isSecureContext];",
+            vec![],
+        )
+        .await
+        .expect("read the page's protocol");
+    assert_eq!(secure, json!(["https:", true]));
+    assert_eq!(
+        computed_style(browser, "body", "background-color").await,
+        paper_css(),
+        "the stylesheet arrived over HTTPS"
+    );
+    find(browser, "nav a[href='/blog']")
+        .await
+        .click()
+        .await
+        .expect("click the Blog link");
+    wait_for_path(browser, https, "/blog").await;
+    save_screenshot(browser, "https-blog").await;
 }
 
 /// Waits until the browser is at `path` on the served app, e.g. after a click.

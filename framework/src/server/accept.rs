@@ -70,7 +70,19 @@ impl Worker {
             log::warn!("peer={peer} cannot register the connection: {error}");
             return;
         }
-        entry.insert(Socket::new(stream, Connection::new(peer), self.next_id));
+        #[allow(unused_mut, reason = "only the tls feature changes it")]
+        let mut socket = Socket::new(stream, Connection::new(peer), self.next_id);
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            match tls.accept(key, self.next_id, now) {
+                Some(session) => socket.tls = Some(session),
+                None => {
+                    super::worker::deregister(self.poll.registry(), &mut socket.stream);
+                    return;
+                }
+            }
+        }
+        entry.insert(socket);
         self.next_id += 1;
         log::debug!("worker {} accepted token={key} peer={peer}", self.index);
         // Its first deadline: idle, until a request starts.

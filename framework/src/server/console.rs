@@ -16,7 +16,7 @@ pub(super) fn ensure_logger() -> bool {
 }
 
 /// The line `App::run` prints once it listens, as Flask's development server does.
-pub(super) fn banner(addr: SocketAddr, workers: usize) -> String {
+pub(super) fn banner(scheme: &str, addr: SocketAddr, workers: usize) -> String {
     let workers = match workers {
         1 => "1 worker".to_owned(),
         n => format!("{n} workers"),
@@ -30,10 +30,10 @@ pub(super) fn banner(addr: SocketAddr, workers: usize) -> String {
             addr.port(),
         );
         return format!(
-            " * Running on all addresses ({addr}), e.g. http://{local} ({workers}, Ctrl-C to stop)"
+            " * Running on all addresses ({addr}), e.g. {scheme}://{local} ({workers}, Ctrl-C to stop)"
         );
     }
-    format!(" * Running on http://{addr} ({workers}, Ctrl-C to stop)")
+    format!(" * Running on {scheme}://{addr} ({workers}, Ctrl-C to stop)")
 }
 
 #[cfg(test)]
@@ -43,15 +43,15 @@ mod tests {
     #[test]
     fn the_banner_says_where_and_how_many() {
         assert_eq!(
-            banner("127.0.0.1:8080".parse().unwrap(), 2),
+            banner("http", "127.0.0.1:8080".parse().unwrap(), 2),
             " * Running on http://127.0.0.1:8080 (2 workers, Ctrl-C to stop)"
         );
         assert_eq!(
-            banner("[::1]:80".parse().unwrap(), 1),
-            " * Running on http://[::1]:80 (1 worker, Ctrl-C to stop)"
+            banner("https", "[::1]:80".parse().unwrap(), 1),
+            " * Running on https://[::1]:80 (1 worker, Ctrl-C to stop)"
         );
         assert_eq!(
-            banner("0.0.0.0:5000".parse().unwrap(), 4),
+            banner("http", "0.0.0.0:5000".parse().unwrap(), 4),
             " * Running on all addresses (0.0.0.0:5000), e.g. http://127.0.0.1:5000 (4 workers, \
              Ctrl-C to stop)"
         );

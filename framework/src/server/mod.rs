@@ -8,7 +8,7 @@
 //! `WRITABLE` only while output is pending. Between events it sleeps in `epoll_wait` with a
 //! timeout that is the nearest deadline (`timer.rs`), or none: an idle server uses no CPU.
 //! `blocking.rs` is the pool of threads for `blocking` handlers, `shutdown.rs` the graceful
-//! shutdown, `listen.rs` the listening sockets.
+//! shutdown, `listen.rs` the listening sockets, `tls.rs` HTTPS (the `tls` feature).
 //!
 //! This file holds what the public API sees: [`Server`], [`ServerHandle`], [`RunningServer`],
 //! and [`App::bind`], [`App::run`] and [`App::spawn`].
@@ -21,6 +21,8 @@ mod live;
 mod shutdown;
 mod socket;
 mod timer;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 mod worker;
 
 use std::io;
@@ -124,6 +126,9 @@ pub struct Server {
     control: Arc<Control>,
     /// `App::run` has printed where it listens: `run` need not log it again.
     announced: bool,
+    /// HTTPS: the certificate and settings every worker's sessions share.
+    #[cfg(feature = "tls")]
+    tls: Option<tls::Tls>,
 }
 
 impl Server {
@@ -190,6 +195,8 @@ impl Server {
             workers,
             control,
             announced: false,
+            #[cfg(feature = "tls")]
+            tls: None,
         })
     }
 
@@ -205,17 +212,28 @@ impl Server {
         }
     }
 
+    /// `https` on a TLS server, `http` otherwise.
+    fn scheme(&self) -> &'static str {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return "https";
+        }
+        "http"
+    }
+
     /// Serves until [`ServerHandle::shutdown`], running one worker on this thread and the
     /// others on their own threads.
     pub fn run(self) -> Result<(), Error> {
         if !self.announced {
             log::info!(
-                "listening on http://{} ({} worker{})",
+                "listening on {}://{} ({} worker{})",
+                self.scheme(),
                 self.addr,
                 self.workers.len(),
                 plural(self.workers.len())
             );
         }
+        let scheme = self.scheme();
         // Threads for `blocking` handlers, shared by the workers; only if some route needs them.
         let blocking = if self.site.has_blocking_routes() {
             let config = &self.site.config;
@@ -232,14 +250,25 @@ impl Server {
             .into_iter()
             .enumerate()
             .map(|(index, (poll, listener))| {
-                Worker::new(
+                #[allow(unused_mut, reason = "only the tls feature changes it")]
+                let mut worker = Worker::new(
                     index,
                     poll,
                     listener,
                     &self.site,
                     &self.control,
                     blocking.clone(),
-                )
+                );
+                #[cfg(feature = "tls")]
+                if let Some(tls) = &self.tls {
+                    let config = &self.site.config;
+                    worker.tls = Some(tls::Edge::new(
+                        tls,
+                        config.tls_handshake_timeout,
+                        config.write_timeout,
+                    ));
+                }
+                worker
             });
         let Some(first) = workers.next() else {
             return Ok(());
@@ -265,29 +294,54 @@ impl Server {
             self.control.request(RunState::Immediate);
         }
         let others = join_all(threads);
-        log::info!("server on http://{} stopped", self.addr);
+        log::info!("server on {scheme}://{} stopped", self.addr);
         result.and(others).map_err(Error::from)
     }
 
     /// Serves until SIGINT or SIGTERM: the first starts a graceful shutdown, a second stops
     /// at once. [`App::run`](crate::App::run) is `bind` then this; call it yourself to learn
-    /// the bound address first.
+    /// the bound address first. On an HTTPS server, SIGHUP reloads the certificate
+    /// (`Tls::reload`, with the `tls` feature).
     pub fn run_until_signal(self) -> Result<(), Error> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let handle = self.handle();
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+        #[allow(unused_mut, reason = "only the tls feature adds a signal")]
+        let mut wanted = vec![SIGINT, SIGTERM];
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
+        #[cfg(feature = "tls")]
+        if tls.is_some() {
+            wanted.push(signal_hook::consts::SIGHUP);
+        }
+        let mut signals = signal_hook::iterator::Signals::new(wanted)?;
         let signals_handle = signals.handle();
         thread::Builder::new()
             .name("carafe-signals".into())
             .spawn(move || {
-                let mut received = signals.forever();
-                if received.next().is_some() {
-                    log::info!("shutting down gracefully (signal again to stop now)");
-                    handle.shutdown();
-                }
-                if received.next().is_some() {
-                    log::warn!("stopping now");
-                    handle.stop_now();
+                let mut stops = 0;
+                for signal in signals.forever() {
+                    #[cfg(feature = "tls")]
+                    if signal == signal_hook::consts::SIGHUP {
+                        if let Some(tls) = &tls {
+                            match tls.reload() {
+                                Ok(()) => log::info!("SIGHUP: TLS certificate reloaded"),
+                                Err(error) => log::error!(
+                                    "SIGHUP: TLS certificate not reloaded, the old one stays: {error:?}"
+                                ),
+                            }
+                        }
+                        continue;
+                    }
+                    let _ = signal;
+                    stops += 1;
+                    if stops == 1 {
+                        log::info!("shutting down gracefully (signal again to stop now)");
+                        handle.shutdown();
+                    } else {
+                        log::warn!("stopping now");
+                        handle.stop_now();
+                        break;
+                    }
                 }
             })?;
         let result = self.run();
@@ -298,12 +352,14 @@ impl Server {
     /// Serves on a background thread; see [`RunningServer`].
     fn spawn(self) -> Result<RunningServer, Error> {
         let addr = self.addr;
+        let scheme = self.scheme();
         let handle = self.handle();
         let thread = thread::Builder::new()
             .name("carafe-server".into())
             .spawn(move || self.run())?;
         Ok(RunningServer {
             addr,
+            scheme,
             handle,
             thread: Some(thread),
         })
@@ -314,6 +370,8 @@ impl Server {
 /// it shuts the server down and waits for it, so a test cannot leak a server.
 pub struct RunningServer {
     addr: SocketAddr,
+    /// `http`, or `https` for a TLS server.
+    scheme: &'static str,
     handle: ServerHandle,
     thread: Option<JoinHandle<Result<(), Error>>>,
 }
@@ -324,9 +382,9 @@ impl RunningServer {
         self.addr
     }
 
-    /// `http://{addr}{path}`.
+    /// `http://{addr}{path}` (`https://` for a TLS server).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     /// A handle to stop the server from elsewhere.
@@ -412,7 +470,10 @@ impl App {
     pub fn run(self, addr: impl ToSocketAddrs) -> Result<(), Error> {
         console::ensure_logger();
         let mut server = self.bind(addr)?;
-        eprintln!("{}", console::banner(server.addr, server.workers.len()));
+        eprintln!(
+            "{}",
+            console::banner(server.scheme(), server.addr, server.workers.len())
+        );
         server.announced = true;
         server.run_until_signal()
     }
@@ -421,5 +482,54 @@ impl App {
     /// the server when dropped. What tests use.
     pub fn spawn(self, addr: impl ToSocketAddrs) -> Result<RunningServer, Error> {
         self.bind(addr)?.spawn()
+    }
+}
+
+#[cfg(feature = "tls")]
+impl App {
+    /// [`bind`](Self::bind) for HTTPS: every connection speaks TLS 1.2 or 1.3 (ALPN
+    /// `http/1.1`) with `tls`'s certificate. See [`Tls`](crate::Tls) for an example.
+    pub fn bind_tls(self, addr: impl ToSocketAddrs, tls: tls::Tls) -> Result<Server, Error> {
+        let mut server = self.bind(addr)?;
+        server.tls = Some(tls);
+        Ok(server)
+    }
+
+    /// [`run`](Self::run) for HTTPS, with the certificate chain and key read from PEM files;
+    /// SIGHUP reads them again ([`Tls::reload`](crate::Tls::reload)): new handshakes get the
+    /// new certificate, open connections are not dropped.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), carafe::Error> {
+    /// let mut app = carafe::App::new();
+    /// carafe::route!(app, GET "/" => |_req| "Hello over TLS")?;
+    /// app.run_tls("0.0.0.0:8443", "fullchain.pem", "key.pem")
+    /// # }
+    /// ```
+    pub fn run_tls(
+        self,
+        addr: impl ToSocketAddrs,
+        cert_chain_pem: impl AsRef<std::path::Path>,
+        key_pem: impl AsRef<std::path::Path>,
+    ) -> Result<(), Error> {
+        console::ensure_logger();
+        let tls = tls::Tls::from_pem_files(cert_chain_pem, key_pem)?;
+        let mut server = self.bind_tls(addr, tls)?;
+        eprintln!(
+            "{}",
+            console::banner(server.scheme(), server.addr, server.workers.len())
+        );
+        server.announced = true;
+        server.run_until_signal()
+    }
+
+    /// [`spawn`](Self::spawn) for HTTPS: serves on background threads, stopped when the
+    /// returned handle drops; its [`url`](RunningServer::url) says `https://`.
+    pub fn spawn_tls(
+        self,
+        addr: impl ToSocketAddrs,
+        tls: tls::Tls,
+    ) -> Result<RunningServer, Error> {
+        self.bind_tls(addr, tls)?.spawn()
     }
 }

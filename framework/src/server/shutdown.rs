@@ -70,7 +70,7 @@ impl Worker {
         let idle: Vec<usize> = self
             .sockets
             .iter()
-            .filter(|(_, socket)| socket.conn.is_idle() && socket.conn.answered() > 0)
+            .filter(|(_, socket)| socket.is_idle() && socket.conn.answered() > 0)
             .map(|(key, _)| key)
             .collect();
         let closed = idle.len();
@@ -89,7 +89,7 @@ impl Worker {
         let idle: Vec<usize> = self
             .sockets
             .iter()
-            .filter(|(_, socket)| socket.conn.is_idle())
+            .filter(|(_, socket)| socket.is_idle())
             .map(|(key, _)| key)
             .collect();
         for key in idle {

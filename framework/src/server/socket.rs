@@ -34,6 +34,9 @@ pub(super) struct Socket {
     /// Unique within the worker: a response from the blocking pool for slab key `k` is only
     /// delivered if the socket at `k` is still the one that asked.
     pub(super) id: u64,
+    /// The TLS session between the socket and the connection, on an HTTPS server.
+    #[cfg(feature = "tls")]
+    pub(super) tls: Option<Box<super::tls::TlsConn>>,
 }
 
 /// What a socket asks of its worker after being driven.
@@ -56,12 +59,18 @@ impl Socket {
             peer_closed: false,
             timer: None,
             id,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
     /// Reads, answers and writes until no more progress is possible without a new event, or
     /// the turn's budget is spent.
     pub(super) fn drive(&mut self, ctx: &mut Ctx<'_, Site>) -> Next {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return self.drive_tls(ctx);
+        }
         let mut budget = TURN_BUDGET;
         loop {
             let read = match self.read(ctx, &mut budget) {
@@ -151,14 +160,36 @@ impl Socket {
         Ok(any)
     }
 
-    fn fail(&self, error: &io::Error, during: &str) -> Next {
+    pub(super) fn fail(&self, error: &io::Error, during: &str) -> Next {
         // Resets and broken pipes are the client's business, not the operator's.
         log::debug!("peer={} {during} failed: {error}", self.conn.peer());
         Next::Close
     }
 
+    /// Nothing in progress: the connection is between requests with nothing buffered, and no
+    /// TLS records wait to be sent (the end of a response, which a shutdown must not cut).
+    pub(super) fn is_idle(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self
+            .tls
+            .as_deref()
+            .is_some_and(super::tls::TlsConn::wants_write)
+        {
+            return false;
+        }
+        self.conn.is_idle()
+    }
+
     /// The interest this socket needs now: `WRITABLE` only while output is pending.
     pub(super) fn wanted_interest(&self) -> Interest {
+        #[cfg(feature = "tls")]
+        if self
+            .tls
+            .as_deref()
+            .is_some_and(super::tls::TlsConn::wants_write)
+        {
+            return Interest::READABLE | Interest::WRITABLE;
+        }
         if self.conn.poll_transmit().is_empty() {
             Interest::READABLE
         } else {

@@ -70,6 +70,9 @@ pub(super) struct Worker {
     /// How live connections' handles wake this worker.
     pub(super) pushes: Pushes,
     pub(super) next_id: u64,
+    /// HTTPS: new sessions' settings and the handshake deadlines.
+    #[cfg(feature = "tls")]
+    pub(super) tls: Option<super::tls::Edge>,
 }
 
 impl Worker {
@@ -110,6 +113,8 @@ impl Worker {
             blocking: BlockingLink::new(blocking, Arc::clone(&control.wakers[index])),
             pushes: Pushes::new(Arc::clone(&control.wakers[index])),
             next_id: 0,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -145,6 +150,8 @@ impl Worker {
             }
             self.drive_again(now);
             self.expire_timers(now);
+            #[cfg(feature = "tls")]
+            self.expire_tls(now);
             if self.accept_retry_at.is_some_and(|at| at <= now) {
                 self.accept_retry_at = None;
                 self.accept_paused = false;
@@ -167,6 +174,8 @@ impl Worker {
             self.shutdown_deadline,
             self.first_request_cutoff,
             self.accept_retry_at,
+            #[cfg(feature = "tls")]
+            self.tls.as_ref().and_then(super::tls::Edge::next_deadline),
         ]
         .into_iter()
         .flatten()
@@ -259,12 +268,16 @@ impl Worker {
             socket.interest = wanted;
         }
         socket.conn.release_buffers(&mut self.lend.buffers);
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            tls.settle(socket, key, now);
+        }
         self.apply_timer(key, now);
         let Some(socket) = self.sockets.get(key) else {
             return false;
         };
         if self.shutdown_deadline.is_some()
-            && socket.conn.is_idle()
+            && socket.is_idle()
             && (socket.conn.answered() > 0 || self.first_request_cutoff.is_none())
         {
             self.close(key);
@@ -333,9 +346,28 @@ impl Worker {
         }
     }
 
+    /// Closes the TLS sockets whose handshake (or last flush) is past its deadline.
+    #[cfg(feature = "tls")]
+    fn expire_tls(&mut self, now: Instant) {
+        while let Some((key, id, what)) = self.tls.as_mut().and_then(|tls| tls.pop_expired(now)) {
+            if let Some(socket) = self.sockets.get(key)
+                && socket.id == id
+                && socket.tls_stalled(what)
+            {
+                log::debug!(
+                    "peer={} token={key} TLS {what:?} deadline passed",
+                    socket.conn.peer()
+                );
+                self.close(key);
+            }
+        }
+    }
+
     pub(super) fn close(&mut self, key: usize) {
         self.timers.cancel(key);
         if let Some(mut socket) = self.sockets.try_remove(key) {
+            #[cfg(feature = "tls")]
+            socket.goodbye();
             socket.conn.close();
             socket.conn.release_buffers(&mut self.lend.buffers);
             deregister(self.poll.registry(), &mut socket.stream);

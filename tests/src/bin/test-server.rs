@@ -5,6 +5,7 @@
 //! usage: test-server [--addr ADDR] [--reuse-port] [--trusted-proxy NET]... [--workers N]
 //!                    [--max-connections N] [--max-pending-output BYTES] [--grace-ms MS]
 //!                    [--blocking-threads N] [--blocking-queue N] [--send-buffer BYTES]
+//!                    [--tls-cert PEM --tls-key PEM]
 //!
 //! Binds `--addr` (default 127.0.0.1:0) and prints `listening on ADDR` on stdout once it
 //! accepts connections. `--addr`, `--reuse-port`, `--trusted-proxy` and `--workers` mean what
@@ -23,6 +24,7 @@ fn main() {
         example_app::build(&example_app::Options::default()).expect("the example app builds");
     app.config.workers = 1;
     let mut addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let (mut tls_cert, mut tls_key) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--reuse-port" {
@@ -43,6 +45,8 @@ fn main() {
             "--workers" => app.config.workers = number(&flag, &value),
             "--blocking-threads" => app.config.blocking_threads = number(&flag, &value),
             "--blocking-queue" => app.config.blocking_queue = number(&flag, &value),
+            "--tls-cert" => tls_cert = Some(value),
+            "--tls-key" => tls_key = Some(value),
             "--send-buffer" => app.config.send_buffer_size = Some(number(&flag, &value)),
             "--files" => {
                 app.static_dir("/files", &value)
@@ -66,7 +70,14 @@ fn main() {
         Json(fields)
     })
     .expect("route");
-    let server = app.bind(addr).expect("bind");
+    // HTTPS with both TLS flags: SIGHUP then reloads the two files.
+    let server = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = carafe::Tls::from_pem_files(cert, key).expect("a usable certificate and key");
+            app.bind_tls(addr, tls).expect("bind")
+        }
+        _ => app.bind(addr).expect("bind"),
+    };
     println!("listening on {}", server.local_addr());
     std::io::stdout().flush().expect("stdout");
     if let Err(error) = server.run_until_signal() {
