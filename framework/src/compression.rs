@@ -239,7 +239,7 @@ pub(crate) fn compress(settings: &Compression, request: &Request<'_>, response: 
 fn compress_cold(settings: &Compression, request: &Request<'_>, response: &mut Response) {
     let status = response.status();
     let bodiless = status.is_informational()
-        || matches!(status.as_u16(), 204 | 205 | 206)
+        || matches!(status.as_u16(), 204..=206)
         || request
             .route_info()
             .is_some_and(|route| route.is_compression_off())
@@ -401,7 +401,7 @@ pub(crate) enum Precompressed {
     /// A sibling exists, but the client does not take it: serve `path`, with `Vary`.
     Identity,
     /// Serve this file, of this coding, instead.
-    Sibling(std::path::PathBuf, std::fs::Metadata, Coding),
+    Sibling(Box<(std::path::PathBuf, std::fs::Metadata)>, Coding),
 }
 
 /// Looks for `path.br` and `path.gz`, usable ones only: regular files (not symlinks, which
@@ -450,7 +450,7 @@ pub(crate) fn precompressed(
             .into_iter()
             .find(|(coding, _, _)| *coding == chosen)
             .map_or(Precompressed::Identity, |(coding, path, metadata)| {
-                Precompressed::Sibling(path, metadata, coding)
+                Precompressed::Sibling(Box::new((path, metadata)), coding)
             }),
         None => Precompressed::Identity,
     }
@@ -472,4 +472,549 @@ pub(crate) fn mark_precompressed(response: &mut Response, coding: Coding) {
 /// it (a precompressed sibling exists).
 pub(crate) fn mark_negotiated(response: &mut Response) {
     add_vary(response.headers_mut());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::path::PathBuf;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::testing::{TestClient, TestResponse};
+    use crate::{App, Html, route};
+
+    fn gunzip(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .expect("a valid gzip stream");
+        out
+    }
+
+    fn unbrotli(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        brotli::Decompressor::new(bytes, 4096)
+            .read_to_end(&mut out)
+            .expect("a valid brotli stream");
+        out
+    }
+
+    /// The body as the client reads it, decoded as its `Content-Encoding` says.
+    fn decoded(response: &TestResponse) -> Vec<u8> {
+        match response.header("content-encoding") {
+            None => response.body().to_vec(),
+            Some("gzip") => gunzip(response.body()),
+            Some("br") => unbrotli(response.body()),
+            Some(other) => panic!("unexpected coding {other}"),
+        }
+    }
+
+    /// About 6 KiB of HTML, compressible as pages are.
+    fn page() -> String {
+        (0..120)
+            .map(|n| format!("<li><a href=\"/post/{n}\">Post number {n}</a></li>\n"))
+            .collect()
+    }
+
+    fn app() -> App {
+        let mut app = App::new();
+        app.compress(Compression::default());
+        route!(app, GET "/page" => |_req| Html(page())).unwrap();
+        app
+    }
+
+    #[test]
+    fn gzip_and_brotli_decode_to_the_original() {
+        let client = TestClient::new(app());
+        for (accept, coding) in [
+            ("gzip", "gzip"),
+            ("br", "br"),
+            ("gzip, deflate, br, zstd", "br"),
+            ("br;q=0.5, gzip", "gzip"),
+            ("x-gzip", "gzip"),
+            ("*", "br"),
+        ] {
+            let response = client.get("/page").header("accept-encoding", accept).send();
+            assert_eq!(response.status(), 200);
+            assert_eq!(
+                response.header("content-encoding"),
+                Some(coding),
+                "{accept}"
+            );
+            assert_eq!(response.header("vary"), Some("Accept-Encoding"));
+            assert_eq!(
+                response.header("content-type"),
+                Some("text/html; charset=utf-8")
+            );
+            assert_eq!(
+                response.header("content-length"),
+                Some(response.body().len().to_string().as_str())
+            );
+            assert!(response.body().len() < page().len() / 4, "{accept}");
+            assert_eq!(decoded(&response), page().as_bytes(), "{accept}");
+        }
+    }
+
+    #[test]
+    fn identity_when_not_asked_with_vary_all_the_same() {
+        let client = TestClient::new(app());
+        for accept in [
+            None,
+            Some("identity"),
+            Some(""),
+            Some("deflate"),
+            Some("gzip;q=0"),
+        ] {
+            let mut request = client.get("/page");
+            if let Some(accept) = accept {
+                request = request.header("accept-encoding", accept);
+            }
+            let response = request.send();
+            assert_eq!(response.header("content-encoding"), None, "{accept:?}");
+            assert_eq!(response.header("vary"), Some("Accept-Encoding"));
+            assert_eq!(response.body(), page().as_bytes());
+        }
+    }
+
+    #[test]
+    fn small_bodies_other_types_and_encoded_bodies_are_left_alone() {
+        let mut app = app();
+        route!(app, GET "/small" => |_req| "short".repeat(200)).unwrap(); // 1,000 bytes
+        route!(app, GET "/png" => |_req| {
+            Response::bytes(vec![7u8; 5000]).with_header("content-type", "image/png")
+        })
+        .unwrap();
+        route!(app, GET "/done" => |_req| {
+            let gzipped = compress_bytes(&Compression::default(), Coding::Gzip, page().as_bytes()).unwrap();
+            Response::html(gzipped).with_header("content-encoding", "gzip")
+        })
+        .unwrap();
+        route!(app, GET "/bytes" => |_req| vec![b'x'; 5000]).unwrap();
+        let client = TestClient::new(app);
+        let get = |path| {
+            client
+                .get(path)
+                .header("accept-encoding", "gzip, br")
+                .send()
+        };
+        let small = get("/small");
+        assert_eq!(small.header("content-encoding"), None);
+        assert_eq!(
+            small.header("vary"),
+            None,
+            "never compressed, so it varies by nothing"
+        );
+        let png = get("/png");
+        assert_eq!(png.header("content-encoding"), None);
+        assert_eq!(png.body(), vec![7u8; 5000]);
+        let octets = get("/bytes");
+        assert_eq!(
+            octets.header("content-encoding"),
+            None,
+            "octet-stream is not in the list"
+        );
+        let done = get("/done");
+        assert_eq!(done.header("content-encoding"), Some("gzip"));
+        assert_eq!(
+            gunzip(done.body()),
+            page().as_bytes(),
+            "compressed once, not twice"
+        );
+    }
+
+    #[test]
+    fn a_body_that_would_grow_is_sent_as_it_is() {
+        let mut app = app();
+        // Bytes with no pattern for deflate to find (xorshift): gzip's framing makes them longer.
+        let mut state = 0x2545_f491_u32;
+        let noise: Vec<u8> = (0..4000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            })
+            .collect();
+        let expected = noise.clone();
+        route!(app, GET "/noise" => move |_req| Response::text(noise.clone())).unwrap();
+        let response = TestClient::new(app)
+            .get("/noise")
+            .header("accept-encoding", "gzip")
+            .send();
+        assert_eq!(response.header("content-encoding"), None);
+        assert_eq!(response.header("vary"), Some("Accept-Encoding"));
+        assert_eq!(response.body(), expected);
+    }
+
+    #[test]
+    fn head_describes_the_identity_representation() {
+        let client = TestClient::new(app());
+        let response = client
+            .head("/page")
+            .header("accept-encoding", "gzip, br")
+            .send();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.header("content-encoding"), None);
+        assert_eq!(
+            response.header("content-length"),
+            Some(page().len().to_string().as_str())
+        );
+        assert_eq!(response.header("vary"), Some("Accept-Encoding"));
+        assert!(response.body().is_empty());
+    }
+
+    #[test]
+    fn ranges_opted_out_routes_and_bodiless_statuses_are_never_compressed() {
+        let mut app = app();
+        route!(app, GET "/secret" => |_req| Html(page()), no_compression).unwrap();
+        route!(app, GET "/created" => |_req| (StatusCode::NO_CONTENT, Html(page()))).unwrap();
+        let client = TestClient::new(app);
+        let ranged = client
+            .get("/page")
+            .header("accept-encoding", "gzip")
+            .header("range", "bytes=0-9")
+            .send();
+        assert_eq!(ranged.header("content-encoding"), None);
+        assert_eq!(
+            ranged.body(),
+            page().as_bytes(),
+            "handlers ignore Range: all of it"
+        );
+        let secret = client
+            .get("/secret")
+            .header("accept-encoding", "gzip")
+            .send();
+        assert_eq!(secret.header("content-encoding"), None);
+        assert_eq!(secret.header("vary"), None);
+        let empty = client
+            .get("/created")
+            .header("accept-encoding", "gzip")
+            .send();
+        assert_eq!(empty.status(), 204);
+        assert_eq!(empty.header("content-encoding"), None);
+    }
+
+    #[test]
+    fn streamed_bodies_are_compressed_as_they_stream() {
+        let mut app = app();
+        let text = page().repeat(60); // ~370 KiB: several 64 KiB pulls
+        let expected = text.clone();
+        route!(app, GET "/known" => move |_req| {
+            let bytes = text.clone().into_bytes();
+            let len = bytes.len() as u64;
+            Response::stream(std::io::Cursor::new(bytes), Some(len))
+                .with_header("content-type", "text/plain")
+        })
+        .unwrap();
+        let client = TestClient::new(app);
+        for coding in ["gzip", "br"] {
+            let response = client
+                .get("/known")
+                .header("accept-encoding", coding)
+                .send();
+            assert_eq!(response.header("content-encoding"), Some(coding));
+            assert_eq!(
+                response.header("content-length"),
+                None,
+                "the length is unknown"
+            );
+            assert_eq!(response.header("transfer-encoding"), Some("chunked"));
+            assert!(response.body().len() < expected.len() / 10);
+            assert_eq!(decoded(&response), expected.as_bytes(), "{coding}");
+        }
+        let plain = client.get("/known").send();
+        assert_eq!(
+            plain.header("content-length"),
+            Some(expected.len().to_string().as_str())
+        );
+        assert_eq!(plain.body(), expected.as_bytes());
+    }
+
+    #[test]
+    fn strong_tags_get_the_coding_and_their_own_304() {
+        let mut app = app();
+        route!(app, GET "/tagged" => |req| {
+            if req.header("if-none-match") == Some("\"v1\"") {
+                return Response::new(StatusCode::NOT_MODIFIED).with_header("etag", "\"v1\"");
+            }
+            Response::html(page()).with_header("etag", "\"v1\"")
+        })
+        .unwrap();
+        route!(app, GET "/weak" => |_req| Response::html(page()).with_header("etag", "W/\"v1\""))
+            .unwrap();
+        let client = TestClient::new(app);
+        let send = |path, accept, tag: Option<&str>| {
+            let mut request = client.get(path).header("accept-encoding", accept);
+            if let Some(tag) = tag {
+                request = request.header("if-none-match", tag);
+            }
+            request.send()
+        };
+        let gzip = send("/tagged", "gzip", None);
+        assert_eq!(gzip.header("etag"), Some("\"v1-gzip\""));
+        let br = send("/tagged", "br", None);
+        assert_eq!(br.header("etag"), Some("\"v1-br\""));
+        assert_eq!(
+            send("/tagged", "identity", None).header("etag"),
+            Some("\"v1\"")
+        );
+
+        let revalidated = send("/tagged", "gzip", Some("\"v1-gzip\""));
+        assert_eq!(revalidated.status(), 304);
+        assert_eq!(revalidated.header("etag"), Some("\"v1-gzip\""));
+        assert_eq!(revalidated.header("vary"), Some("Accept-Encoding"));
+        assert!(revalidated.body().is_empty());
+        // The gzip copy does not stand for the brotli one.
+        let other = send("/tagged", "br", Some("\"v1-gzip\""));
+        assert_eq!(other.status(), 200);
+        assert_eq!(other.header("etag"), Some("\"v1-br\""));
+        assert_eq!(decoded(&other), page().as_bytes());
+        // The handler's own 304 for the identity tag passes through as it is.
+        let own = send("/tagged", "gzip", Some("\"v1\""));
+        assert_eq!(own.status(), 304);
+        assert_eq!(
+            own.header("vary"),
+            None,
+            "no content type on this 304: nothing to say"
+        );
+
+        let weak = send("/weak", "gzip", None);
+        assert_eq!(weak.header("content-encoding"), Some("gzip"));
+        assert_eq!(
+            weak.header("etag"),
+            Some("W/\"v1\""),
+            "weak: the same in any coding"
+        );
+    }
+
+    #[test]
+    fn after_hooks_and_blocking_routes_are_seen() {
+        let mut app = app();
+        route!(app, GET "/slow" => |_req| Html(page()), blocking).unwrap();
+        route!(app, GET "/download" => |_req| Html(page())).unwrap();
+        app.after(|req, response| {
+            if req.path() == "/download" {
+                let _ = response.set_header("content-type", "application/zip");
+            }
+            let _ = response.append_header("vary", "Cookie");
+        });
+        let client = TestClient::new(app);
+        let slow = client.get("/slow").header("accept-encoding", "br").send();
+        assert_eq!(slow.header("content-encoding"), Some("br"));
+        assert_eq!(decoded(&slow), page().as_bytes());
+        let vary: Vec<&str> = slow.header_all("vary").collect();
+        assert_eq!(vary, ["Cookie", "Accept-Encoding"]);
+        let download = client
+            .get("/download")
+            .header("accept-encoding", "br")
+            .send();
+        assert_eq!(
+            download.header("content-encoding"),
+            None,
+            "the hook's type decides"
+        );
+    }
+
+    #[test]
+    fn compressible_types() {
+        let settings = Compression::default();
+        for (content_type, expected) in [
+            ("text/html; charset=utf-8", true),
+            ("TEXT/CSS", true),
+            ("application/json", true),
+            ("application/problem+json", true),
+            ("application/atom+xml; charset=utf-8", true),
+            ("image/svg+xml", true),
+            ("application/javascript", true),
+            ("application/wasm", true),
+            ("text/event-stream", false),
+            ("image/png", false),
+            ("application/zip", false),
+            ("application/octet-stream", false),
+            ("font/woff2", false),
+            ("video/mp4", false),
+            ("", false),
+        ] {
+            assert_eq!(
+                settings.compresses(content_type.as_bytes()),
+                expected,
+                "{content_type}"
+            );
+        }
+    }
+
+    #[test]
+    fn event_streams_are_left_alone() {
+        let mut app = app();
+        route!(app, GET "/events" => |_req| {
+            let (response, events) = Response::events();
+            drop(events); // the stream ends at once
+            response
+        })
+        .unwrap();
+        let client = TestClient::new(app);
+        let raw =
+            client.send_raw(b"GET /events HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
+        let head = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+        assert!(head.contains("content-type: text/event-stream"), "{head}");
+        assert!(!head.contains("content-encoding"), "{head}");
+    }
+
+    /// A folder with `style.css`, and its `.gz` and `.br` made ahead of time.
+    struct Folder(PathBuf);
+
+    impl Drop for Folder {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn css() -> String {
+        (0..100)
+            .map(|n| format!(".item-{n} {{ color: #{n:06x}; margin: {n}px; }}\n"))
+            .collect()
+    }
+
+    fn folder(name: &str) -> Folder {
+        let dir = std::env::temp_dir().join(format!(
+            "carafe-precompressed-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let settings = Compression {
+            gzip_level: 9,
+            brotli_quality: 11,
+            ..Compression::default()
+        };
+        std::fs::write(dir.join("style.css"), css()).unwrap();
+        let gz = compress_bytes(&settings, Coding::Gzip, css().as_bytes()).unwrap();
+        std::fs::write(dir.join("style.css.gz"), gz).unwrap();
+        let br = compress_bytes(&settings, Coding::Brotli, css().as_bytes()).unwrap();
+        std::fs::write(dir.join("style.css.br"), br).unwrap();
+        Folder(dir)
+    }
+
+    fn static_client(dir: &Folder) -> TestClient {
+        let mut app = app();
+        app.static_dir("/static", &dir.0).unwrap();
+        TestClient::new(app)
+    }
+
+    #[test]
+    fn precompressed_siblings_are_served_when_accepted() {
+        let dir = folder("served");
+        let client = static_client(&dir);
+        let get = |accept: &str| {
+            client
+                .get("/static/style.css")
+                .header("accept-encoding", accept)
+                .send()
+        };
+        let br = get("gzip, br");
+        assert_eq!(br.header("content-encoding"), Some("br"));
+        assert_eq!(
+            br.body(),
+            std::fs::read(dir.0.join("style.css.br")).unwrap()
+        );
+        assert_eq!(br.header("content-type"), Some("text/css; charset=utf-8"));
+        assert_eq!(br.header("vary"), Some("Accept-Encoding"));
+        assert_eq!(br.header("accept-ranges"), None);
+        assert_eq!(decoded(&br), css().as_bytes());
+        let gzip = get("gzip");
+        assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+        assert_eq!(
+            gzip.body(),
+            std::fs::read(dir.0.join("style.css.gz")).unwrap()
+        );
+        let plain = get("identity");
+        assert_eq!(plain.header("content-encoding"), None);
+        assert_eq!(plain.body(), css().as_bytes());
+        assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+        // Three representations, three tags, and each revalidates to a 304 of its own.
+        let tags = [&br, &gzip, &plain].map(|r| r.header("etag").unwrap().to_owned());
+        assert!(
+            tags[0] != tags[1] && tags[1] != tags[2] && tags[0] != tags[2],
+            "{tags:?}"
+        );
+        for (accept, tag) in [("br", &tags[0]), ("gzip", &tags[1])] {
+            let again = client
+                .get("/static/style.css")
+                .header("accept-encoding", accept)
+                .header("if-none-match", tag)
+                .send();
+            assert_eq!(again.status(), 304, "{accept}");
+            assert_eq!(again.header("etag"), Some(tag.as_str()));
+            assert_eq!(again.header("vary"), Some("Accept-Encoding"));
+        }
+        // A HEAD says what the GET sends.
+        let head = client
+            .head("/static/style.css")
+            .header("accept-encoding", "br")
+            .send();
+        assert_eq!(head.header("content-encoding"), Some("br"));
+        assert_eq!(
+            head.header("content-length"),
+            Some(br.body().len().to_string().as_str())
+        );
+    }
+
+    #[test]
+    fn ranges_stale_and_symlinked_siblings_are_not_served() {
+        let dir = folder("refused");
+        let client = static_client(&dir);
+        let ranged = client
+            .get("/static/style.css")
+            .header("accept-encoding", "br")
+            .header("range", "bytes=0-9")
+            .send();
+        assert_eq!(ranged.status(), 206);
+        assert_eq!(ranged.header("content-encoding"), None);
+        assert_eq!(ranged.body(), &css().as_bytes()[..10]);
+        assert_eq!(ranged.header("vary"), Some("Accept-Encoding"));
+
+        // A stale .br (older than the css): compressed on the fly instead, from the css.
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(dir.0.join("style.css.br"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let fresh = client
+            .get("/static/style.css")
+            .header("accept-encoding", "br")
+            .send();
+        assert_eq!(fresh.header("content-encoding"), Some("br"));
+        assert_ne!(
+            fresh.body(),
+            std::fs::read(dir.0.join("style.css.br")).unwrap()
+        );
+        assert_eq!(decoded(&fresh), css().as_bytes());
+        let identity_tag = client
+            .get("/static/style.css")
+            .send()
+            .header("etag")
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            fresh.header("etag"),
+            Some(format!("{}-br\"", identity_tag.trim_end_matches('"')).as_str())
+        );
+
+        // A symlink named like a sibling is not followed.
+        #[cfg(unix)]
+        {
+            std::fs::remove_file(dir.0.join("style.css.gz")).unwrap();
+            std::fs::write(dir.0.join("other.gz"), b"not this").unwrap();
+            std::os::unix::fs::symlink(dir.0.join("other.gz"), dir.0.join("style.css.gz")).unwrap();
+            let gzip = client
+                .get("/static/style.css")
+                .header("accept-encoding", "gzip")
+                .send();
+            assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+            assert_eq!(gunzip(gzip.body()), css().as_bytes());
+        }
+    }
 }

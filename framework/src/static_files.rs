@@ -123,8 +123,9 @@ impl StaticDir {
                 crate::compression::mark_negotiated(&mut response);
                 return response;
             }
-            crate::compression::Precompressed::Sibling(sibling, sibling_metadata, coding) => {
-                let mut response = Self::representation(req, &sibling, &sibling_metadata, path);
+            crate::compression::Precompressed::Sibling(sibling, coding) => {
+                let (sibling_path, sibling_metadata) = &*sibling;
+                let mut response = Self::representation(req, sibling_path, sibling_metadata, path);
                 crate::compression::mark_precompressed(&mut response, coding);
                 return response;
             }
