@@ -1,76 +1,6 @@
-//! Response compression ([`Compression`], the `compression` feature): gzip
-//! ([flate2](https://docs.rs/flate2)) or brotli ([brotli](https://docs.rs/brotli)), chosen
-//! from the request's `Accept-Encoding` with its q-values.
-//!
-//! Turn it on for an app with [`App::compress`](crate::App::compress) (it sets
-//! [`Config::compression`](crate::Config)); every response is then looked at once it is
-//! final, after the handler, the error page, the after hooks and the session cookie (step 6
-//! of "The order of an answer" in ARCHITECTURE.md), so headers a hook sets are seen.
-//!
-//! ```
-//! use carafe::testing::TestClient;
-//! use carafe::{route, App, Compression};
-//!
-//! let page = "<p>carafe</p>".repeat(200); // 2,600 bytes of HTML
-//! let mut app = App::new();
-//! app.compress(Compression::default());
-//! route!(app, GET "/" => move |_req| carafe::Html(page.clone())).unwrap();
-//! route!(app, GET "/search" => |req| carafe::Html(format!("{:?}", req.query("q")).repeat(100)), no_compression).unwrap();
-//!
-//! let client = TestClient::new(app);
-//! let response = client.get("/").header("accept-encoding", "gzip, br").send();
-//! assert_eq!(response.header("content-encoding"), Some("br"));
-//! assert_eq!(response.header("vary"), Some("Accept-Encoding"));
-//! assert!(response.body().len() < 100);
-//!
-//! let mut html = Vec::new();
-//! let mut decoder = brotli::Decompressor::new(response.body(), 4096);
-//! std::io::Read::read_to_end(&mut decoder, &mut html).unwrap();
-//! assert_eq!(html, "<p>carafe</p>".repeat(200).as_bytes());
-//!
-//! // No Accept-Encoding (or `identity`): the page as it is, still with `Vary`.
-//! let plain = client.get("/").send();
-//! assert_eq!(plain.header("content-encoding"), None);
-//! assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
-//!
-//! // A route that opts out (it reflects the query: see BREACH below).
-//! let search = client.get("/search?q=x").header("accept-encoding", "gzip").send();
-//! assert_eq!(search.header("content-encoding"), None);
-//! ```
-//!
-//! What is compressed: a response whose content type is in [`Compression::types`] and whose
-//! body is at least [`Compression::min_size`] bytes (or streamed, of unknown length), with a
-//! status that has content. A whole body ([`Body::Bytes`], [`Body::Static`]) is compressed in
-//! one go, and sent as it is if that does not make it smaller; a streamed one
-//! ([`Body::Reader`]) goes through a compressing reader, so it is compressed as it streams
-//! (64 KiB read at a time, memory bounded) and sent chunked. `Vary: Accept-Encoding` is added
-//! to every such response, compressed or not, so that a cache keeps the two apart.
-//!
-//! What never is: a response that already has a `Content-Encoding`; 1xx, 204, 206 and 304
-//! answers; any answer to a request with `Range` (a range is of the identity
-//! representation); event streams and WebSockets (an event must reach the browser when it is
-//! sent, and a compressor holds bytes back until it has a block's worth); routes marked
-//! `no_compression`; and HEAD requests. A HEAD answer describes the identity representation
-//! (its `Content-Length`, no `Content-Encoding`, with `Vary`), because compressing a body
-//! only to count its bytes costs the CPU that HEAD exists to save; a GET with the same
-//! `Accept-Encoding` may then get a compressed body. RFC 9110 §9.3.2 lets a server leave out
-//! or change such representation-specific fields for HEAD.
-//!
-//! Entity tags: a strong `ETag` of a compressed response gets the coding inside its quotes
-//! (`"abc"` becomes `"abc-br"`, as Apache writes it), because the bytes differ; a weak one
-//! is kept. An `If-None-Match` naming the compressed tag gets a 304.
-//!
-//! Static files: with [`Compression::precompressed`] (on by default), `style.css.br` or
-//! `style.css.gz` next to `style.css` is sent instead of it when the client accepts that
-//! coding (nginx's `gzip_static`), with its own `ETag` and `Last-Modified`, the original's
-//! `Content-Type`, and `Vary`; never for a `Range` request, never if it is older than the
-//! original (stale) or a symlink.
-//!
-//! **BREACH.** Compression leaks how alike parts of a response are through its size. A page
-//! that holds a secret (a CSRF token, a session value, an API key) *and* text the attacker
-//! chooses (a search term reflected from the query) lets an attacker who sees the encrypted
-//! traffic guess the secret a character at a time, even over TLS. Mark such routes
-//! `no_compression` (or keep secrets and reflections on different pages).
+//! Response compression: [`Compression`] (its docs say what is compressed and when), the
+//! step that compresses a final response ([`compress`], called last in `Site::respond`),
+//! `Accept-Encoding` negotiation (in `media_type.rs`), and precompressed static files.
 
 use std::io::{Read, Write};
 
@@ -83,8 +13,81 @@ use crate::h1::encode::Body;
 use crate::request::Request;
 use crate::response::Response;
 
-/// How responses are compressed: set with [`App::compress`](crate::App::compress) (or
-/// [`Config::compression`](crate::Config)). Needs the `compression` feature.
+/// Response compression (the `compression` feature): gzip
+/// ([flate2](https://docs.rs/flate2)) or brotli ([brotli](https://docs.rs/brotli)), chosen
+/// from the request's `Accept-Encoding` with its q-values.
+///
+/// Turn it on for an app with [`App::compress`](crate::App::compress) (it sets
+/// [`Config::compression`](crate::Config)); every response is then looked at once it is
+/// final, after the handler, the error page, the after hooks and the session cookie (step 6
+/// of "The order of an answer" in ARCHITECTURE.md), so headers a hook sets are seen.
+///
+/// ```
+/// use carafe::testing::TestClient;
+/// use carafe::{route, App, Compression};
+///
+/// let page = "<p>carafe</p>".repeat(200); // 2,600 bytes of HTML
+/// let mut app = App::new();
+/// app.compress(Compression::default());
+/// route!(app, GET "/" => move |_req| carafe::Html(page.clone())).unwrap();
+/// route!(app, GET "/search" => |req| carafe::Html(format!("{:?}", req.query("q")).repeat(100)), no_compression).unwrap();
+///
+/// let client = TestClient::new(app);
+/// let response = client.get("/").header("accept-encoding", "gzip, br").send();
+/// assert_eq!(response.header("content-encoding"), Some("br"));
+/// assert_eq!(response.header("vary"), Some("Accept-Encoding"));
+/// assert!(response.body().len() < 100);
+///
+/// let mut html = Vec::new();
+/// let mut decoder = brotli::Decompressor::new(response.body(), 4096);
+/// std::io::Read::read_to_end(&mut decoder, &mut html).unwrap();
+/// assert_eq!(html, "<p>carafe</p>".repeat(200).as_bytes());
+///
+/// // No Accept-Encoding (or `identity`): the page as it is, still with `Vary`.
+/// let plain = client.get("/").send();
+/// assert_eq!(plain.header("content-encoding"), None);
+/// assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+///
+/// // A route that opts out (it reflects the query: see BREACH below).
+/// let search = client.get("/search?q=x").header("accept-encoding", "gzip").send();
+/// assert_eq!(search.header("content-encoding"), None);
+/// ```
+///
+/// What is compressed: a response whose content type is in [`types`](Self::types) and whose
+/// body is at least [`min_size`](Self::min_size) bytes (or streamed, of unknown length), with a
+/// status that has content. A whole body ([`Body::Bytes`], [`Body::Static`]) is compressed in
+/// one go, and sent as it is if that does not make it smaller; a streamed one
+/// ([`Body::Reader`]) goes through a compressing reader, so it is compressed as it streams
+/// (64 KiB read at a time, memory bounded) and sent chunked. `Vary: Accept-Encoding` is added
+/// to every such response, compressed or not, so that a cache keeps the two apart.
+///
+/// What never is: a response that already has a `Content-Encoding`; 1xx, 204, 206 and 304
+/// answers; any answer to a request with `Range` (a range is of the identity
+/// representation); event streams and WebSockets (an event must reach the browser when it is
+/// sent, and a compressor holds bytes back until it has a block's worth); routes marked
+/// `no_compression`; and HEAD requests. A HEAD answer describes the identity representation
+/// (its `Content-Length`, no `Content-Encoding`, with `Vary`), because compressing a body
+/// only to count its bytes costs the CPU that HEAD exists to save; a GET with the same
+/// `Accept-Encoding` may then get a compressed body. RFC 9110 §9.3.2 lets a server leave out
+/// or change such representation-specific fields for HEAD.
+///
+/// Entity tags: a strong `ETag` of a compressed response gets the coding inside its quotes
+/// (`"abc"` becomes `"abc-br"`, as Apache writes it), because the bytes differ; a weak one
+/// is kept. An `If-None-Match` naming the compressed tag gets a 304.
+///
+/// Static files: with [`precompressed`](Self::precompressed) (on by default), `style.css.br` or
+/// `style.css.gz` next to `style.css` is sent instead of it when the client accepts that
+/// coding (nginx's `gzip_static`), with its own `ETag` and `Last-Modified`, the original's
+/// `Content-Type`, and `Vary`; never for a `Range` request, never if it is older than the
+/// original (stale) or a symlink.
+///
+/// **BREACH.** Compression leaks how alike parts of a response are through its size. A page
+/// that holds a secret (a CSRF token, a session value, an API key) *and* text the attacker
+/// chooses (a search term reflected from the query) lets an attacker who sees the encrypted
+/// traffic guess the secret a character at a time, even over TLS. Mark such routes
+/// `no_compression` (or keep secrets and reflections on different pages).
+///
+/// The settings are fields; change them on `Compression::default()`:
 ///
 /// ```
 /// use carafe::{App, Compression};
