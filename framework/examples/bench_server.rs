@@ -90,14 +90,16 @@ fn main() -> Result<(), carafe::Error> {
             continue;
         }
         if flag == "--compress" {
-            #[cfg(feature = "compression")]
-            app.compress(carafe::Compression::default());
             #[cfg(not(feature = "compression"))]
             {
                 eprintln!("bench_server: --compress needs `--features compression`");
                 std::process::exit(2);
             }
-            continue;
+            #[cfg(feature = "compression")]
+            {
+                app.compress(carafe::Compression::default());
+                continue;
+            }
         }
         let value = args.next().unwrap_or_default();
         match flag.as_str() {

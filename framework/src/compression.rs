@@ -109,13 +109,15 @@ pub struct Compression {
     /// the CPU are paid anyway. A streamed body of unknown length is always compressed.
     /// Default 1 KiB.
     pub min_size: usize,
-    /// gzip's level, 0 (store) to 9 (smallest, slowest). Default 6, zlib's own default: on
-    /// the example app's blog page it makes a body 3 % larger than level 9 at about half
-    /// its CPU (BENCHMARKS.md).
+    /// gzip's level, 0 (store) to 9 (smallest, slowest). Default 4: on a 23 KB JSON answer,
+    /// the example app's blog page and its stylesheet, level 4 came within 1 % of level 6's
+    /// size (zlib's default) in 25–34 % less CPU, and level 1 was up to 20 % larger
+    /// (BENCHMARKS.md).
     pub gzip_level: u32,
-    /// brotli's quality, 0 to 11. Default 4: on the measured pages it compresses better than
-    /// gzip 6 in less CPU; 5 and above cost several times more for a few percent (11 is for
-    /// files compressed once, ahead of time: see `precompressed`).
+    /// brotli's quality, 0 to 11. Default 4: on the same three bodies it was as small as
+    /// gzip's or smaller, and on the JSON a quarter of gzip 4's CPU; quality 5 and above
+    /// took about 4 ms for any of them (40 to 200 times quality 4) for 2–8 % fewer bytes.
+    /// Quality 11 is for files compressed once, ahead of time (see `precompressed`).
     pub brotli_quality: u32,
     /// The media types compressed, each an essence (`application/json`), a type with `/*`
     /// (`text/*`) or a structured-syntax suffix (`+json`, `+xml`), compared without case.
@@ -133,7 +135,7 @@ impl Default for Compression {
     fn default() -> Self {
         Self {
             min_size: 1024,
-            gzip_level: 6,
+            gzip_level: 4,
             brotli_quality: 4,
             types: [
                 "text/*",
@@ -219,8 +221,9 @@ fn negotiate(request: &Request<'_>, offered: &[&str]) -> Option<Coding> {
     crate::media_type::preferred_coding(accept, offered).and_then(Coding::from_token)
 }
 
-/// Compresses `response` if it should be (see the module docs). The common cases leave at
-/// once: a small body in memory (plain-text and JSON answers of an API), a live body.
+/// Compresses `response` if it should be (see [`Compression`]). The common cases leave at
+/// once: a small body in memory (plain-text and JSON answers of an API), a live body. Inline:
+/// out of line, the call cost more than these tests (callgrind, `bench_server --compress`).
 #[inline]
 pub(crate) fn compress(settings: &Compression, request: &Request<'_>, response: &mut Response) {
     let small = match response.body() {
