@@ -83,7 +83,7 @@ use crate::response::Response;
 ///
 /// **CPU and memory.** A whole body is compressed on the thread that answers it (the event
 /// loop, or the pool for a `blocking` route): about 115–130 µs for a 23 KB JSON answer with
-/// either coding. Each response's encoder allocates its tables afresh (a few hundred KiB);
+/// either coding. Each response's encoder allocates its tables afresh;
 /// with glibc's default malloc settings that memory goes back to the kernel after each
 /// response and brotli then spends most of its time in page faults (BENCHMARKS.md measured
 /// 777 µs instead of 126 µs). A server that compresses much should run with
@@ -253,13 +253,13 @@ pub(crate) fn compress(settings: &Compression, request: &Request<'_>, response: 
 #[inline(never)]
 fn compress_cold(settings: &Compression, request: &Request<'_>, response: &mut Response) {
     let status = response.status();
-    let bodiless = status.is_informational()
+    let left_alone = status.is_informational()
         || matches!(status.as_u16(), 204..=206)
         || request
             .route_info()
             .is_some_and(|route| route.is_compression_off())
         || response.headers().contains_key(CONTENT_ENCODING);
-    if bodiless
+    if left_alone
         || !response
             .header("content-type")
             .is_some_and(|t| settings.compresses(t.as_bytes()))
@@ -280,7 +280,9 @@ fn compress_cold(settings: &Compression, request: &Request<'_>, response: &mut R
         .headers()
         .get(ETAG)
         .and_then(|tag| coded_tag(tag.as_bytes(), coding));
+    // (For an unsafe method If-None-Match asks for 412, which is the handler's to decide.)
     if let Some(tag) = &tag
+        && request.method() == http::Method::GET
         && request
             .header("if-none-match")
             .is_some_and(|candidates| none_match(candidates, tag))
