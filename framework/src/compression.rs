@@ -834,6 +834,99 @@ mod tests {
     }
 
     #[test]
+    fn each_setting_is_honoured() {
+        let page = page();
+        let serve = |settings: Compression, content_type: &'static str, body: String| {
+            let mut app = App::new();
+            app.compress(settings);
+            route!(app, GET "/" => move |_req| {
+                Response::bytes(body.clone()).with_header("content-type", content_type)
+            })
+            .unwrap();
+            TestClient::new(app)
+        };
+        let get = |client: &TestClient, accept: &str| {
+            client.get("/").header("accept-encoding", accept).send()
+        };
+        // min_size: the boundary itself is compressed, one byte less is not.
+        let at = |len: usize| {
+            let settings = Compression {
+                min_size: 2000,
+                ..Compression::default()
+            };
+            let client = serve(settings, "text/plain", page[..len].to_owned());
+            get(&client, "gzip").header("content-encoding").is_some()
+        };
+        assert!(at(2000));
+        assert!(!at(1999));
+        // gzip_level: 0 stores, which only adds framing, so the body goes as it is; 9 packs.
+        let level = |gzip_level| {
+            let settings = Compression {
+                gzip_level,
+                ..Compression::default()
+            };
+            get(&serve(settings, "text/html", page.clone()), "gzip")
+        };
+        assert_eq!(level(0).header("content-encoding"), None);
+        assert_eq!(level(9).header("content-encoding"), Some("gzip"));
+        assert_eq!(gunzip(level(9).body()), page.as_bytes());
+        // brotli_quality: 0 and 11 both decode; 11 is smaller.
+        let quality = |brotli_quality| {
+            let settings = Compression {
+                brotli_quality,
+                ..Compression::default()
+            };
+            get(&serve(settings, "text/html", page.clone()), "br")
+        };
+        let (fast, small) = (quality(0), quality(11));
+        assert!(
+            small.body().len() < fast.body().len(),
+            "{} {}",
+            small.body().len(),
+            fast.body().len()
+        );
+        assert_eq!(unbrotli(fast.body()), page.as_bytes());
+        assert_eq!(unbrotli(small.body()), page.as_bytes());
+        // types: a type added is compressed; with text/* gone, text/html is not.
+        let mut settings = Compression::default();
+        settings.types.push("application/x-ndjson".to_owned());
+        settings.types.retain(|pattern| pattern != "text/*");
+        let ndjson = serve(settings.clone(), "application/x-ndjson", page.clone());
+        assert_eq!(
+            get(&ndjson, "gzip").header("content-encoding"),
+            Some("gzip")
+        );
+        let html = serve(settings, "text/html", page.clone());
+        assert_eq!(get(&html, "gzip").header("content-encoding"), None);
+    }
+
+    #[test]
+    fn precompressed_siblings_can_be_turned_off() {
+        let dir = folder("off");
+        let mut app = App::new();
+        app.compress(Compression {
+            precompressed: false,
+            ..Compression::default()
+        });
+        app.static_dir("/static", &dir.0).unwrap();
+        let client = TestClient::new(app);
+        let response = client
+            .get("/static/style.css")
+            .header("accept-encoding", "br")
+            .send();
+        assert_eq!(
+            response.header("content-encoding"),
+            Some("br"),
+            "compressed on the fly"
+        );
+        assert_ne!(
+            response.body(),
+            std::fs::read(dir.0.join("style.css.br")).unwrap()
+        );
+        assert_eq!(decoded(&response), css().as_bytes());
+    }
+
+    #[test]
     fn compressible_types() {
         let settings = Compression::default();
         for (content_type, expected) in [
