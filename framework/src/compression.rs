@@ -749,6 +749,47 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_is_compressed_a_piece_at_a_time() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        /// 64 MiB of log-like lines, counting what has been read of it.
+        struct Lines {
+            read: Arc<AtomicUsize>,
+            left: usize,
+        }
+        impl Read for Lines {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let line = b"GET /static/style.css 200 1234 0.4ms\n";
+                let n = buf.len().min(self.left) / line.len() * line.len();
+                for chunk in buf[..n].chunks_mut(line.len()) {
+                    chunk.copy_from_slice(line);
+                }
+                self.left -= n;
+                self.read.fetch_add(n, Ordering::Relaxed);
+                Ok(n)
+            }
+        }
+        const TOTAL: usize = 64 << 20;
+        for coding in [Coding::Gzip, Coding::Brotli] {
+            let read = Arc::new(AtomicUsize::new(0));
+            let source = Lines {
+                read: Arc::clone(&read),
+                left: TOTAL,
+            };
+            let mut compressed = encoder(&Compression::default(), coding, Box::new(source));
+            let mut first = vec![0; 64 * 1024];
+            let n = compressed.read(&mut first).unwrap();
+            assert!(n > 0, "{coding:?}");
+            let consumed = read.load(Ordering::Relaxed);
+            assert!(
+                consumed < TOTAL / 8,
+                "{coding:?}: {consumed} bytes read for the first {n}"
+            );
+        }
+    }
+
+    #[test]
     fn strong_tags_get_the_coding_and_their_own_304() {
         let mut app = app();
         route!(app, GET "/tagged" => |req| {
