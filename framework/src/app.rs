@@ -505,6 +505,29 @@ impl App {
         Ok(self)
     }
 
+    /// Compresses responses with gzip or brotli, as each request's `Accept-Encoding` asks
+    /// (it sets [`Config::compression`](crate::Config)): pages, JSON, CSS and scripts of at
+    /// least [`Compression::min_size`](crate::Compression::min_size) bytes, streamed bodies
+    /// as they stream, precompressed static files where they exist. Routes marked
+    /// `no_compression` are left alone (mark those that reflect what a visitor sent next to
+    /// a secret: the BREACH attack). Needs the `compression` feature.
+    ///
+    /// ```
+    /// use carafe::testing::TestClient;
+    /// use carafe::{route, App, Compression};
+    ///
+    /// let mut app = App::new();
+    /// app.compress(Compression::default());
+    /// route!(app, GET "/" => |_req| "a line of text\n".repeat(100)).unwrap();
+    /// let response = TestClient::new(app).get("/").header("accept-encoding", "gzip").send();
+    /// assert_eq!(response.header("content-encoding"), Some("gzip"));
+    /// ```
+    #[cfg(feature = "compression")]
+    pub fn compress(&mut self, settings: crate::compression::Compression) -> &mut Self {
+        self.config.compression = Some(settings);
+        self
+    }
+
     /// Turns on the debug page, Flask's debugger read-only: a handler's panic or a template
     /// error answers with a 500 page showing the message, where it happened (with the
     /// backtrace, or the template's lines) and the request (method, target, header fields,

@@ -137,6 +137,13 @@ pub struct Config {
     /// [`Request::is_from_trusted_proxy`](crate::Request::is_from_trusted_proxy). Default:
     /// none (headers ignored).
     pub trusted_proxies: Vec<IpNet>,
+    /// Response compression: `None` (the default) sends every body as the handler made it;
+    /// `Some` compresses with gzip or brotli as `Accept-Encoding` asks, with these settings
+    /// (minimum size, levels, types, precompressed static files). Set it with
+    /// [`App::compress`](crate::App::compress); see [`Compression`](crate::Compression).
+    /// Needs the `compression` feature.
+    #[cfg(feature = "compression")]
+    pub compression: Option<crate::compression::Compression>,
     /// Name of the cookie that holds [`Request::session`](crate::Request::session). Give apps
     /// on one host different names: browsers share cookies across ports. Default `session`.
     #[cfg(feature = "sessions")]
@@ -183,6 +190,8 @@ impl Default for Config {
             send_buffer_size: None,
             reuse_port: false,
             trusted_proxies: Vec::new(),
+            #[cfg(feature = "compression")]
+            compression: None,
             #[cfg(feature = "sessions")]
             session_cookie_name: "session".to_owned(),
             #[cfg(feature = "sessions")]

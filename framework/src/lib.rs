@@ -50,6 +50,10 @@
 //! - `sessions`: `Request::session` and `App::secret_key`, a map of JSON values in an
 //!   HMAC-signed cookie; implies `json`.
 //!
+//! Off by default:
+//! - `compression`: `Compression` and `App::compress`, gzip and brotli responses chosen from
+//!   `Accept-Encoding` (flate2, brotli).
+//!
 //! With `default-features = false`, routing, templates, forms, uploads, cookies, static files
 //! and the test client remain.
 
@@ -59,6 +63,8 @@
 mod app;
 mod bench;
 mod blueprint;
+#[cfg(feature = "compression")]
+mod compression;
 mod config;
 mod cookies;
 mod cors;
@@ -104,6 +110,8 @@ mod ws;
 
 pub use app::App;
 pub use blueprint::Blueprint;
+#[cfg(feature = "compression")]
+pub use compression::Compression;
 pub use config::Config;
 pub use cors::Cors;
 #[cfg(feature = "sessions")]

@@ -75,6 +75,57 @@ pub(crate) fn preferred<'o>(accept: Option<&str>, offered: &[&'o str]) -> Option
     choice.map(|(offer, _)| offer)
 }
 
+/// Which of `offered` (content codings such as `br` and `gzip`, the server's favourite first)
+/// an `Accept-Encoding` value (RFC 9110 §12.5.3) prefers; `None` means no coding (identity).
+///
+/// A coding's weight is its own `q` if the client lists it (`x-gzip` counts as `gzip`), else
+/// that of `*`, else 0: a coding the client did not name is not acceptable. The heaviest
+/// coding with a weight above 0 wins, the server's order breaking ties. `identity` is always
+/// acceptable unless refused, and wins only when the client names it (itself or through
+/// `*`) with a higher weight than every coding: `gzip;q=0.5` alone still gets gzip, as most
+/// servers read it. An empty value asks for identity. At most four offers are weighed.
+#[cfg(feature = "compression")]
+pub(crate) fn preferred_coding<'o>(accept_encoding: &str, offered: &[&'o str]) -> Option<&'o str> {
+    const MAX_OFFERS: usize = 4;
+    let offered = &offered[..offered.len().min(MAX_OFFERS)];
+    let mut named: [Option<u16>; MAX_OFFERS] = [None; MAX_OFFERS];
+    let (mut identity, mut any) = (None, None);
+    for item in accept_encoding.split(',') {
+        let (coding, parameters) = split_parameters(item.as_bytes());
+        if coding.is_empty() {
+            continue;
+        }
+        let q = quality(parameters);
+        let coding = if coding.eq_ignore_ascii_case(b"x-gzip") {
+            &b"gzip"[..]
+        } else {
+            coding
+        };
+        if coding == b"*" {
+            any = Some(q);
+        } else if coding.eq_ignore_ascii_case(b"identity") {
+            identity = Some(q);
+        } else if let Some(index) = offered
+            .iter()
+            .position(|offer| offer.as_bytes().eq_ignore_ascii_case(coding))
+        {
+            named[index] = Some(q);
+        }
+    }
+    let mut best: Option<(&'o str, u16)> = None;
+    for (index, &offer) in offered.iter().enumerate() {
+        let weight = named[index].or(any).unwrap_or(0);
+        if weight > 0 && best.is_none_or(|(_, known)| weight > known) {
+            best = Some((offer, weight));
+        }
+    }
+    let (offer, weight) = best?;
+    match identity.or(any) {
+        Some(identity) if identity > weight => None,
+        _ => Some(offer),
+    }
+}
+
 /// The `q` parameter in thousandths (1000 when absent or malformed, as most servers read it).
 fn quality(parameters: &[u8]) -> u16 {
     for parameter in Parameters(parameters) {
@@ -257,6 +308,41 @@ mod tests {
         assert_eq!(
             pick(Some("APPLICATION/JSON; q=1")),
             Some("application/json")
+        );
+    }
+
+    #[cfg(feature = "compression")]
+    #[test]
+    fn accept_encoding_weighs_codings_against_identity() {
+        let offers = ["br", "gzip"];
+        let pick = |value| preferred_coding(value, &offers);
+        let cases = [
+            ("gzip, deflate, br, zstd", Some("br")),
+            ("gzip", Some("gzip")),
+            ("x-gzip", Some("gzip")),
+            ("GZIP;Q=1", Some("gzip")),
+            ("br;q=0.5, gzip", Some("gzip")),
+            ("gzip;q=0.5", Some("gzip")),
+            ("*", Some("br")),
+            ("*;q=0.5, br;q=0", Some("gzip")),
+            ("gzip;q=0, br;q=0", None),
+            ("identity", None),
+            ("", None),
+            ("deflate", None),
+            ("identity;q=1, gzip;q=0.5", None),
+            ("identity;q=0.1, gzip;q=0.5", Some("gzip")),
+            ("*;q=0", None),
+            ("gzip, identity;q=0", Some("gzip")),
+            (" , ;, gzip ;q=0.9", Some("gzip")),
+            ("br;q=nonsense", Some("br")),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(pick(value), expected, "{value:?}");
+        }
+        assert_eq!(
+            preferred_coding("gzip, br", &["gzip", "br"]),
+            Some("gzip"),
+            "the server's order breaks ties"
         );
     }
 

@@ -762,7 +762,7 @@ impl<'a> Request<'a> {
     }
 
     /// What the route that matched says of itself; `None` for a request no route matched.
-    #[cfg(feature = "sessions")]
+    #[cfg(any(feature = "sessions", feature = "compression"))]
     pub(crate) fn route_info(&self) -> Option<&'a RouteInfo> {
         self.route
     }
@@ -786,7 +786,7 @@ impl<'a> Request<'a> {
     }
 
     /// The frozen app this request is answered by.
-    #[cfg(feature = "sessions")]
+    #[cfg(any(feature = "sessions", feature = "compression"))]
     pub(crate) fn site(&self) -> &'a Site {
         self.site
     }

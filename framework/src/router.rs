@@ -29,6 +29,7 @@ pub struct RouteInfo {
     blueprint: Option<String>,
     csrf_exempt: bool,
     websocket: bool,
+    no_compression: bool,
     /// Blocking or WebSocket: dispatching it takes the out-of-line path.
     unusual: bool,
 }
@@ -68,6 +69,10 @@ impl RouteInfo {
     pub fn is_blocking(&self) -> bool {
         self.blocking
     }
+    /// Whether its responses are never compressed (`no_compression` in `route!`).
+    pub fn is_compression_off(&self) -> bool {
+        self.no_compression
+    }
 
     /// The handler as written in `route!`: `index`, `pages::about`, or `closure@src/main.rs:12`.
     pub fn handler(&self) -> &str {
@@ -96,6 +101,7 @@ pub struct RouteSpec {
     blueprint: Option<String>,
     csrf_exempt: bool,
     websocket: bool,
+    no_compression: bool,
 }
 
 impl RouteSpec {
@@ -110,7 +116,26 @@ impl RouteSpec {
             blueprint: None,
             csrf_exempt: false,
             websocket: false,
+            no_compression: false,
         }
+    }
+
+    /// Never compresses this route's responses, whatever
+    /// [`Config::compression`](crate::Config) says: for a page that puts a secret (a CSRF
+    /// token, a session value) next to text an attacker can choose, such as a reflected
+    /// query. Compression would let the attacker learn the secret from the response sizes
+    /// (the BREACH attack). Has no effect without the `compression` feature.
+    ///
+    /// ```
+    /// use carafe::{route, App};
+    ///
+    /// let mut app = App::new();
+    /// route!(app, GET "/account" => |req| format!("you searched {:?}", req.query("q")), no_compression).unwrap();
+    /// assert!(app.routes()[0].is_compression_off());
+    /// ```
+    pub fn no_compression(mut self) -> Self {
+        self.no_compression = true;
+        self
     }
 
     /// A WebSocket endpoint: only a valid opening handshake (RFC 6455 §4.2.1) reaches its
@@ -288,6 +313,7 @@ impl Router {
                 blueprint: spec.blueprint,
                 csrf_exempt: spec.csrf_exempt,
                 websocket: spec.websocket,
+                no_compression: spec.no_compression,
                 unusual: spec.blocking || spec.websocket,
             },
             handler,

@@ -211,6 +211,11 @@ impl Site {
         self.finish(&request, &mut outcome, scope);
         #[cfg(feature = "sessions")]
         self.save_session(&request, &mut outcome, scope);
+        // Last, so that the hooks' and the session's headers are seen (and Vary kept).
+        #[cfg(feature = "compression")]
+        if let Some(settings) = &self.config.compression {
+            crate::compression::compress(settings, &request, &mut outcome.response);
+        }
         if outcome.response.status().is_informational() {
             return self.informational(&request, outcome.response);
         }

@@ -111,7 +111,36 @@ pub(crate) fn send_from_directory(req: &Request<'_>, dir: &Path, relative: &str)
 }
 
 impl StaticDir {
+    /// The file at `path`, or (with the `compression` feature on) its precompressed
+    /// `path.br` / `path.gz` when the client takes it: its own body, length and validators,
+    /// the original's Content-Type.
     fn file_response(req: &Request<'_>, path: &Path, metadata: &Metadata) -> Response {
+        #[cfg(feature = "compression")]
+        match crate::compression::precompressed(req, path, metadata) {
+            crate::compression::Precompressed::No => {}
+            crate::compression::Precompressed::Identity => {
+                let mut response = Self::representation(req, path, metadata, path);
+                crate::compression::mark_negotiated(&mut response);
+                return response;
+            }
+            crate::compression::Precompressed::Sibling(sibling, coding) => {
+                let (sibling_path, sibling_metadata) = &*sibling;
+                let mut response = Self::representation(req, sibling_path, sibling_metadata, path);
+                crate::compression::mark_precompressed(&mut response, coding);
+                return response;
+            }
+        }
+        Self::representation(req, path, metadata, path)
+    }
+
+    /// The file at `path` (whose metadata is `metadata`) with the Content-Type of
+    /// `type_path`'s name.
+    fn representation(
+        req: &Request<'_>,
+        path: &Path,
+        metadata: &Metadata,
+        type_path: &Path,
+    ) -> Response {
         let len = metadata.len();
         let modified = metadata.modified().unwrap_or(UNIX_EPOCH);
         let etag = entity_tag(len, modified);
@@ -134,7 +163,7 @@ impl StaticDir {
         };
         if response.status() != StatusCode::RANGE_NOT_SATISFIABLE {
             // mime_guess only produces valid header values.
-            let _ = response.set_header("content-type", &content_type_for(path));
+            let _ = response.set_header("content-type", &content_type_for(type_path));
         }
         let headers = response.headers_mut();
         // An entity tag and an HTTP date are always valid header values.

@@ -147,6 +147,12 @@ impl BodyReader {
     pub fn declared_len(&self) -> Option<u64> {
         self.len
     }
+
+    /// The source itself, to wrap it (the compression of a streamed body).
+    #[cfg(feature = "compression")]
+    pub(crate) fn into_reader(self) -> Box<dyn Read + Send> {
+        self.reader
+    }
 }
 
 impl std::fmt::Debug for BodyReader {
