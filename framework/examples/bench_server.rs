@@ -2,8 +2,11 @@
 //! API exactly as an application would, for the side-by-side runs in `BENCHMARKS.md`.
 //!
 //! ```sh
-//! cargo run --release -p carafe --example bench_server -- --addr 127.0.0.1:8080 [--workers N] [--extra-routes N] [--slow-handler-check]
+//! cargo run --release -p carafe --example bench_server -- --addr 127.0.0.1:8080 [--workers N] [--extra-routes N] [--slow-handler-check] [--metrics]
 //! ```
+//!
+//! `--metrics` (built with `--features metrics`) serves `/metrics`, so that every request is
+//! counted: what the metrics cost a request.
 //!
 //! `--extra-routes N` registers N more routes before the three (a mix of static paths,
 //! parameters and catch-alls, from the unstable `carafe::__bench::add_filler_routes`), to
@@ -56,10 +59,15 @@ fn main() -> Result<(), carafe::Error> {
     let mut extra_routes = 0;
     let mut app = App::new();
     app.config.slow_handler_warning = None;
+    let mut metrics = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--slow-handler-check" {
             app.config.slow_handler_warning = carafe::Config::default().slow_handler_warning;
+            continue;
+        }
+        if flag == "--metrics" {
+            metrics = true;
             continue;
         }
         let value = args.next().unwrap_or_default();
@@ -70,7 +78,7 @@ fn main() -> Result<(), carafe::Error> {
             _ => {
                 eprintln!(
                     "usage: bench_server --addr HOST:PORT [--workers N] [--extra-routes N] \
-                     [--slow-handler-check]"
+                     [--slow-handler-check] [--metrics]"
                 );
                 std::process::exit(2);
             }
@@ -88,5 +96,14 @@ fn main() -> Result<(), carafe::Error> {
         let text = String::from_utf8_lossy(req.body()).into_owned();
         req.hub().send("all", Message::Text(text)).to_string()
     })?;
+    if metrics {
+        #[cfg(feature = "metrics")]
+        app.metrics("/metrics")?;
+        #[cfg(not(feature = "metrics"))]
+        {
+            eprintln!("bench_server: --metrics needs `--features metrics`");
+            std::process::exit(2);
+        }
+    }
     app.bind(addr.as_str())?.run_until_signal()
 }

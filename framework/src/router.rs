@@ -183,6 +183,9 @@ pub(crate) struct Route {
     pub handler: Handler,
     /// Whose hooks and error handlers apply: 0 the app's, `1 + n` the n-th blueprint's.
     pub scope: usize,
+    /// Its place in registration order (what [`Router::routes`] lists), for its metrics.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub index: usize,
 }
 
 /// One registered pattern and the methods it answers.
@@ -292,6 +295,7 @@ impl Router {
             },
             handler,
             scope,
+            index: route_index,
         });
         Ok(())
     }

@@ -71,6 +71,7 @@ impl Worker {
             return;
         }
         entry.insert(Socket::new(stream, Connection::new(peer), self.next_id));
+        self.meter.accepted();
         self.next_id += 1;
         log::debug!("worker {} accepted token={key} peer={peer}", self.index);
         // Its first deadline: idle, until a request starts.

@@ -13,6 +13,7 @@ use slab::Slab;
 
 use super::blocking::{BlockingLink, BlockingPool};
 use super::live::Pushes;
+use super::meter::Meter;
 use super::socket::{Next, Socket};
 use super::timer::Timers;
 use super::{Control, LISTENER, WAKER};
@@ -70,6 +71,8 @@ pub(super) struct Worker {
     /// How live connections' handles wake this worker.
     pub(super) pushes: Pushes,
     pub(super) next_id: u64,
+    /// This worker's connection counters, for the metrics.
+    pub(super) meter: Meter,
 }
 
 impl Worker {
@@ -110,6 +113,7 @@ impl Worker {
             blocking: BlockingLink::new(blocking, Arc::clone(&control.wakers[index])),
             pushes: Pushes::new(Arc::clone(&control.wakers[index])),
             next_id: 0,
+            meter: Meter::new(site),
         }
     }
 
@@ -204,7 +208,7 @@ impl Worker {
             let Some(socket) = self.sockets.get_mut(key) else {
                 return;
             };
-            let next = socket.drive(&mut ctx);
+            let next = socket.drive(&mut ctx, &self.meter);
             if !self.settle(key, next, now) {
                 return;
             }
@@ -293,6 +297,7 @@ impl Worker {
         let Some(response) = self.blocking.submit(&*self.lend.site, key, id, job) else {
             return false;
         };
+        self.meter.blocking_refused();
         let mut ctx = self.lend.ctx();
         let Some(socket) = self.sockets.get_mut(key) else {
             return false;
@@ -336,6 +341,11 @@ impl Worker {
     pub(super) fn close(&mut self, key: usize) {
         self.timers.cancel(key);
         if let Some(mut socket) = self.sockets.try_remove(key) {
+            self.meter.closed();
+            #[cfg(feature = "metrics")]
+            if socket.live {
+                self.meter.live_closed();
+            }
             socket.conn.close();
             socket.conn.release_buffers(&mut self.lend.buffers);
             deregister(self.poll.registry(), &mut socket.stream);
