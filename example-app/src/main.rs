@@ -45,6 +45,10 @@ struct Args {
     /// Seconds that in-flight requests get to finish after SIGTERM [default: 10]
     #[arg(long, value_name = "SECONDS")]
     shutdown_grace: Option<u64>,
+    /// Serve Prometheus metrics at /metrics (requests, latency, connections, bytes, the
+    /// blocking pool, live connections)
+    #[arg(long)]
+    metrics: bool,
     /// Print the route table (methods, pattern, handler) and exit, like `flask routes`
     #[arg(long)]
     routes: bool,
@@ -84,6 +88,11 @@ fn serve(args: Args, addr: SocketAddr) -> Result<(), carafe::Error> {
         cors_origins: args.cors_origins.clone(),
     };
     let mut app = example_app::build(&options)?;
+    // Liveness and readiness (503 once a shutdown starts), for a load balancer or Kubernetes.
+    app.health("/healthz", "/readyz")?;
+    if args.metrics {
+        app.metrics("/metrics")?;
+    }
     if args.routes {
         print_routes(&app);
         return Ok(());

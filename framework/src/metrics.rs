@@ -102,7 +102,10 @@ const PAD: usize = 16;
 /// instruction.
 #[inline(always)]
 fn bump(cell: &AtomicU64, n: u64) {
-    cell.store(cell.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    cell.store(
+        cell.load(Ordering::Relaxed).wrapping_add(n),
+        Ordering::Relaxed,
+    );
 }
 
 fn read(cell: &AtomicU64) -> u64 {
@@ -166,9 +169,8 @@ impl RequestBlock {
     }
 
     fn sum(&self, slot: usize) -> &AtomicU64 {
-        let base = PAD
-            + self.slots * METHODS.len() * CLASSES.len()
-            + self.slots * (BUCKETS_NS.len() + 1);
+        let base =
+            PAD + self.slots * METHODS.len() * CLASSES.len() + self.slots * (BUCKETS_NS.len() + 1);
         &self.cells[base + slot]
     }
 }
@@ -548,12 +550,14 @@ fn encode_requests(
             .map(|block| read(block.sum(slot)))
             .sum();
         let labels = [("route", pattern.as_str())];
-        family.encode_family(&labels)?.encode_histogram::<[(&str, &str); 0]>(
-            sum_ns as f64 / 1e9,
-            cumulative,
-            &buckets,
-            None,
-        )?;
+        family
+            .encode_family(&labels)?
+            .encode_histogram::<[(&str, &str); 0]>(
+                sum_ns as f64 / 1e9,
+                cumulative,
+                &buckets,
+                None,
+            )?;
     }
     Ok(())
 }
@@ -629,19 +633,18 @@ mod tests {
     fn each_thread_counts_in_its_own_block_and_the_scrape_sums_them() {
         let metrics = Arc::new(Metrics::new());
         metrics.set_layout(["/a", "/b", "/a"].into_iter());
-        assert_eq!(metrics.slot(Some(2)), 0, "two routes with one pattern share its labels");
+        assert_eq!(
+            metrics.slot(Some(2)),
+            0,
+            "two routes with one pattern share its labels"
+        );
         assert_eq!(metrics.slot(None), 2, "unmatched comes last");
         let threads: Vec<_> = (0..3)
             .map(|_| {
                 let metrics = Arc::clone(&metrics);
                 std::thread::spawn(move || {
                     for _ in 0..100 {
-                        metrics.record(
-                            0,
-                            &Method::GET,
-                            StatusCode::OK,
-                            Duration::from_micros(50),
-                        );
+                        metrics.record(0, &Method::GET, StatusCode::OK, Duration::from_micros(50));
                     }
                 })
             })
@@ -652,12 +655,17 @@ mod tests {
         assert_eq!(metrics.requests.lock().unwrap().len(), 3);
         let text = metrics.render();
         assert!(
-            text.contains(r#"carafe_http_requests_total{route="/a",method="GET",status="2xx"} 300"#),
+            text.contains(
+                r#"carafe_http_requests_total{route="/a",method="GET",status="2xx"} 300"#
+            ),
             "{text}"
         );
         assert!(
-            text.contains(r#"carafe_http_request_duration_seconds_bucket{le="0.0001",route="/a"} 300"#)
-                || text.contains(r#"carafe_http_request_duration_seconds_bucket{route="/a",le="0.0001"} 300"#),
+            text.contains(
+                r#"carafe_http_request_duration_seconds_bucket{le="0.0001",route="/a"} 300"#
+            ) || text.contains(
+                r#"carafe_http_request_duration_seconds_bucket{route="/a",le="0.0001"} 300"#
+            ),
             "{text}"
         );
     }

@@ -631,7 +631,11 @@ fn a_reset_in_the_middle_of_a_message_frees_the_connection_and_tells_the_app() {
     while seen.closed.lock().unwrap().is_none() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert_eq!(*seen.closed.lock().unwrap(), Some(1006), "on_close: abnormal closure");
+    assert_eq!(
+        *seen.closed.lock().unwrap(),
+        Some(1006),
+        "on_close: abnormal closure"
+    );
     let sender = seen.sender.lock().unwrap().clone().expect("opened");
     assert!(sender.is_closed());
     assert!(sender.send("anyone there?").is_err());

@@ -226,7 +226,8 @@ impl Server {
         // Threads for `blocking` handlers, shared by the workers; only if some route needs them.
         let blocking = if self.site.has_blocking_routes() {
             let config = &self.site.config;
-            let pool = BlockingPool::start(&self.site, config.blocking_threads, config.blocking_queue)?;
+            let pool =
+                BlockingPool::start(&self.site, config.blocking_threads, config.blocking_queue)?;
             #[cfg(feature = "metrics")]
             if let Some(metrics) = &self.site.metrics {
                 metrics.set_blocking_pool(pool.admitted(), config.blocking_threads.max(1));
