@@ -44,7 +44,6 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
-use std::time::Duration;
 
 use http::{Method, StatusCode};
 use prometheus_client::collector::Collector;
@@ -114,6 +113,10 @@ fn read(cell: &AtomicU64) -> u64 {
 
 /// The metrics of one app: the layout of its labels and every thread's counters.
 pub(crate) struct Metrics {
+    /// The latency clock: the time-stamp counter where the CPU has a reliable one (a read
+    /// is a few instructions, where `Instant::now` and a subtraction cost about 90), else
+    /// the monotonic clock.
+    clock: quanta::Clock,
     /// Set when the app is frozen, once its routes are known.
     layout: OnceLock<Layout>,
     requests: Mutex<Vec<Arc<RequestBlock>>>,
@@ -135,13 +138,11 @@ struct Layout {
     slot_of_route: Vec<usize>,
 }
 
-impl Layout {
-    fn cells(&self) -> usize {
-        let slots = self.patterns.len();
-        // Request counts, then each slot's buckets (and +Inf), then each slot's sum.
-        slots * METHODS.len() * CLASSES.len() + slots * (BUCKETS_NS.len() + 1) + slots
-    }
-}
+/// Cells per route slot: the request counts by method and class, the histogram's buckets
+/// (and +Inf), and the sum of the latencies in nanoseconds.
+const PER_SLOT: usize = METHODS.len() * CLASSES.len() + BUCKETS_NS.len() + 1 + 1;
+const BUCKETS_AT: usize = METHODS.len() * CLASSES.len();
+const SUM_AT: usize = BUCKETS_AT + BUCKETS_NS.len() + 1;
 
 /// One thread's request counters.
 struct RequestBlock {
@@ -151,27 +152,34 @@ struct RequestBlock {
 
 impl RequestBlock {
     fn new(layout: &Layout) -> Self {
+        let slots = layout.patterns.len();
         Self {
-            cells: (0..PAD + layout.cells() + PAD)
+            cells: (0..PAD + slots * PER_SLOT + PAD)
                 .map(|_| AtomicU64::new(0))
                 .collect(),
-            slots: layout.patterns.len(),
+            slots,
         }
     }
 
-    fn count(&self, slot: usize, method: usize, class: usize) -> &AtomicU64 {
-        &self.cells[PAD + (slot * METHODS.len() + method) * CLASSES.len() + class]
+    /// The cells of one route slot.
+    #[inline(always)]
+    fn slot(&self, slot: usize) -> Option<&[AtomicU64; PER_SLOT]> {
+        let start = PAD + slot * PER_SLOT;
+        self.cells.get(start..start + PER_SLOT)?.try_into().ok()
     }
 
-    fn bucket(&self, slot: usize, bucket: usize) -> &AtomicU64 {
-        let base = PAD + self.slots * METHODS.len() * CLASSES.len();
-        &self.cells[base + slot * (BUCKETS_NS.len() + 1) + bucket]
+    fn count(&self, slot: usize, method: usize, class: usize) -> u64 {
+        self.slot(slot)
+            .map_or(0, |cells| read(&cells[method * CLASSES.len() + class]))
     }
 
-    fn sum(&self, slot: usize) -> &AtomicU64 {
-        let base =
-            PAD + self.slots * METHODS.len() * CLASSES.len() + self.slots * (BUCKETS_NS.len() + 1);
-        &self.cells[base + slot]
+    fn bucket(&self, slot: usize, bucket: usize) -> u64 {
+        self.slot(slot)
+            .map_or(0, |cells| read(&cells[BUCKETS_AT + bucket]))
+    }
+
+    fn sum(&self, slot: usize) -> u64 {
+        self.slot(slot).map_or(0, |cells| read(&cells[SUM_AT]))
     }
 }
 
@@ -232,6 +240,7 @@ thread_local! {
 impl Metrics {
     pub(crate) fn new() -> Self {
         Self {
+            clock: quanta::Clock::new(),
             layout: OnceLock::new(),
             requests: Mutex::new(Vec::new()),
             servers: Mutex::new(Vec::new()),
@@ -268,18 +277,30 @@ impl Metrics {
             .unwrap_or(layout.patterns.len() - 1)
     }
 
-    /// Counts one answered request.
+    /// A reading of the latency clock, for [`record`](Self::record).
+    #[inline(always)]
+    pub(crate) fn now(&self) -> Stamp {
+        Stamp(self.clock.raw())
+    }
+
+    /// Counts one answered request, which arrived at `started`.
     #[inline(never)]
     pub(crate) fn record(
         self: &Arc<Self>,
         slot: usize,
         method: &Method,
         status: StatusCode,
-        elapsed: Duration,
+        started: Stamp,
     ) {
+        let nanos = self.clock.delta_as_nanos(started.0, self.clock.raw());
+        self.count(slot, method, status, nanos);
+    }
+
+    /// Counts one answered request that took `nanos`.
+    #[inline(always)]
+    fn count(self: &Arc<Self>, slot: usize, method: &Method, status: StatusCode, nanos: u64) {
         let method = method_index(method);
         let class = usize::from((status.as_u16() / 100).clamp(1, 5) - 1);
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         let bucket = BUCKETS_NS
             .iter()
             .position(|&bound| nanos <= bound)
@@ -293,12 +314,12 @@ impl Metrics {
                     None => return,
                 },
             };
-            if slot >= block.slots {
+            let Some(cells) = block.slot(slot) else {
                 return;
-            }
-            bump(block.count(slot, method, class), 1);
-            bump(block.bucket(slot, bucket), 1);
-            bump(block.sum(slot), nanos);
+            };
+            bump(&cells[method * CLASSES.len() + class], 1);
+            bump(&cells[BUCKETS_AT + bucket], 1);
+            bump(&cells[SUM_AT], nanos);
         });
     }
 
@@ -356,6 +377,10 @@ impl Metrics {
         text
     }
 }
+
+/// A reading of the latency clock (raw: its unit is the clock's own).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stamp(u64);
 
 /// The method's label index.
 #[inline(always)]
@@ -492,72 +517,67 @@ fn encode_requests(
     blocks: &[Arc<RequestBlock>],
 ) -> Result<(), std::fmt::Error> {
     let slots = layout.patterns.len();
-    let mut family = encoder.encode_descriptor(
-        "carafe_http_requests",
-        "Requests answered, by route pattern, method and status class.",
-        None,
-        MetricType::Counter,
-    )?;
+    let blocks: Vec<&RequestBlock> = blocks
+        .iter()
+        .map(|block| &**block)
+        .filter(|block| block.slots == slots)
+        .collect();
+    let total = |cell: &dyn Fn(&RequestBlock) -> u64| blocks.iter().map(|b| cell(b)).sum::<u64>();
+    let mut counts = Vec::new();
+    let mut histograms = Vec::new();
     for (slot, pattern) in layout.patterns.iter().enumerate() {
         for (method, method_name) in METHODS.iter().enumerate() {
             for (class, class_name) in CLASSES.iter().enumerate() {
-                let count: u64 = blocks
-                    .iter()
-                    .filter(|block| block.slots == slots)
-                    .map(|block| read(block.count(slot, method, class)))
-                    .sum();
+                let count = total(&|block| block.count(slot, method, class));
                 if count > 0 {
-                    let labels = [
-                        ("route", pattern.as_str()),
-                        ("method", method_name),
-                        ("status", class_name),
-                    ];
-                    family
-                        .encode_family(&labels)?
-                        .encode_counter::<[(&str, &str); 0], _, u64>(&count, None)?;
+                    counts.push(([pattern.as_str(), method_name, class_name], count));
                 }
             }
         }
-    }
-    let mut family = encoder.encode_descriptor(
-        "carafe_http_request_duration",
-        "Time from a request's arrival at the app to its response, by route pattern.",
-        Some(&Unit::Seconds),
-        MetricType::Histogram,
-    )?;
-    for (slot, pattern) in layout.patterns.iter().enumerate() {
-        let mut cumulative = 0;
-        let mut buckets = Vec::with_capacity(BUCKETS_NS.len() + 1);
-        for (index, bound) in BUCKETS_NS
+        // Each bucket's own count: the encoder makes them cumulative, and writes the last
+        // bound (f64::MAX, its convention) as `+Inf`.
+        let buckets: Vec<(f64, u64)> = BUCKETS_NS
             .iter()
             .map(|&ns| ns as f64 / 1e9)
-            .chain(std::iter::once(f64::INFINITY))
+            .chain(std::iter::once(f64::MAX))
             .enumerate()
-        {
-            cumulative += blocks
-                .iter()
-                .filter(|block| block.slots == slots)
-                .map(|block| read(block.bucket(slot, index)))
-                .sum::<u64>();
-            buckets.push((bound, cumulative));
+            .map(|(index, bound)| (bound, total(&|block| block.bucket(slot, index))))
+            .collect();
+        let count: u64 = buckets.iter().map(|(_, count)| count).sum();
+        if count > 0 {
+            let sum = total(&|block| block.sum(slot)) as f64 / 1e9;
+            histograms.push((pattern.as_str(), sum, count, buckets));
         }
-        if cumulative == 0 {
-            continue;
+    }
+    // A family is written only with samples: an empty one trips some parsers.
+    if !counts.is_empty() {
+        let mut family = encoder.encode_descriptor(
+            "carafe_http_requests",
+            "Requests answered, by route pattern, method and status class.",
+            None,
+            MetricType::Counter,
+        )?;
+        for ([route, method, status], count) in &counts {
+            let labels = [("route", *route), ("method", method), ("status", status)];
+            family
+                .encode_family(&labels)?
+                .encode_counter::<[(&str, &str); 0], _, u64>(count, None)?;
         }
-        let sum_ns: u64 = blocks
-            .iter()
-            .filter(|block| block.slots == slots)
-            .map(|block| read(block.sum(slot)))
-            .sum();
-        let labels = [("route", pattern.as_str())];
-        family
-            .encode_family(&labels)?
-            .encode_histogram::<[(&str, &str); 0]>(
-                sum_ns as f64 / 1e9,
-                cumulative,
-                &buckets,
-                None,
-            )?;
+    }
+    if !histograms.is_empty() {
+        // The unit is in the name, not in a `# UNIT` line: OpenMetrics parsers disagree on
+        // whether a histogram may have one.
+        let mut family = encoder.encode_descriptor(
+            "carafe_http_request_duration_seconds",
+            "Time from a request's arrival at the app to its response, by route pattern.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (route, sum, count, buckets) in &histograms {
+            family
+                .encode_family(&[("route", *route)])?
+                .encode_histogram::<[(&str, &str); 0]>(*sum, *count, buckets, None)?;
+        }
     }
     Ok(())
 }
@@ -644,7 +664,7 @@ mod tests {
                 let metrics = Arc::clone(&metrics);
                 std::thread::spawn(move || {
                     for _ in 0..100 {
-                        metrics.record(0, &Method::GET, StatusCode::OK, Duration::from_micros(50));
+                        metrics.count(0, &Method::GET, StatusCode::OK, 50_000);
                     }
                 })
             })

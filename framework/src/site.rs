@@ -541,12 +541,7 @@ impl Dispatch for Site {
         // Measured from the request's arrival on the event loop: time in the queue counts.
         #[cfg(feature = "metrics")]
         if let (Some(metrics), Some(started)) = (&self.metrics, job.started) {
-            metrics.record(
-                metrics.slot(route),
-                &head.method,
-                outgoing.status,
-                started.elapsed(),
-            );
+            metrics.record(metrics.slot(route), &head.method, outgoing.status, started);
         }
         // A blocking WebSocket route's callbacks run on the pool too.
         if let Body::Live(live) = &mut outgoing.body {
@@ -590,7 +585,7 @@ impl Site {
     /// lookup and one after the answer, then the counts (a blocking request's are counted
     /// when the pool has answered it, with its time in the queue).
     #[cfg(feature = "metrics")]
-    #[inline(never)]
+    #[inline(always)]
     fn dispatch_measured(
         &self,
         metrics: &Arc<crate::metrics::Metrics>,
@@ -598,7 +593,7 @@ impl Site {
         body: &[u8],
         peer: SocketAddr,
     ) -> Answer<BlockingJob> {
-        let started = std::time::Instant::now();
+        let started = metrics.now();
         let lookup = self.router.lookup(&head.method, head.path);
         let route = match &lookup {
             Lookup::Found(route, _) => Some(route.index),
@@ -606,12 +601,9 @@ impl Site {
         };
         let mut answer = self.dispatch_routed(head, body, peer, lookup);
         match &mut answer {
-            Answer::Ready(outgoing) => metrics.record(
-                metrics.slot(route),
-                &head.method,
-                outgoing.status,
-                started.elapsed(),
-            ),
+            Answer::Ready(outgoing) => {
+                metrics.record(metrics.slot(route), &head.method, outgoing.status, started)
+            }
             Answer::Blocking(job) => job.started = Some(started),
         }
         answer
@@ -629,7 +621,7 @@ pub(crate) struct BlockingJob {
     peer: SocketAddr,
     /// When it arrived, for its latency, when the app serves metrics.
     #[cfg(feature = "metrics")]
-    started: Option<std::time::Instant>,
+    started: Option<crate::metrics::Stamp>,
 }
 
 impl BlockingJob {

@@ -1,6 +1,6 @@
 //! `App::metrics` over real sockets: requests sent with curl and raw TCP, the exposition
-//! scraped with curl and read by a Prometheus text parser (the prometheus-parse crate, not
-//! the code that wrote it): counts by route pattern, method and status class, histograms,
+//! scraped with curl and read by a strict OpenMetrics parser (the openmetrics-parser crate,
+//! not the code that wrote it): counts by route pattern, method and status class, histograms,
 //! open connections, bytes, the blocking pool's jobs, queue and refusals, live connections.
 
 use std::io::{Read, Write};
@@ -9,9 +9,14 @@ use std::time::{Duration, Instant};
 
 use carafe::{App, Message, Request, Response, StatusCode, WebSocket, WsSender, route};
 use carafe_e2e::{Served, curl};
-use prometheus_parse::{Scrape, Value};
+use openmetrics_parser::{
+    HistogramValue, MetricsExposition, OpenMetricsType, OpenMetricsValue,
+    openmetrics::parse_openmetrics,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
+
+type Scrape = MetricsExposition<OpenMetricsType, OpenMetricsValue>;
 
 /// Scrapes `/metrics` with curl and parses it.
 fn scrape(served: &Served) -> Scrape {
@@ -22,28 +27,65 @@ fn scrape(served: &Served) -> Scrape {
         Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
     );
     let text = output.text();
-    assert!(text.ends_with("# EOF\n"), "{text}");
-    Scrape::parse(text.lines().map(|line| Ok(line.to_owned()))).expect("the exposition parses")
+    parse_openmetrics(&text).unwrap_or_else(|error| panic!("{error:?} in\n{text}"))
 }
 
-/// The value of the sample `name` whose labels include `labels` (0 if there is none: a
-/// counter not yet counted is not written).
-fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let matching: Vec<_> = scrape
-        .samples
-        .iter()
-        .filter(|sample| sample.metric == name)
+/// The sample of family `family` whose labels include `labels`, if there is one (a counter
+/// not yet counted is not written).
+fn sample<'s>(
+    scrape: &'s Scrape,
+    family: &str,
+    labels: &[(&str, &str)],
+) -> Option<&'s OpenMetricsValue> {
+    let family = scrape
+        .families
+        .get(family)
+        .unwrap_or_else(|| panic!("no family {family} in {:?}", scrape.families.keys()));
+    let matching: Vec<_> = family
+        .iter_samples()
         .filter(|sample| {
+            let set = sample.get_labelset().expect("a label set");
             labels
                 .iter()
-                .all(|(key, value)| sample.labels.get(key) == Some(value))
+                .all(|(key, value)| set.get_label_value(key) == Some(*value))
         })
+        .map(|sample| &sample.value)
         .collect();
-    assert!(matching.len() <= 1, "{name} {labels:?}: {matching:?}");
-    matching.first().map_or(0.0, |sample| match &sample.value {
-        Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
-        other => panic!("{name}: not a number: {other:?}"),
-    })
+    assert!(matching.len() <= 1, "{labels:?}: {matching:?}");
+    matching.first().copied()
+}
+
+/// The number of a counter or gauge sample, 0 if there is none.
+fn value(scrape: &Scrape, family: &str, labels: &[(&str, &str)]) -> f64 {
+    match sample(scrape, family, labels) {
+        None => 0.0,
+        Some(OpenMetricsValue::Counter(counter)) => counter.value.as_f64(),
+        Some(OpenMetricsValue::Gauge(number)) => number.as_f64(),
+        Some(other) => panic!("{family}: not a number: {other:?}"),
+    }
+}
+
+/// The latency histogram of `route`.
+fn histogram<'s>(scrape: &'s Scrape, route: &str) -> &'s HistogramValue {
+    match sample(
+        scrape,
+        "carafe_http_request_duration_seconds",
+        &[("route", route)],
+    ) {
+        Some(OpenMetricsValue::Histogram(histogram)) => histogram,
+        other => panic!("no histogram for {route}: {other:?}"),
+    }
+}
+
+/// The count of the bucket whose upper bound is `bound`.
+fn bucket(histogram: &HistogramValue, bound: f64) -> f64 {
+    histogram
+        .buckets
+        .iter()
+        .find(|bucket| bucket.upper_bound == bound)
+        .unwrap_or_else(|| panic!("no bucket {bound}: {histogram:?}"))
+        .count
+        .as_f64()
 }
 
 /// Scrapes until `check` holds of a scrape, or fails with the last one.
@@ -56,8 +98,8 @@ fn scrape_until(served: &Served, what: &str, check: impl Fn(&Scrape) -> bool) ->
         }
         assert!(
             Instant::now() < deadline,
-            "never {what}: {:#?}",
-            scrape.samples
+            "never {what}: {:?}",
+            scrape.families
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -66,7 +108,7 @@ fn scrape_until(served: &Served, what: &str, check: impl Fn(&Scrape) -> bool) ->
 fn requests(scrape: &Scrape, route: &str, method: &str, status: &str) -> f64 {
     value(
         scrape,
-        "carafe_http_requests_total",
+        "carafe_http_requests",
         &[("route", route), ("method", method), ("status", status)],
     )
 }
@@ -133,54 +175,36 @@ fn requests_are_counted_by_route_pattern_method_and_status_class_with_a_histogra
     assert_eq!(requests(&scrape, "<unmatched>", "GET", "4xx"), 1.0);
     assert_eq!(requests(&scrape, "<unmatched>", "DELETE", "4xx"), 1.0);
     assert_eq!(requests(&scrape, "<unmatched>", "OTHER", "4xx"), 2.0);
+    let routes: Vec<String> = scrape.families["carafe_http_requests"]
+        .iter_samples()
+        .filter_map(|sample| {
+            let set = sample.get_labelset().ok()?;
+            set.get_label_value("route").map(str::to_owned)
+        })
+        .collect();
     assert!(
-        !scrape
-            .samples
-            .iter()
-            .any(|s| s.labels.get("route").is_some_and(|r| r.contains("/user/a"))),
-        "a raw path became a label"
+        routes.iter().all(
+            |route| ["/user/{id}", "/plain", "/fail", "<unmatched>", "/metrics"]
+                .contains(&route.as_str())
+        ),
+        "a raw path became a label: {routes:?}"
     );
 
     // The histogram of /user/{id}: 6 requests, all under 10 s, buckets cumulative.
-    let histogram = scrape
-        .samples
-        .iter()
-        .find(|s| {
-            s.metric == "carafe_http_request_duration_seconds"
-                && s.labels.get("route") == Some("/user/{id}")
-        })
-        .expect("a histogram for /user/{id}");
-    let Value::Histogram(buckets) = &histogram.value else {
-        panic!("not a histogram: {histogram:?}");
-    };
-    assert_eq!(buckets.len(), 17, "16 bounds and +Inf: {buckets:?}");
-    assert!(buckets.windows(2).all(|w| w[0].count <= w[1].count));
-    assert_eq!(buckets.last().unwrap().count, 6.0);
-    assert!(buckets.last().unwrap().less_than.is_infinite());
-    assert_eq!(
-        buckets
-            .iter()
-            .find(|b| b.less_than == 10.0)
-            .map(|b| b.count),
-        Some(6.0)
-    );
-    let count = value(
-        &scrape,
-        "carafe_http_request_duration_seconds_count",
-        &[("route", "/user/{id}")],
-    );
-    assert_eq!(count, 6.0);
-    let sum = value(
-        &scrape,
-        "carafe_http_request_duration_seconds_sum",
-        &[("route", "/user/{id}")],
-    );
+    let users = histogram(&scrape, "/user/{id}");
+    assert_eq!(users.buckets.len(), 17, "16 bounds and +Inf: {users:?}");
+    let counts: Vec<f64> = users.buckets.iter().map(|b| b.count.as_f64()).collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    assert_eq!(bucket(users, f64::INFINITY), 6.0);
+    assert_eq!(bucket(users, 10.0), 6.0);
+    assert_eq!(users.count, Some(6));
+    let sum = users.sum.expect("a sum").as_f64();
     assert!(sum > 0.0 && sum < 6.0 * 10.0, "sum {sum}");
 
     // Connections: 11 curl runs and the raw one; bytes both ways.
-    assert!(value(&scrape, "carafe_connections_total", &[]) >= 12.0);
-    let received = value(&scrape, "carafe_received_bytes_total", &[]);
-    let sent = value(&scrape, "carafe_sent_bytes_total", &[]);
+    assert!(value(&scrape, "carafe_connections", &[]) >= 12.0);
+    let received = value(&scrape, "carafe_received_bytes", &[]);
+    let sent = value(&scrape, "carafe_sent_bytes", &[]);
     assert!(
         received > 500.0 && sent > 1000.0,
         "in {received}, out {sent}"
@@ -194,20 +218,13 @@ fn the_latency_of_a_slow_request_lands_in_its_bucket() {
     let served = Served::app(app());
     assert_eq!(curl(&[&served.url("/slow?ms=300")]).status, 200);
     let scrape = scrape(&served);
-    let histogram = scrape
-        .samples
-        .iter()
-        .find(|s| {
-            s.metric == "carafe_http_request_duration_seconds"
-                && s.labels.get("route") == Some("/slow")
-        })
-        .expect("a histogram for /slow");
-    let Value::Histogram(buckets) = &histogram.value else {
-        panic!("not a histogram");
-    };
-    let at = |bound: f64| buckets.iter().find(|b| b.less_than == bound).unwrap().count;
-    assert_eq!(at(0.25), 0.0, "300 ms is not under 250 ms: {buckets:?}");
-    assert_eq!(at(0.5), 1.0, "300 ms is under 500 ms: {buckets:?}");
+    let slow = histogram(&scrape, "/slow");
+    assert_eq!(
+        bucket(slow, 0.25),
+        0.0,
+        "300 ms is not under 250 ms: {slow:?}"
+    );
+    assert_eq!(bucket(slow, 0.5), 1.0, "300 ms is under 500 ms: {slow:?}");
     served.shutdown();
 }
 
@@ -252,12 +269,12 @@ fn the_blocking_pool_shows_its_jobs_queue_and_refusals() {
         value(s, "carafe_blocking_jobs", &[]) == 2.0
     });
     assert_eq!(value(&full, "carafe_blocking_queue_depth", &[]), 1.0);
-    assert_eq!(value(&full, "carafe_blocking_refused_total", &[]), 0.0);
+    assert_eq!(value(&full, "carafe_blocking_refused", &[]), 0.0);
     // The third is refused.
     let refused = curl(&[&served.url("/slow?ms=0")]);
     assert_eq!(refused.status, 503, "{refused}");
     let after = scrape(&served);
-    assert_eq!(value(&after, "carafe_blocking_refused_total", &[]), 1.0);
+    assert_eq!(value(&after, "carafe_blocking_refused", &[]), 1.0);
     for mut stream in [running, queued] {
         let mut answer = String::new();
         stream.read_to_string(&mut answer).unwrap();
