@@ -117,6 +117,11 @@ pub(crate) struct Metrics {
     /// is a few instructions, where `Instant::now` and a subtraction cost about 90), else
     /// the monotonic clock.
     clock: quanta::Clock,
+    /// The histogram's bounds in the clock's own ticks, so that a request's time is compared
+    /// and summed without scaling; converted to seconds at scrape.
+    bounds: [u64; BUCKETS_NS.len()],
+    /// Nanoseconds per 2^32 ticks, for that conversion.
+    nanos_per_2_32_ticks: u64,
     /// Set when the app is frozen, once its routes are known.
     layout: OnceLock<Layout>,
     requests: Mutex<Vec<Arc<RequestBlock>>>,
@@ -234,13 +239,24 @@ impl ServerBlock {
 thread_local! {
     /// This thread's request block for each app it has answered for (one, except in tests
     /// that run several apps' test clients on one thread).
-    static BLOCKS: RefCell<Vec<(Weak<Metrics>, Arc<RequestBlock>)>> = const { RefCell::new(Vec::new()) };
+    /// Each is keyed by its app's address, which cannot be reused while the `Weak` keeps the
+    /// allocation.
+    static BLOCKS: RefCell<Vec<(usize, Weak<Metrics>, Arc<RequestBlock>)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Metrics {
     pub(crate) fn new() -> Self {
+        let clock = quanta::Clock::new();
+        // 2^32 ticks is about a second of a GHz counter: enough digits for the ratio.
+        let nanos_per_2_32_ticks = clock.delta_as_nanos(0, 1 << 32).max(1);
+        let bounds = BUCKETS_NS.map(|ns| {
+            u64::try_from((u128::from(ns) << 32) / u128::from(nanos_per_2_32_ticks))
+                .unwrap_or(u64::MAX)
+        });
         Self {
-            clock: quanta::Clock::new(),
+            clock,
+            bounds,
+            nanos_per_2_32_ticks,
             layout: OnceLock::new(),
             requests: Mutex::new(Vec::new()),
             servers: Mutex::new(Vec::new()),
@@ -283,43 +299,59 @@ impl Metrics {
         Stamp(self.clock.raw())
     }
 
-    /// Counts one answered request, which arrived at `started`.
-    #[inline(never)]
+    /// Counts one answered request for the route with metrics slot `slot` (`None`: no route
+    /// matched), which arrived at `started`.
+    #[inline(always)]
     pub(crate) fn record(
         self: &Arc<Self>,
-        slot: usize,
+        slot: Option<usize>,
         method: &Method,
         status: StatusCode,
         started: Stamp,
     ) {
-        let nanos = self.clock.delta_as_nanos(started.0, self.clock.raw());
-        self.count(slot, method, status, nanos);
+        // A clock that went backwards (another core's counter) counts as no time.
+        let ticks = self.clock.raw().saturating_sub(started.0);
+        self.count(slot, method, status, ticks);
     }
 
-    /// Counts one answered request that took `nanos`.
+    /// Seconds in `ticks` of the clock.
+    fn seconds(&self, ticks: u64) -> f64 {
+        (u128::from(ticks) * u128::from(self.nanos_per_2_32_ticks) >> 32) as f64 / 1e9
+    }
+
+    /// Counts one answered request that took `ticks`.
     #[inline(always)]
-    fn count(self: &Arc<Self>, slot: usize, method: &Method, status: StatusCode, nanos: u64) {
+    fn count(
+        self: &Arc<Self>,
+        slot: Option<usize>,
+        method: &Method,
+        status: StatusCode,
+        ticks: u64,
+    ) {
         let method = method_index(method);
-        let class = usize::from((status.as_u16() / 100).clamp(1, 5) - 1);
-        let bucket = BUCKETS_NS
+        // Statuses are 100 to 999.
+        let class = usize::from(status.as_u16() / 100 - 1).min(CLASSES.len() - 1);
+        let bucket = self
+            .bounds
             .iter()
-            .position(|&bound| nanos <= bound)
+            .position(|&bound| ticks <= bound)
             .unwrap_or(BUCKETS_NS.len());
+        let key = Arc::as_ptr(self) as usize;
         BLOCKS.with(|blocks| {
             let mut blocks = blocks.borrow_mut();
             let block = match blocks.first() {
-                Some((owner, block)) if std::ptr::eq(owner.as_ptr(), Arc::as_ptr(self)) => block,
+                Some((owner, _, block)) if *owner == key => block,
                 _ => match self.block_for_thread(&mut blocks) {
                     Some(block) => block,
                     None => return,
                 },
             };
-            let Some(cells) = block.slot(slot) else {
+            let Some(cells) = block.slot(slot.unwrap_or(block.slots - 1)) else {
                 return;
             };
             bump(&cells[method * CLASSES.len() + class], 1);
             bump(&cells[BUCKETS_AT + bucket], 1);
-            bump(&cells[SUM_AT], nanos);
+            bump(&cells[SUM_AT], ticks);
         });
     }
 
@@ -328,13 +360,12 @@ impl Metrics {
     #[cold]
     fn block_for_thread<'b>(
         self: &Arc<Self>,
-        blocks: &'b mut Vec<(Weak<Metrics>, Arc<RequestBlock>)>,
+        blocks: &'b mut Vec<(usize, Weak<Metrics>, Arc<RequestBlock>)>,
     ) -> Option<&'b Arc<RequestBlock>> {
         // Blocks of apps that are gone are dropped from the thread's list.
-        blocks.retain(|(owner, _)| owner.strong_count() > 0);
-        let found = blocks
-            .iter()
-            .position(|(owner, _)| std::ptr::eq(owner.as_ptr(), Arc::as_ptr(self)));
+        blocks.retain(|(_, owner, _)| owner.strong_count() > 0);
+        let key = Arc::as_ptr(self) as usize;
+        let found = blocks.iter().position(|(owner, _, _)| *owner == key);
         let entry = match found {
             Some(index) => blocks.remove(index),
             None => {
@@ -343,11 +374,11 @@ impl Metrics {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .push(Arc::clone(&block));
-                (Arc::downgrade(self), block)
+                (key, Arc::downgrade(self), block)
             }
         };
         blocks.insert(0, entry);
-        blocks.first().map(|(_, block)| block)
+        blocks.first().map(|(_, _, block)| block)
     }
 
     /// A block for a worker's connection counters.
@@ -410,7 +441,7 @@ impl Collector for Scrape {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
-            encode_requests(&mut encoder, layout, &blocks)?;
+            encode_requests(&mut encoder, metrics, layout, &blocks)?;
         }
         let servers = metrics
             .servers
@@ -513,6 +544,7 @@ fn gauge(
 /// label sets that have been seen are written.
 fn encode_requests(
     encoder: &mut DescriptorEncoder,
+    metrics: &Metrics,
     layout: &Layout,
     blocks: &[Arc<RequestBlock>],
 ) -> Result<(), std::fmt::Error> {
@@ -545,7 +577,7 @@ fn encode_requests(
             .collect();
         let count: u64 = buckets.iter().map(|(_, count)| count).sum();
         if count > 0 {
-            let sum = total(&|block| block.sum(slot)) as f64 / 1e9;
+            let sum = metrics.seconds(total(&|block| block.sum(slot)));
             histograms.push((pattern.as_str(), sum, count, buckets));
         }
     }
@@ -664,7 +696,7 @@ mod tests {
                 let metrics = Arc::clone(&metrics);
                 std::thread::spawn(move || {
                     for _ in 0..100 {
-                        metrics.count(0, &Method::GET, StatusCode::OK, 50_000);
+                        metrics.count(Some(0), &Method::GET, StatusCode::OK, 0);
                     }
                 })
             })

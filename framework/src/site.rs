@@ -122,6 +122,7 @@ impl Site {
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &parts.metrics {
             metrics.set_layout(router.routes().map(crate::router::RouteInfo::pattern));
+            router.set_metrics_slots(|index| metrics.slot(Some(index)));
         }
         let any_after = parts.scopes.iter().any(|scope| scope.hooks.has_after());
         let any_before = parts.scopes.iter().any(|scope| scope.hooks.has_before());
@@ -534,14 +535,14 @@ impl Dispatch for Site {
         let lookup = self.router.lookup(&head.method, head.path);
         #[cfg(feature = "metrics")]
         let route = match &lookup {
-            Lookup::Found(route, _) => Some(route.index),
+            Lookup::Found(route, _) => Some(route.metrics_slot),
             _ => None,
         };
         let mut outgoing = self.respond(&head, body, job.peer, lookup).into_outgoing();
         // Measured from the request's arrival on the event loop: time in the queue counts.
         #[cfg(feature = "metrics")]
         if let (Some(metrics), Some(started)) = (&self.metrics, job.started) {
-            metrics.record(metrics.slot(route), &head.method, outgoing.status, started);
+            metrics.record(route, &head.method, outgoing.status, started);
         }
         // A blocking WebSocket route's callbacks run on the pool too.
         if let Body::Live(live) = &mut outgoing.body {
@@ -596,13 +597,38 @@ impl Site {
         let started = metrics.now();
         let lookup = self.router.lookup(&head.method, head.path);
         let route = match &lookup {
-            Lookup::Found(route, _) => Some(route.index),
+            Lookup::Found(route, _) if route.info.is_unusual() => {
+                return self.dispatch_unusual_measured(metrics, head, body, peer, lookup, started);
+            }
+            Lookup::Found(route, _) => Some(route.metrics_slot),
+            _ => None,
+        };
+        let response = self.respond(head, body, peer, lookup);
+        metrics.record(route, &head.method, response.status(), started);
+        Answer::Ready(response.into_outgoing())
+    }
+
+    /// [`dispatch_measured`](Self::dispatch_measured) for a blocking or WebSocket route.
+    #[cfg(feature = "metrics")]
+    #[cold]
+    #[inline(never)]
+    fn dispatch_unusual_measured(
+        &self,
+        metrics: &Arc<crate::metrics::Metrics>,
+        head: &Head<'_, '_>,
+        body: &[u8],
+        peer: SocketAddr,
+        lookup: Lookup<'_, '_>,
+        started: crate::metrics::Stamp,
+    ) -> Answer<BlockingJob> {
+        let route = match &lookup {
+            Lookup::Found(route, _) => Some(route.metrics_slot),
             _ => None,
         };
         let mut answer = self.dispatch_routed(head, body, peer, lookup);
         match &mut answer {
             Answer::Ready(outgoing) => {
-                metrics.record(metrics.slot(route), &head.method, outgoing.status, started)
+                metrics.record(route, &head.method, outgoing.status, started);
             }
             Answer::Blocking(job) => job.started = Some(started),
         }
