@@ -301,7 +301,7 @@ impl Metrics {
 
     /// Counts one answered request for the route with metrics slot `slot` (`None`: no route
     /// matched), which arrived at `started`.
-    #[inline(always)]
+    #[inline(never)]
     pub(crate) fn record(
         self: &Arc<Self>,
         slot: Option<usize>,
