@@ -236,12 +236,16 @@ impl ServerBlock {
     }
 }
 
+/// A thread's request blocks: for each app it answered for, the app's address (the key), a
+/// `Weak` that keeps that address from being reused, and the block.
+type ThreadBlocks = Vec<(usize, Weak<Metrics>, Arc<RequestBlock>)>;
+
 thread_local! {
     /// This thread's request block for each app it has answered for (one, except in tests
     /// that run several apps' test clients on one thread).
     /// Each is keyed by its app's address, which cannot be reused while the `Weak` keeps the
     /// allocation.
-    static BLOCKS: RefCell<Vec<(usize, Weak<Metrics>, Arc<RequestBlock>)>> = const { RefCell::new(Vec::new()) };
+    static BLOCKS: RefCell<ThreadBlocks> = const { RefCell::new(Vec::new()) };
 }
 
 impl Metrics {
@@ -316,7 +320,7 @@ impl Metrics {
 
     /// Seconds in `ticks` of the clock.
     fn seconds(&self, ticks: u64) -> f64 {
-        (u128::from(ticks) * u128::from(self.nanos_per_2_32_ticks) >> 32) as f64 / 1e9
+        ((u128::from(ticks) * u128::from(self.nanos_per_2_32_ticks)) >> 32) as f64 / 1e9
     }
 
     /// Counts one answered request that took `ticks`.
@@ -360,7 +364,7 @@ impl Metrics {
     #[cold]
     fn block_for_thread<'b>(
         self: &Arc<Self>,
-        blocks: &'b mut Vec<(usize, Weak<Metrics>, Arc<RequestBlock>)>,
+        blocks: &'b mut ThreadBlocks,
     ) -> Option<&'b Arc<RequestBlock>> {
         // Blocks of apps that are gone are dropped from the thread's list.
         blocks.retain(|(_, owner, _)| owner.strong_count() > 0);
