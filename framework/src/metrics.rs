@@ -33,7 +33,15 @@
 //! Each block is its own allocation, padded to 128 bytes at both ends, so two workers never
 //! write the same cache line. A scrape sums the blocks through a prometheus-client
 //! [`Collector`], which writes the text. A thread's block is registered (under a mutex) the
-//! first time it records, not on the request path after that.
+//! first time it records, not on the request path after that. A thread-local, rather than a
+//! handle passed down with each request, because the site is called by the protocol layer
+//! (through `Dispatch`, which knows nothing of metrics) on the workers and by the blocking
+//! pool's threads: the thread-local reaches both without widening the protocol's interface.
+//!
+//! Latency is measured from just before the route lookup to the response built (for a
+//! `blocking` route, to the pool's answer: its time in the queue counts), with the CPU's
+//! time-stamp counter (the [quanta](https://docs.rs/quanta) crate; the monotonic clock where
+//! the counter is unreliable), read twice per request and only when the app serves metrics.
 //!
 //! Labels are bounded: a route's pattern (`/user/{id}`, never the path; a request no route
 //! matched, including 404s, 405s and automatic OPTIONS answers, is `<unmatched>`), the method
