@@ -51,6 +51,10 @@ struct Args {
     /// The PEM private key of --tls-cert
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Serve Prometheus metrics at /metrics (requests, latency, connections, bytes, the
+    /// blocking pool, live connections)
+    #[arg(long)]
+    metrics: bool,
     /// Print the route table (methods, pattern, handler) and exit, like `flask routes`
     #[arg(long)]
     routes: bool,
@@ -90,6 +94,11 @@ fn serve(args: Args, addr: SocketAddr) -> Result<(), carafe::Error> {
         cors_origins: args.cors_origins.clone(),
     };
     let mut app = example_app::build(&options)?;
+    // Liveness and readiness (503 once a shutdown starts), for a load balancer or Kubernetes.
+    app.health("/healthz", "/readyz")?;
+    if args.metrics {
+        app.metrics("/metrics")?;
+    }
     if args.routes {
         print_routes(&app);
         return Ok(());

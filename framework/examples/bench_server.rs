@@ -2,12 +2,15 @@
 //! API exactly as an application would, for the side-by-side runs in `BENCHMARKS.md`.
 //!
 //! ```sh
-//! cargo run --release -p carafe --example bench_server -- --addr 127.0.0.1:8080 [--workers N] [--extra-routes N] [--slow-handler-check] [--compress]
+//! cargo run --release -p carafe --example bench_server -- --addr 127.0.0.1:8080 [--workers N] [--extra-routes N] [--slow-handler-check] [--compress] [--metrics]
 //! ```
 //!
 //! `--compress` (built with `--features compression`) turns on response compression with
 //! its default settings; `/page` answers a 20 KiB JSON document (200 records, serialized on
 //! each request) for measuring what gzip and brotli cost and save.
+//!
+//! `--metrics` (built with `--features metrics`) serves `/metrics`, so that every request is
+//! counted: what the metrics cost a request.
 //!
 //! `--extra-routes N` registers N more routes before the three (a mix of static paths,
 //! parameters and catch-alls, from the unstable `carafe::__bench::add_filler_routes`), to
@@ -88,6 +91,7 @@ fn main() -> Result<(), carafe::Error> {
     let (mut tls_cert, mut tls_key) = (String::new(), String::new());
     let mut app = App::new();
     app.config.slow_handler_warning = None;
+    let mut metrics = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--slow-handler-check" {
@@ -106,6 +110,10 @@ fn main() -> Result<(), carafe::Error> {
                 continue;
             }
         }
+        if flag == "--metrics" {
+            metrics = true;
+            continue;
+        }
         let value = args.next().unwrap_or_default();
         match flag.as_str() {
             "--addr" => addr = value,
@@ -118,7 +126,7 @@ fn main() -> Result<(), carafe::Error> {
             _ => {
                 eprintln!(
                     "usage: bench_server --addr HOST:PORT [--workers N] [--extra-routes N] \
-                     [--slow-handler-check] [--compress]"
+                     [--slow-handler-check] [--compress] [--metrics]"
                 );
                 std::process::exit(2);
             }
@@ -137,6 +145,15 @@ fn main() -> Result<(), carafe::Error> {
         let text = String::from_utf8_lossy(req.body()).into_owned();
         req.hub().send("all", Message::Text(text)).to_string()
     })?;
+    if metrics {
+        #[cfg(feature = "metrics")]
+        app.metrics("/metrics")?;
+        #[cfg(not(feature = "metrics"))]
+        {
+            eprintln!("bench_server: --metrics needs `--features metrics`");
+            std::process::exit(2);
+        }
+    }
     #[cfg(feature = "tls")]
     if !tls_cert.is_empty() {
         let tls = carafe::Tls::from_pem_files(tls_cert, tls_key)?;

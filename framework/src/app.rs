@@ -65,6 +65,11 @@ pub struct App {
     /// Signs sessions; set by [`App::secret_key`], else when the app is frozen.
     #[cfg(feature = "sessions")]
     session_key: Option<cookie::Key>,
+    /// Cleared when a graceful shutdown starts ([`App::health`]).
+    pub(crate) readiness: crate::health::Readiness,
+    /// What [`App::metrics`] counts into, once called.
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl std::fmt::Debug for App {
@@ -105,6 +110,9 @@ impl App {
             csrf: false,
             #[cfg(feature = "sessions")]
             session_key: None,
+            readiness: crate::health::Readiness::default(),
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
     }
 
@@ -627,6 +635,9 @@ impl App {
             csrf: self.csrf,
             #[cfg(feature = "sessions")]
             session_key,
+            readiness: self.readiness,
+            #[cfg(feature = "metrics")]
+            metrics: self.metrics,
         }))
     }
 }

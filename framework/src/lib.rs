@@ -80,12 +80,15 @@ mod flash;
 mod form;
 mod h1;
 mod handler;
+mod health;
 mod hooks;
 mod html;
 #[cfg(feature = "websocket")]
 mod hub;
 mod macros;
 mod media_type;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod multipart;
 #[cfg(test)]
 mod proptests;

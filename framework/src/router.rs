@@ -208,6 +208,10 @@ pub(crate) struct Route {
     pub handler: Handler,
     /// Whose hooks and error handlers apply: 0 the app's, `1 + n` the n-th blueprint's.
     pub scope: usize,
+    /// Where its requests are counted when the app serves metrics: its place in
+    /// registration order until the app is frozen, then its pattern's slot.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub metrics_slot: usize,
 }
 
 /// One registered pattern and the methods it answers.
@@ -318,6 +322,7 @@ impl Router {
             },
             handler,
             scope,
+            metrics_slot: route_index,
         });
         Ok(())
     }
@@ -408,6 +413,15 @@ impl Router {
     pub(crate) fn wrap_handlers(&mut self, mut wrap: impl FnMut(&RouteInfo, Handler) -> Handler) {
         for route in &mut self.routes {
             route.handler = wrap(&route.info, Arc::clone(&route.handler));
+        }
+    }
+
+    /// Sets each route's metrics slot from its place in registration order (once, when the
+    /// app is frozen).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn set_metrics_slots(&mut self, slot: impl Fn(usize) -> usize) {
+        for route in &mut self.routes {
+            route.metrics_slot = slot(route.metrics_slot);
         }
     }
 

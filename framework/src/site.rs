@@ -70,6 +70,11 @@ pub(crate) struct Site {
     session_key: cookie::Key,
     /// `Allow` for `OPTIONS *`: every method some route answers.
     server_allow: HeaderValue,
+    /// Cleared by the server when a graceful shutdown starts.
+    pub(crate) readiness: crate::health::Readiness,
+    /// Per-request counters, when the app serves [`App::metrics`](crate::App::metrics).
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// What a frozen app is made of (the parts of `App`).
@@ -87,6 +92,9 @@ pub(crate) struct Parts {
     pub csrf: bool,
     #[cfg(feature = "sessions")]
     pub session_key: cookie::Key,
+    pub readiness: crate::health::Readiness,
+    #[cfg(feature = "metrics")]
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Site {
@@ -110,6 +118,11 @@ impl Site {
             let urls = router.url_map();
             warn_of_unknown_url_for_names(templates, &urls);
             templates.add_url_for(urls);
+        }
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &parts.metrics {
+            metrics.set_layout(router.routes().map(crate::router::RouteInfo::pattern));
+            router.set_metrics_slots(|index| metrics.slot(Some(index)));
         }
         let any_after = parts.scopes.iter().any(|scope| scope.hooks.has_after());
         let any_before = parts.scopes.iter().any(|scope| scope.hooks.has_before());
@@ -137,6 +150,9 @@ impl Site {
             csrf: parts.csrf,
             #[cfg(feature = "sessions")]
             session_key: parts.session_key,
+            readiness: parts.readiness,
+            #[cfg(feature = "metrics")]
+            metrics: parts.metrics,
         }
     }
 
@@ -496,7 +512,61 @@ impl Dispatch for Site {
     type Job = BlockingJob;
 
     fn dispatch(&self, head: &Head<'_, '_>, body: &[u8], peer: SocketAddr) -> Answer<BlockingJob> {
+        // An app without metrics pays one test when the feature is on, nothing when it is off.
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            return self.dispatch_measured(metrics, head, body, peer);
+        }
         let lookup = self.router.lookup(&head.method, head.path);
+        self.dispatch_routed(head, body, peer, lookup)
+    }
+
+    /// A request refused before its body was read gets the app's error page for the status,
+    /// if it has one, and the after hooks, as any error answer does (with no route and no
+    /// body: only its head was read).
+    fn refuse(&self, head: &Head<'_, '_>, error: &ParseError, peer: SocketAddr) -> Outgoing {
+        let params = matchit::Params::new();
+        let request = Request::new(head, &[], peer, self, None, &params);
+        let page = HttpError::new(error.status(), error.to_string()).into();
+        let mut outcome = Outcome::answered(page);
+        self.finish(&request, &mut outcome, self.scope_of_path(head.path));
+        outcome.response.into_outgoing()
+    }
+
+    fn run(&self, job: BlockingJob, pool: &Arc<dyn Offload>) -> Outgoing {
+        let mut fields = Vec::new();
+        let head = job.head.head(&job.bytes, &mut fields);
+        let body = &job.bytes[head.len..];
+        let lookup = self.router.lookup(&head.method, head.path);
+        #[cfg(feature = "metrics")]
+        let route = match &lookup {
+            Lookup::Found(route, _) => Some(route.metrics_slot),
+            _ => None,
+        };
+        let mut outgoing = self.respond(&head, body, job.peer, lookup).into_outgoing();
+        // Measured from the request's arrival on the event loop: time in the queue counts.
+        #[cfg(feature = "metrics")]
+        if let (Some(metrics), Some(started)) = (&self.metrics, job.started) {
+            metrics.record(route, &head.method, outgoing.status, started);
+        }
+        // A blocking WebSocket route's callbacks run on the pool too.
+        if let Body::Live(live) = &mut outgoing.body {
+            live.tunnel.offload(Arc::clone(pool));
+        }
+        outgoing
+    }
+}
+
+impl Site {
+    /// [`Dispatch::dispatch`] for a route already looked up.
+    #[inline(always)]
+    fn dispatch_routed(
+        &self,
+        head: &Head<'_, '_>,
+        body: &[u8],
+        peer: SocketAddr,
+        lookup: Lookup<'_, '_>,
+    ) -> Answer<BlockingJob> {
         if let Lookup::Found(route, _) = &lookup
             && route.info.is_unusual()
         {
@@ -517,29 +587,57 @@ impl Dispatch for Site {
         Answer::Ready(self.respond(head, body, peer, lookup).into_outgoing())
     }
 
-    /// A request refused before its body was read gets the app's error page for the status,
-    /// if it has one, and the after hooks, as any error answer does (with no route and no
-    /// body: only its head was read).
-    fn refuse(&self, head: &Head<'_, '_>, error: &ParseError, peer: SocketAddr) -> Outgoing {
-        let params = matchit::Params::new();
-        let request = Request::new(head, &[], peer, self, None, &params);
-        let page = HttpError::new(error.status(), error.to_string()).into();
-        let mut outcome = Outcome::answered(page);
-        self.finish(&request, &mut outcome, self.scope_of_path(head.path));
-        outcome.response.into_outgoing()
+    /// [`Dispatch::dispatch`] for an app that serves metrics: one clock read before the
+    /// lookup and one after the answer, then the counts (a blocking request's are counted
+    /// when the pool has answered it, with its time in the queue).
+    #[cfg(feature = "metrics")]
+    #[inline(always)]
+    fn dispatch_measured(
+        &self,
+        metrics: &Arc<crate::metrics::Metrics>,
+        head: &Head<'_, '_>,
+        body: &[u8],
+        peer: SocketAddr,
+    ) -> Answer<BlockingJob> {
+        let started = metrics.now();
+        let lookup = self.router.lookup(&head.method, head.path);
+        let route = match &lookup {
+            Lookup::Found(route, _) if route.info.is_unusual() => {
+                return self.dispatch_unusual_measured(metrics, head, body, peer, lookup, started);
+            }
+            Lookup::Found(route, _) => Some(route.metrics_slot),
+            _ => None,
+        };
+        let response = self.respond(head, body, peer, lookup);
+        metrics.record(route, &head.method, response.status(), started);
+        Answer::Ready(response.into_outgoing())
     }
 
-    fn run(&self, job: BlockingJob, pool: &Arc<dyn Offload>) -> Outgoing {
-        let mut fields = Vec::new();
-        let head = job.head.head(&job.bytes, &mut fields);
-        let body = &job.bytes[head.len..];
-        let lookup = self.router.lookup(&head.method, head.path);
-        let mut outgoing = self.respond(&head, body, job.peer, lookup).into_outgoing();
-        // A blocking WebSocket route's callbacks run on the pool too.
-        if let Body::Live(live) = &mut outgoing.body {
-            live.tunnel.offload(Arc::clone(pool));
+    /// [`dispatch_measured`](Self::dispatch_measured) for a blocking or WebSocket route.
+    #[cfg(feature = "metrics")]
+    #[cold]
+    #[inline(never)]
+    fn dispatch_unusual_measured(
+        &self,
+        metrics: &Arc<crate::metrics::Metrics>,
+        head: &Head<'_, '_>,
+        body: &[u8],
+        peer: SocketAddr,
+        lookup: Lookup<'_, '_>,
+        started: crate::metrics::Stamp,
+    ) -> Answer<BlockingJob> {
+        let route = match &lookup {
+            Lookup::Found(route, _) => Some(route.metrics_slot),
+            _ => None,
+        };
+        let mut answer = self.dispatch_routed(head, body, peer, lookup);
+        match &mut answer {
+            Answer::Ready(outgoing) => {
+                metrics.record(route, &head.method, outgoing.status, started);
+            }
+            Answer::Blocking(job) => job.started = Some(started),
         }
-        outgoing
+        answer
     }
 }
 
@@ -552,6 +650,9 @@ pub(crate) struct BlockingJob {
     bytes: Vec<u8>,
     head: HeadOffsets,
     peer: SocketAddr,
+    /// When it arrived, for its latency, when the app serves metrics.
+    #[cfg(feature = "metrics")]
+    started: Option<crate::metrics::Stamp>,
 }
 
 impl BlockingJob {
@@ -563,6 +664,8 @@ impl BlockingJob {
             bytes,
             head: HeadOffsets::of(head),
             peer,
+            #[cfg(feature = "metrics")]
+            started: None,
         }
     }
 }

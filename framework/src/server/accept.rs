@@ -83,6 +83,7 @@ impl Worker {
             }
         }
         entry.insert(socket);
+        self.meter.accepted();
         self.next_id += 1;
         log::debug!("worker {} accepted token={key} peer={peer}", self.index);
         // Its first deadline: idle, until a request starts.

@@ -176,7 +176,7 @@ struct Shared<J> {
     /// Work admitted and not finished (queued or running), capped at `capacity`. Counted
     /// here rather than by a bounded channel, whose limit would depend on whether a thread
     /// has already taken the previous job off the queue.
-    admitted: AtomicUsize,
+    admitted: Arc<AtomicUsize>,
     capacity: usize,
 }
 
@@ -191,7 +191,7 @@ impl<J: Send + 'static> BlockingPool<J> {
         let receiver = Arc::new(Mutex::new(receiver));
         let shared = Arc::new(Shared {
             queue: RwLock::new(Some(sender)),
-            admitted: AtomicUsize::new(0),
+            admitted: Arc::new(AtomicUsize::new(0)),
             capacity: threads + queue,
         });
         for index in 0..threads {
@@ -206,6 +206,13 @@ impl<J: Send + 'static> BlockingPool<J> {
         }
         log::debug!("blocking pool: {threads} threads, queue of {queue}");
         Ok(Self { shared })
+    }
+
+    /// Where to read the work admitted (queued or running), for the metrics; it does not
+    /// keep the pool's state alive.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(super) fn admitted(&self) -> std::sync::Weak<AtomicUsize> {
+        Arc::downgrade(&self.shared.admitted)
     }
 
     /// Queues `job`, to be answered through `reply`; or refuses it when `threads + queue`

@@ -69,6 +69,11 @@ impl Worker {
             return false;
         };
         socket.conn.attach(wake);
+        #[cfg(feature = "metrics")]
+        if !socket.live {
+            socket.live = true;
+            self.meter.live_opened();
+        }
         socket.conn.handle_push(&mut ctx);
         true
     }

@@ -18,6 +18,7 @@ mod blocking;
 mod console;
 mod listen;
 mod live;
+mod meter;
 mod shutdown;
 mod socket;
 mod timer;
@@ -36,6 +37,7 @@ use mio::{Interest, Poll, Token, Waker};
 
 use crate::app::App;
 use crate::error::Error;
+use crate::health::Readiness;
 use crate::site::Site;
 use blocking::BlockingPool;
 use listen::{ListenOptions, listen};
@@ -69,10 +71,14 @@ struct Control {
     /// A [`RunState`]; it only ever goes up.
     state: AtomicU8,
     wakers: Vec<Arc<Waker>>,
+    /// The app's readiness ([`App::health`](crate::App::health)), cleared as a shutdown starts.
+    readiness: Readiness,
 }
 
 impl Control {
     fn request(&self, state: RunState) {
+        // Before any worker hears of it: a readiness probe answered from now on says 503.
+        self.readiness.shutting_down();
         self.state.fetch_max(state as u8, Ordering::SeqCst);
         for waker in &self.wakers {
             if let Err(error) = waker.wake() {
@@ -188,6 +194,7 @@ impl Server {
         let control = Arc::new(Control {
             state: AtomicU8::new(RunState::Running as u8),
             wakers,
+            readiness: site.readiness.clone(),
         });
         Ok(Self {
             site,
@@ -237,11 +244,13 @@ impl Server {
         // Threads for `blocking` handlers, shared by the workers; only if some route needs them.
         let blocking = if self.site.has_blocking_routes() {
             let config = &self.site.config;
-            Some(Arc::new(BlockingPool::start(
-                &self.site,
-                config.blocking_threads,
-                config.blocking_queue,
-            )?))
+            let pool =
+                BlockingPool::start(&self.site, config.blocking_threads, config.blocking_queue)?;
+            #[cfg(feature = "metrics")]
+            if let Some(metrics) = &self.site.metrics {
+                metrics.set_blocking_pool(pool.admitted(), config.blocking_threads.max(1));
+            }
+            Some(Arc::new(pool))
         } else {
             None
         };

@@ -9,6 +9,7 @@ use std::net::Shutdown;
 use mio::Interest;
 use mio::net::TcpStream;
 
+use super::meter::Meter;
 use crate::h1::conn::{Connection, Ctx, Timer};
 use crate::site::{BlockingJob, Site};
 
@@ -37,6 +38,9 @@ pub(super) struct Socket {
     /// The TLS session between the socket and the connection, on an HTTPS server.
     #[cfg(feature = "tls")]
     pub(super) tls: Option<Box<super::tls::TlsConn>>,
+    /// It went live (a WebSocket, an event stream): counted among live connections.
+    #[cfg(feature = "metrics")]
+    pub(super) live: bool,
 }
 
 /// What a socket asks of its worker after being driven.
@@ -61,23 +65,25 @@ impl Socket {
             id,
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "metrics")]
+            live: false,
         }
     }
 
     /// Reads, answers and writes until no more progress is possible without a new event, or
     /// the turn's budget is spent.
-    pub(super) fn drive(&mut self, ctx: &mut Ctx<'_, Site>) -> Next {
+    pub(super) fn drive(&mut self, ctx: &mut Ctx<'_, Site>, meter: &Meter) -> Next {
         #[cfg(feature = "tls")]
         if self.tls.is_some() {
-            return self.drive_tls(ctx);
+            return self.drive_tls(ctx, meter);
         }
         let mut budget = TURN_BUDGET;
         loop {
-            let read = match self.read(ctx, &mut budget) {
+            let read = match self.read(ctx, &mut budget, meter) {
                 Ok(read) => read,
                 Err(error) => return self.fail(&error, "read"),
             };
-            let wrote = match self.flush(ctx, &mut budget) {
+            let wrote = match self.flush(ctx, &mut budget, meter) {
                 Ok(wrote) => wrote,
                 Err(error) => return self.fail(&error, "write"),
             };
@@ -99,7 +105,12 @@ impl Socket {
 
     /// Reads until the socket is drained, the connection stops wanting input, or the budget
     /// is spent. Returns whether anything happened.
-    fn read(&mut self, ctx: &mut Ctx<'_, Site>, budget: &mut usize) -> io::Result<bool> {
+    fn read(
+        &mut self,
+        ctx: &mut Ctx<'_, Site>,
+        budget: &mut usize,
+        meter: &Meter,
+    ) -> io::Result<bool> {
         let mut any = false;
         while !self.read_drained && *budget > 0 && self.conn.wants_read(ctx.limits) {
             let buffer = self.conn.read_buffer(ctx);
@@ -117,6 +128,7 @@ impl Socket {
                 Ok(n) => {
                     any = true;
                     *budget = budget.saturating_sub(n);
+                    meter.received(n);
                     self.conn.handle_read(n, ctx);
                     // A short read means the socket's queue is empty; the kernel raises a new
                     // edge when more arrives, so the extra read to see WouldBlock is skipped.
@@ -133,7 +145,12 @@ impl Socket {
 
     /// Writes pending output until done, the socket is full, or the budget is spent. Returns
     /// whether any was written.
-    fn flush(&mut self, ctx: &mut Ctx<'_, Site>, budget: &mut usize) -> io::Result<bool> {
+    fn flush(
+        &mut self,
+        ctx: &mut Ctx<'_, Site>,
+        budget: &mut usize,
+        meter: &Meter,
+    ) -> io::Result<bool> {
         let mut any = false;
         while *budget > 0 {
             let pending = self.conn.poll_transmit();
@@ -145,6 +162,7 @@ impl Socket {
                 Ok(n) => {
                     let full = n < pending.len();
                     any = true;
+                    meter.sent(n);
                     *budget = budget.saturating_sub(n);
                     self.conn.handle_written(n, ctx);
                     if full {

@@ -26,6 +26,7 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::meter::Meter;
 use super::socket::{Next, Socket, TURN_BUDGET};
 use crate::error::Error;
 use crate::h1::conn::Ctx;
@@ -352,17 +353,18 @@ impl Socket {
 
     /// [`Socket::drive`] for a TLS socket: the same turn, with rustls between the socket and
     /// the connection.
-    pub(super) fn drive_tls(&mut self, ctx: &mut Ctx<'_, Site>) -> Next {
+    /// Bytes counted for the metrics are those on the wire (TLS records).
+    pub(super) fn drive_tls(&mut self, ctx: &mut Ctx<'_, Site>, meter: &Meter) -> Next {
         if let Some(next) = self.sniff(ctx) {
             return next;
         }
         let mut budget = TURN_BUDGET;
         loop {
-            let read = match self.read_tls(ctx, &mut budget) {
+            let read = match self.read_tls(ctx, &mut budget, meter) {
                 Ok(read) => read,
                 Err(error) => return self.fail(&error, "TLS read"),
             };
-            let wrote = match self.flush_tls(ctx, &mut budget) {
+            let wrote = match self.flush_tls(ctx, &mut budget, meter) {
                 Ok(wrote) => wrote,
                 Err(error) => return self.fail(&error, "TLS write"),
             };
@@ -436,7 +438,12 @@ impl Socket {
     /// Reads TLS records until the socket is drained, the connection stops wanting input, or
     /// the budget is spent, handing the plaintext to the connection. Returns whether anything
     /// happened. A protocol error sends its alert and fails.
-    fn read_tls(&mut self, ctx: &mut Ctx<'_, Site>, budget: &mut usize) -> io::Result<bool> {
+    fn read_tls(
+        &mut self,
+        ctx: &mut Ctx<'_, Site>,
+        budget: &mut usize,
+        meter: &Meter,
+    ) -> io::Result<bool> {
         let Self {
             stream,
             conn,
@@ -493,6 +500,7 @@ impl Socket {
                 }
                 Ok(n) => {
                     *budget = budget.saturating_sub(n);
+                    meter.received(n);
                     any = true;
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
@@ -521,7 +529,12 @@ impl Socket {
 
     /// Writes pending TLS records, and hands the connection's output to rustls once the
     /// handshake is over, until done, the socket is full or the budget is spent.
-    fn flush_tls(&mut self, ctx: &mut Ctx<'_, Site>, budget: &mut usize) -> io::Result<bool> {
+    fn flush_tls(
+        &mut self,
+        ctx: &mut Ctx<'_, Site>,
+        budget: &mut usize,
+        meter: &Meter,
+    ) -> io::Result<bool> {
         let Self {
             stream, conn, tls, ..
         } = self;
@@ -535,6 +548,7 @@ impl Socket {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => {
                         *budget = budget.saturating_sub(n);
+                        meter.sent(n);
                         any = true;
                     }
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,

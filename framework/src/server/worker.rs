@@ -13,6 +13,7 @@ use slab::Slab;
 
 use super::blocking::{BlockingLink, BlockingPool};
 use super::live::Pushes;
+use super::meter::Meter;
 use super::socket::{Next, Socket};
 use super::timer::Timers;
 use super::{Control, LISTENER, WAKER};
@@ -73,6 +74,8 @@ pub(super) struct Worker {
     /// HTTPS: new sessions' settings and the handshake deadlines.
     #[cfg(feature = "tls")]
     pub(super) tls: Option<super::tls::Edge>,
+    /// This worker's connection counters, for the metrics.
+    pub(super) meter: Meter,
 }
 
 impl Worker {
@@ -115,6 +118,7 @@ impl Worker {
             next_id: 0,
             #[cfg(feature = "tls")]
             tls: None,
+            meter: Meter::new(site),
         }
     }
 
@@ -213,7 +217,7 @@ impl Worker {
             let Some(socket) = self.sockets.get_mut(key) else {
                 return;
             };
-            let next = socket.drive(&mut ctx);
+            let next = socket.drive(&mut ctx, &self.meter);
             if !self.settle(key, next, now) {
                 return;
             }
@@ -306,6 +310,7 @@ impl Worker {
         let Some(response) = self.blocking.submit(&*self.lend.site, key, id, job) else {
             return false;
         };
+        self.meter.blocking_refused();
         let mut ctx = self.lend.ctx();
         let Some(socket) = self.sockets.get_mut(key) else {
             return false;
@@ -368,6 +373,11 @@ impl Worker {
         if let Some(mut socket) = self.sockets.try_remove(key) {
             #[cfg(feature = "tls")]
             socket.goodbye();
+            self.meter.closed();
+            #[cfg(feature = "metrics")]
+            if socket.live {
+                self.meter.live_closed();
+            }
             socket.conn.close();
             socket.conn.release_buffers(&mut self.lend.buffers);
             deregister(self.poll.registry(), &mut socket.stream);

@@ -5,11 +5,11 @@
 //! usage: test-server [--addr ADDR] [--reuse-port] [--trusted-proxy NET]... [--workers N]
 //!                    [--max-connections N] [--max-pending-output BYTES] [--grace-ms MS]
 //!                    [--blocking-threads N] [--blocking-queue N] [--send-buffer BYTES]
-//!                    [--tls-cert PEM --tls-key PEM]
+//!                    [--tls-cert PEM --tls-key PEM] [--metrics]
 //!
 //! Binds `--addr` (default 127.0.0.1:0) and prints `listening on ADDR` on stdout once it
 //! accepts connections. `--addr`, `--reuse-port`, `--trusted-proxy` and `--workers` mean what
-//! they mean to `example-app`. Extra routes: `/chunk?kb=N` answers N KiB of `x`; `/panic`
+//! they mean to `example-app`; `--metrics` serves `/metrics`, `/healthz` and `/readyz`. Extra routes: `/chunk?kb=N` answers N KiB of `x`; `/panic`
 //! panics; `/headers` answers the request's header fields as a JSON list of `[name, value]`.
 
 use std::io::Write;
@@ -29,6 +29,12 @@ fn main() {
     while let Some(flag) = args.next() {
         if flag == "--reuse-port" {
             app.config.reuse_port = true;
+            continue;
+        }
+        if flag == "--metrics" {
+            app.metrics("/metrics").expect("the metrics route");
+            app.health("/healthz", "/readyz")
+                .expect("the health routes");
             continue;
         }
         let value = args
