@@ -814,6 +814,33 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_byte_anywhere_in_a_host_of_any_length_is_refused() {
+        // The word-at-a-time fast path must look at every byte, whatever the length.
+        for len in 1..=40 {
+            let good = vec![b'a'; len];
+            assert!(check_host(&good).is_ok(), "len {len}");
+            for at in 0..len {
+                let mut bad = good.clone();
+                bad[at] = b'/';
+                assert!(check_host(&bad).is_err(), "len {len}, bad byte at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_named_fields_are_read_as_cookie_or_connection() {
+        // Fields of the same length as Cookie and Connection are dispatched by length first.
+        let limits = HeadLimits {
+            max_cookies: 2,
+            ..LIMITS
+        };
+        let head = "GET / HTTP/1.1\r\nHost: x\r\nX-Nums: a=1; b=2; c=3\r\n\r\n";
+        assert!(parse_with(head.as_bytes(), &limits).is_ok_and(|head| head.is_some()));
+        let head = complete("GET / HTTP/1.1\r\nHost: x\r\nX-Whatever: close\r\n\r\n");
+        assert!(head.keep_alive, "X-Whatever is not Connection");
+    }
+
+    #[test]
     fn query_pairs_and_cookies_are_allowed_up_to_their_limits_exactly() {
         let limits = HeadLimits {
             max_query_params: 3,
