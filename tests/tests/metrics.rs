@@ -256,14 +256,16 @@ fn the_blocking_pool_shows_its_jobs_queue_and_refusals() {
     app.config.blocking_threads = 1;
     app.config.blocking_queue = 1;
     let served = Served::app(app);
-    // One request runs, one waits: the pool and its queue are full.
+    // One request runs, one waits: the pool and its queue are full. The two
+    // connections may land on different workers, so either may reach the
+    // pool first: both sleep long enough to overlap whichever order it is.
     let mut running = TcpStream::connect(served.addr()).unwrap();
     running
         .write_all(b"GET /slow?ms=1500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut queued = TcpStream::connect(served.addr()).unwrap();
     queued
-        .write_all(b"GET /slow?ms=10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .write_all(b"GET /slow?ms=1500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     let full = scrape_until(&served, "two blocking jobs", |s| {
         value(s, "carafe_blocking_jobs", &[]) == 2.0
