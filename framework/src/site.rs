@@ -29,6 +29,8 @@ use crate::h1::limits::Limits;
 use crate::h1::tunnel::Offload;
 use crate::handler::{Outcome, call_guarded, report_server_error};
 use crate::hooks::Hooks;
+#[cfg(feature = "metrics")]
+use crate::metrics::{Recorder, WorkerCounters};
 use crate::request::Request;
 use crate::response::Response;
 use crate::router::{Lookup, Route, Router};
@@ -594,7 +596,7 @@ impl Site {
     #[inline(always)]
     fn dispatch_measured(
         &self,
-        metrics: &Arc<crate::metrics::Metrics>,
+        metrics: &impl Recorder,
         head: &Head<'_, '_>,
         body: &[u8],
         peer: SocketAddr,
@@ -619,7 +621,7 @@ impl Site {
     #[inline(never)]
     fn dispatch_unusual_measured(
         &self,
-        metrics: &Arc<crate::metrics::Metrics>,
+        metrics: &impl Recorder,
         head: &Head<'_, '_>,
         body: &[u8],
         peer: SocketAddr,
@@ -638,6 +640,55 @@ impl Site {
             Answer::Blocking(job) => job.started = Some(started),
         }
         answer
+    }
+}
+
+/// The site as one worker's event loop dispatches to it: the shared [`Site`] and what that
+/// worker keeps for it alone (its request counters, when the app serves metrics), so the
+/// request path reaches them without a lookup. The protocol layer passes it down as the
+/// [`Dispatch`] it is given, knowing nothing of what it holds.
+pub(crate) struct WorkerSite {
+    site: Arc<Site>,
+    #[cfg(feature = "metrics")]
+    counters: Option<WorkerCounters>,
+}
+
+impl WorkerSite {
+    pub(crate) fn new(site: &Arc<Site>) -> Self {
+        Self {
+            site: Arc::clone(site),
+            #[cfg(feature = "metrics")]
+            counters: site
+                .metrics
+                .as_ref()
+                .and_then(crate::metrics::Metrics::worker_counters),
+        }
+    }
+
+    /// The shared site.
+    pub(crate) fn site(&self) -> &Arc<Site> {
+        &self.site
+    }
+}
+
+impl Dispatch for WorkerSite {
+    type Job = BlockingJob;
+
+    #[inline(always)]
+    fn dispatch(&self, head: &Head<'_, '_>, body: &[u8], peer: SocketAddr) -> Answer<BlockingJob> {
+        #[cfg(feature = "metrics")]
+        if let Some(counters) = &self.counters {
+            return self.site.dispatch_measured(counters, head, body, peer);
+        }
+        self.site.dispatch(head, body, peer)
+    }
+
+    fn refuse(&self, head: &Head<'_, '_>, error: &ParseError, peer: SocketAddr) -> Outgoing {
+        self.site.refuse(head, error, peer)
+    }
+
+    fn run(&self, job: BlockingJob, pool: &Arc<dyn Offload>) -> Outgoing {
+        self.site.run(job, pool)
     }
 }
 

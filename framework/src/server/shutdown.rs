@@ -49,7 +49,7 @@ impl Worker {
     }
 
     fn begin_shutdown(&mut self, now: Instant) {
-        let deadline = now + self.lend.site.config.shutdown_grace;
+        let deadline = now + self.lend.site.site().config.shutdown_grace;
         self.shutdown_deadline = Some(deadline);
         self.lend.shutting_down = true;
         // Take the connections already queued on the listener before closing it, even at the

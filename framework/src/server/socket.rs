@@ -11,7 +11,7 @@ use mio::net::TcpStream;
 
 use super::meter::Meter;
 use crate::h1::conn::{Connection, Ctx, Timer};
-use crate::site::{BlockingJob, Site};
+use crate::site::{BlockingJob, WorkerSite};
 
 /// Most bytes read and written for one socket in one turn of the loop: past it, the socket
 /// waits for the next turn (the worker keeps it on its list of sockets to drive again), so
@@ -72,7 +72,7 @@ impl Socket {
 
     /// Reads, answers and writes until no more progress is possible without a new event, or
     /// the turn's budget is spent.
-    pub(super) fn drive(&mut self, ctx: &mut Ctx<'_, Site>, meter: &Meter) -> Next {
+    pub(super) fn drive(&mut self, ctx: &mut Ctx<'_, WorkerSite>, meter: &Meter) -> Next {
         #[cfg(feature = "tls")]
         if self.tls.is_some() {
             return self.drive_tls(ctx, meter);
@@ -107,7 +107,7 @@ impl Socket {
     /// is spent. Returns whether anything happened.
     fn read(
         &mut self,
-        ctx: &mut Ctx<'_, Site>,
+        ctx: &mut Ctx<'_, WorkerSite>,
         budget: &mut usize,
         meter: &Meter,
     ) -> io::Result<bool> {
@@ -147,7 +147,7 @@ impl Socket {
     /// whether any was written.
     fn flush(
         &mut self,
-        ctx: &mut Ctx<'_, Site>,
+        ctx: &mut Ctx<'_, WorkerSite>,
         budget: &mut usize,
         meter: &Meter,
     ) -> io::Result<bool> {

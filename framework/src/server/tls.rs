@@ -30,7 +30,7 @@ use super::meter::Meter;
 use super::socket::{Next, Socket, TURN_BUDGET};
 use crate::error::Error;
 use crate::h1::conn::Ctx;
-use crate::site::Site;
+use crate::site::WorkerSite;
 
 /// Certificates and settings for serving HTTPS (the `tls` Cargo feature): give it to
 /// [`App::bind_tls`](crate::App::bind_tls) or [`App::spawn_tls`](crate::App::spawn_tls);
@@ -354,7 +354,7 @@ impl Socket {
     /// [`Socket::drive`] for a TLS socket: the same turn, with rustls between the socket and
     /// the connection.
     /// Bytes counted for the metrics are those on the wire (TLS records).
-    pub(super) fn drive_tls(&mut self, ctx: &mut Ctx<'_, Site>, meter: &Meter) -> Next {
+    pub(super) fn drive_tls(&mut self, ctx: &mut Ctx<'_, WorkerSite>, meter: &Meter) -> Next {
         if let Some(next) = self.sniff(ctx) {
             return next;
         }
@@ -404,7 +404,7 @@ impl Socket {
 
     /// Looks at the first byte a client sends: a TLS connection starts with a handshake
     /// record (22); a capital letter is an HTTP method, answered with a plain 400.
-    fn sniff(&mut self, ctx: &mut Ctx<'_, Site>) -> Option<Next> {
+    fn sniff(&mut self, ctx: &mut Ctx<'_, WorkerSite>) -> Option<Next> {
         let tls = self.tls.as_deref_mut()?;
         if tls.sniffed {
             return None;
@@ -440,7 +440,7 @@ impl Socket {
     /// happened. A protocol error sends its alert and fails.
     fn read_tls(
         &mut self,
-        ctx: &mut Ctx<'_, Site>,
+        ctx: &mut Ctx<'_, WorkerSite>,
         budget: &mut usize,
         meter: &Meter,
     ) -> io::Result<bool> {
@@ -531,7 +531,7 @@ impl Socket {
     /// handshake is over, until done, the socket is full or the budget is spent.
     fn flush_tls(
         &mut self,
-        ctx: &mut Ctx<'_, Site>,
+        ctx: &mut Ctx<'_, WorkerSite>,
         budget: &mut usize,
         meter: &Meter,
     ) -> io::Result<bool> {

@@ -20,12 +20,12 @@ use super::{Control, LISTENER, WAKER};
 use crate::h1::buffer::BufferPool;
 use crate::h1::conn::Ctx;
 use crate::h1::date::DateCache;
-use crate::site::{BlockingJob, Site};
+use crate::site::{BlockingJob, Site, WorkerSite};
 
 /// What a worker lends each connection while driving it (the parts of [`Ctx`]), kept apart
 /// from the socket table so that both can be borrowed at once.
 pub(super) struct Lending {
-    pub(super) site: Arc<Site>,
+    pub(super) site: WorkerSite,
     pub(super) date: DateCache,
     pub(super) buffers: BufferPool,
     /// A graceful shutdown has begun: responses say `Connection: close`.
@@ -33,10 +33,10 @@ pub(super) struct Lending {
 }
 
 impl Lending {
-    pub(super) fn ctx(&mut self) -> Ctx<'_, Site> {
+    pub(super) fn ctx(&mut self) -> Ctx<'_, WorkerSite> {
         Ctx {
             dispatch: &self.site,
-            limits: &self.site.limits,
+            limits: &self.site.site().limits,
             date: self.date.as_bytes(),
             buffers: &mut self.buffers,
             shutting_down: self.shutting_down,
@@ -98,7 +98,7 @@ impl Worker {
             sockets: Slab::new(),
             again: Vec::new(),
             lend: Lending {
-                site: Arc::clone(site),
+                site: WorkerSite::new(site),
                 date: DateCache::new(),
                 buffers: BufferPool::default(),
                 shutting_down: false,
@@ -307,7 +307,7 @@ impl Worker {
     /// Hands a request for a `blocking` handler to the pool. When the pool cannot take it,
     /// the connection gets its answer (503) at once and this returns true: it has more to do.
     fn submit_job(&mut self, key: usize, id: u64, job: BlockingJob) -> bool {
-        let Some(response) = self.blocking.submit(&*self.lend.site, key, id, job) else {
+        let Some(response) = self.blocking.submit(&self.lend.site, key, id, job) else {
             return false;
         };
         self.meter.blocking_refused();
