@@ -34,7 +34,7 @@
 //! write the same cache line. A scrape sums the blocks through a prometheus-client
 //! [`Collector`], which writes the text. A thread's block is registered (under a mutex) the
 //! first time it records, not on the request path after that. A worker's event loop holds its
-//! block as [`WorkerCounters`], in the per-worker view of the site it dispatches to (the
+//! block as `WorkerCounters`, in the per-worker view of the site it dispatches to (the
 //! protocol layer, which knows nothing of metrics, passes that view down as it is); other
 //! threads (the blocking pool's, a test client's) find theirs through a thread-local, which
 //! costs a lookup per request that the event loop does not pay.
