@@ -39,10 +39,15 @@
 //! threads (the blocking pool's, a test client's) find theirs through a thread-local, which
 //! costs a lookup per request that the event loop does not pay.
 //!
-//! Latency is measured from just before the route lookup to the response built (for a
-//! `blocking` route, to the pool's answer: its time in the queue counts), with the CPU's
-//! time-stamp counter (the [quanta](https://docs.rs/quanta) crate; the monotonic clock where
-//! the counter is unreliable), read twice per request and only when the app serves metrics.
+//! Latency is measured to the response built (for a `blocking` route, to the pool's answer:
+//! its time in the queue counts) with the CPU's time-stamp counter (the
+//! [quanta](https://docs.rs/quanta) crate; the monotonic clock where the counter is
+//! unreliable), only when the app serves metrics. On a worker's event loop it is measured
+//! from the later of the loop's wake-up for the events that brought the request and the end
+//! of the last answer the loop gave: the time spent answering requests before it is theirs,
+//! not its own, while the reading, parsing and writing since is counted. One reading of the
+//! clock per request is then enough (each answer's end starts the next). Elsewhere (the
+//! blocking pool's threads, a test client) it runs from just before the route lookup.
 //!
 //! Labels are bounded: a route's pattern (`/user/{id}`, never the path; a request no route
 //! matched, including 404s, 405s and automatic OPTIONS answers, is `<unmatched>`), the method
@@ -50,7 +55,7 @@
 //! protocol layer refuses before they reach the app (a malformed head, 408, 431, 413) are not
 //! requests here; a blocking request the full pool refuses is counted as a refusal.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
@@ -393,6 +398,7 @@ impl Metrics {
             metrics: Arc::clone(self),
             block,
             clock: self.clock.clone(),
+            free_since: Cell::new(Stamp(self.clock.raw())),
         })
     }
 
@@ -453,8 +459,8 @@ impl Metrics {
 /// What counts answered requests: the app's [`Metrics`] (through this thread's block) or a
 /// worker's [`WorkerCounters`].
 pub(crate) trait Recorder {
-    /// A reading of the latency clock.
-    fn now(&self) -> Stamp;
+    /// When the latency of a request the site turns to now starts.
+    fn start(&self) -> Stamp;
 
     /// Counts one answered request for the route with metrics slot `slot` (`None`: no route
     /// matched), which arrived at `started`.
@@ -463,7 +469,7 @@ pub(crate) trait Recorder {
 
 impl Recorder for Arc<Metrics> {
     #[inline(always)]
-    fn now(&self) -> Stamp {
+    fn start(&self) -> Stamp {
         Metrics::now(self)
     }
 
@@ -480,18 +486,30 @@ pub(crate) struct WorkerCounters {
     block: Arc<RequestBlock>,
     /// The app's latency clock, held here too: one pointer fewer to follow per reading.
     clock: quanta::Clock,
+    /// The later of the loop's last wake-up and the end of its last answer.
+    free_since: Cell<Stamp>,
+}
+
+impl WorkerCounters {
+    /// The worker's loop woke up for a batch of events.
+    #[inline(always)]
+    pub(crate) fn wake(&self) {
+        self.free_since.set(Stamp(self.clock.raw()));
+    }
 }
 
 impl Recorder for WorkerCounters {
     #[inline(always)]
-    fn now(&self) -> Stamp {
-        Stamp(self.clock.raw())
+    fn start(&self) -> Stamp {
+        self.free_since.get()
     }
 
     #[inline(always)]
     fn record(&self, slot: Option<usize>, method: &Method, status: StatusCode, started: Stamp) {
+        let now = self.clock.raw();
+        self.free_since.set(Stamp(now));
         // A clock that went backwards (another core's counter) counts as no time.
-        let ticks = self.clock.raw().saturating_sub(started.0);
+        let ticks = now.saturating_sub(started.0);
         self.metrics.add(&self.block, slot, method, status, ticks);
     }
 }

@@ -601,7 +601,7 @@ impl Site {
         body: &[u8],
         peer: SocketAddr,
     ) -> Answer<BlockingJob> {
-        let started = metrics.now();
+        let started = metrics.start();
         let lookup = self.router.lookup(&head.method, head.path);
         let route = match &lookup {
             Lookup::Found(route, _) if route.info.is_unusual() => {
@@ -668,6 +668,15 @@ impl WorkerSite {
     /// The shared site.
     pub(crate) fn site(&self) -> &Arc<Site> {
         &self.site
+    }
+
+    /// The worker's loop woke up for a batch of events (latencies count from here).
+    #[inline(always)]
+    pub(crate) fn wake(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(counters) = &self.counters {
+            counters.wake();
+        }
     }
 }
 

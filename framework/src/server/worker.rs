@@ -136,6 +136,7 @@ impl Worker {
             }
             self.lend.date.update(SystemTime::now());
             now = Instant::now();
+            self.lend.site.wake();
             for event in &events {
                 match event.token() {
                     LISTENER => self.accept(now),
