@@ -37,6 +37,10 @@ pub(crate) struct Timers {
     links: Vec<Link>,
     heads: [u32; KINDS],
     tails: [u32; KINDS],
+    /// Per kind, the last `now` a deadline was computed for and that deadline: a worker sets
+    /// many timers with the same `now` (one per socket an event batch drove), and the
+    /// checked `Instant` addition is then done once per batch rather than per socket.
+    due: [Option<(Instant, Instant)>; KINDS],
 }
 
 const KINDS: usize = TimerKind::COUNT;
@@ -49,6 +53,7 @@ impl Timers {
             links: Vec::new(),
             heads: [NIL; KINDS],
             tails: [NIL; KINDS],
+            due: [None; KINDS],
         }
     }
 
@@ -58,13 +63,16 @@ impl Timers {
         if self.links.len() <= key {
             self.links.resize(key + 1, UNLINKED);
         }
-        let deadline = now + self.durations.of(kind);
-        if self.links[key].kind == Some(kind) && self.tails[kind as usize] == index {
+        let deadline = self.deadline(kind, now);
+        let link = self.links[key];
+        if link.kind == Some(kind) && self.tails[kind as usize] == index {
             // Already last in its list: a later deadline keeps the list sorted.
             self.links[key].deadline = Some(deadline);
             return;
         }
-        self.cancel(key);
+        // Restarting a timer (the usual case: each request restarts the idle one) moves it
+        // to the tail of its list; the link is overwritten below, so it is not reset first.
+        self.unlink(link);
         let tail = self.tails[kind as usize];
         self.links[key] = Link {
             kind: Some(kind),
@@ -80,11 +88,34 @@ impl Timers {
         self.tails[kind as usize] = index;
     }
 
+    /// `now` plus the duration of `kind`, computed once per kind for each `now`.
+    #[inline]
+    fn deadline(&mut self, kind: TimerKind, now: Instant) -> Instant {
+        match self.due[kind as usize] {
+            Some((at, deadline)) if at == now => deadline,
+            _ => {
+                let deadline = now + self.durations.of(kind);
+                self.due[kind as usize] = Some((now, deadline));
+                deadline
+            }
+        }
+    }
+
     /// Stops the timer of `key`, if any.
     pub(crate) fn cancel(&mut self, key: usize) {
         let Some(link) = self.links.get(key).copied() else {
             return;
         };
+        if link.kind.is_some() {
+            self.unlink(link);
+            self.links[key] = UNLINKED;
+        }
+    }
+
+    /// Takes `link` out of its list (if it is in one), joining its neighbours; the link
+    /// itself is left for the caller to overwrite.
+    #[inline]
+    fn unlink(&mut self, link: Link) {
         let Some(kind) = link.kind else {
             return;
         };
@@ -98,7 +129,6 @@ impl Timers {
         } else {
             self.links[link.next as usize].prev = link.prev;
         }
-        self.links[key] = UNLINKED;
     }
 
     /// The earliest deadline of any timer.
