@@ -129,6 +129,12 @@ impl OutputBuffer {
         &self.data[self.sent..]
     }
 
+    /// Whether every byte is written: [`pending`](Self::pending) is empty. Asked several
+    /// times per event, so without making the slice.
+    pub(crate) fn is_written(&self) -> bool {
+        self.sent >= self.data.len()
+    }
+
     /// Bytes held: the pending ones, and sent ones not yet dropped (fewer than the pending).
     /// What output limits count.
     pub(crate) fn held(&self) -> usize {
