@@ -699,7 +699,9 @@ impl<J> Connection<J> {
         match step {
             Step::Answered(consumed) => {
                 self.input.consume(consumed);
-                true
+                // The input used up and the next head awaited: another turn of `process`
+                // would only find that out (the usual end of a read of one request).
+                !(self.input.is_empty() && matches!(self.exchange.state, State::Head(None)))
             }
             Step::Progress => true,
             Step::Wait => false,
