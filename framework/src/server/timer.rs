@@ -76,25 +76,35 @@ impl Timers {
 
     /// (Re)starts the timer of `key` as `kind`, due at `now` plus that kind's duration,
     /// rounded up to a tick.
+    #[inline]
     pub(crate) fn set(&mut self, key: usize, kind: TimerKind, now: Instant) {
+        let deadline = self.deadline(kind, now);
+        if self
+            .links
+            .get(key)
+            .is_some_and(|link| link.kind == Some(kind) && link.deadline == Some(deadline))
+        {
+            return; // Restarted within the tick it was due in: nothing moves.
+        }
+        self.move_to_tail(key, kind, deadline);
+    }
+
+    /// Puts the timer of `key` last in the list of `kind`, due at `deadline` (no earlier
+    /// than any other there). Out of line: the usual restart, within the same tick, needs
+    /// none of it.
+    #[inline(never)]
+    fn move_to_tail(&mut self, key: usize, kind: TimerKind, deadline: Instant) {
         let index = Self::index(key);
         if self.links.len() <= key {
             self.links.resize(key + 1, UNLINKED);
         }
-        let deadline = self.deadline(kind, now);
         let link = self.links[key];
-        if link.kind == Some(kind) {
-            if link.deadline == Some(deadline) {
-                return; // Restarted within the tick it was due in: nothing moves.
-            }
-            if self.tails[kind as usize] == index {
-                // Already last in its list: a later deadline keeps the list sorted.
-                self.links[key].deadline = Some(deadline);
-                return;
-            }
+        if link.kind == Some(kind) && self.tails[kind as usize] == index {
+            // Already last in its list: a later deadline keeps the list sorted.
+            self.links[key].deadline = Some(deadline);
+            return;
         }
-        // Restarting a timer (the usual case: each request restarts the idle one) moves it
-        // to the tail of its list; the link is overwritten below, so it is not reset first.
+        // The link is overwritten below, so it is not reset first.
         self.unlink(link);
         let tail = self.tails[kind as usize];
         self.links[key] = Link {
@@ -117,12 +127,16 @@ impl Timers {
     fn deadline(&mut self, kind: TimerKind, now: Instant) -> Instant {
         match self.due[kind as usize] {
             Some((at, deadline)) if at == now => deadline,
-            _ => {
-                let deadline = self.round_up(now + self.durations.of(kind));
-                self.due[kind as usize] = Some((now, deadline));
-                deadline
-            }
+            _ => self.compute_deadline(kind, now),
         }
+    }
+
+    /// [`deadline`](Self::deadline) for a new `now`: once per kind and event batch.
+    #[inline(never)]
+    fn compute_deadline(&mut self, kind: TimerKind, now: Instant) -> Instant {
+        let deadline = self.round_up(now + self.durations.of(kind));
+        self.due[kind as usize] = Some((now, deadline));
+        deadline
     }
 
     /// The first tick at or after `instant`.
