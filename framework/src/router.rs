@@ -8,8 +8,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
-
 use http::Method;
 use http::header::HeaderValue;
 use smallvec::SmallVec;
@@ -17,6 +15,9 @@ use smallvec::SmallVec;
 use crate::error::{RouteError, UrlForError};
 use crate::handler::Handler;
 use crate::url_for::{UrlMap, UrlPattern};
+
+mod static_paths;
+use static_paths::StaticPaths;
 
 /// What [`App::routes`](crate::App::routes) lists about one route (`flask routes`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,9 +242,8 @@ pub(crate) struct Router {
     /// Pattern text to its index in `paths`, to add methods to a registered pattern.
     by_pattern: HashMap<String, usize>,
     /// Patterns without parameters, for an exact-match lookup before matchit: one hash and
-    /// one comparison instead of a tree walk, for what are most routes. FxHash, because keys
-    /// are our own patterns (fixed at start) and a lookup only hashes the path.
-    static_paths: FxHashMap<Box<str>, usize>,
+    /// one comparison instead of a tree walk, for what are most routes.
+    static_paths: StaticPaths,
     paths: Vec<PathEntry>,
     routes: Vec<Route>,
     /// Route names to parsed patterns. Behind an `Arc` so that the templates of the frozen
@@ -357,8 +357,7 @@ impl Router {
             })?;
         self.by_pattern.insert(spec.pattern.clone(), index);
         if !spec.pattern.contains(['{', '}']) {
-            self.static_paths
-                .insert(spec.pattern.clone().into_boxed_str(), index);
+            self.static_paths.insert(&spec.pattern, index);
         }
         self.paths.push(PathEntry {
             pattern: spec.pattern.clone(),
@@ -375,7 +374,7 @@ impl Router {
         // A static pattern equal to the path is what matchit would pick too (static segments
         // win over parameters), so the exact match can go first.
         let (index, params) = match self.static_paths.get(path) {
-            Some(&index) => (index, matchit::Params::new()),
+            Some(index) => (index, matchit::Params::new()),
             None => match self.matcher.at(path) {
                 Ok(found) => (*found.value, found.params),
                 Err(_) => return Lookup::NotFound,

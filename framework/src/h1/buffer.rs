@@ -68,8 +68,17 @@ impl InputBuffer {
         if self.data.is_empty() {
             self.data = pool.take_input();
         }
-        if self.end == self.data.len() && self.start > 0 {
-            // Move the unconsumed tail (a pipelined request) to the front.
+        if self.end == self.data.len() {
+            self.make_room(want);
+        }
+        &mut self.data[self.end..]
+    }
+
+    /// The buffer is full to its end: move the unconsumed tail (a pipelined request) to the
+    /// front, or grow. Out of line: most reads find room.
+    #[cold]
+    fn make_room(&mut self, want: usize) {
+        if self.start > 0 {
             self.data.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
@@ -81,7 +90,6 @@ impl InputBuffer {
             let grown = (self.data.len() * 2).max(filled + BUFFER_SIZE).min(want);
             self.data.resize(grown, 0);
         }
-        &mut self.data[self.end..]
     }
 
     /// Gives the buffer back to the pool if nothing is left in it.
@@ -127,6 +135,12 @@ impl OutputBuffer {
     /// Bytes waiting to be written.
     pub(crate) fn pending(&self) -> &[u8] {
         &self.data[self.sent..]
+    }
+
+    /// Whether every byte is written: [`pending`](Self::pending) is empty. Asked several
+    /// times per event, so without making the slice.
+    pub(crate) fn is_written(&self) -> bool {
+        self.sent >= self.data.len()
     }
 
     /// Bytes held: the pending ones, and sent ones not yet dropped (fewer than the pending).

@@ -314,6 +314,11 @@ impl<J> Connection<J> {
         self.exchange.output.pending()
     }
 
+    /// Whether bytes wait to be written: [`poll_transmit`](Self::poll_transmit) is not empty.
+    pub(crate) fn has_output(&self) -> bool {
+        !self.exchange.output.is_written()
+    }
+
     /// The request a blocking job must answer, for the driver to run off the loop.
     pub(crate) fn poll_job(&mut self) -> Option<J> {
         match &mut self.exchange.state {
@@ -333,9 +338,7 @@ impl<J> Connection<J> {
         let (kind, epoch) = match &self.exchange.state {
             State::Closed => return None,
             State::Lingering { .. } => (TimerKind::Linger, 0),
-            _ if !self.exchange.output.pending().is_empty() => {
-                (TimerKind::Write, self.exchange.writes)
-            }
+            _ if !self.exchange.output.is_written() => (TimerKind::Write, self.exchange.writes),
             State::Streaming(_) => (TimerKind::Write, self.exchange.writes),
             State::Live(live) if live.tunnel.wants_timer() => {
                 // Restarted by anything heard from the client or written to it.
@@ -382,7 +385,7 @@ impl<J> Connection<J> {
                 false
             }
             State::Head(_) | State::Body(_) | State::Closing => {
-                self.read_closed && self.exchange.output.pending().is_empty()
+                self.read_closed && self.exchange.output.is_written()
             }
         }
     }
@@ -400,7 +403,7 @@ impl<J> Connection<J> {
     pub(crate) fn is_idle(&self) -> bool {
         matches!(self.exchange.state, State::Head(_))
             && self.input.is_empty()
-            && self.exchange.output.pending().is_empty()
+            && self.exchange.output.is_written()
     }
 
     // ---------------------------------------------------------------------------------------
@@ -572,7 +575,7 @@ impl<J> Connection<J> {
             self.exchange.state = State::Closing;
             // Nothing left to write (a timeout, say): the close starts now, not when some
             // later event would pass through `process`.
-            if self.exchange.output.pending().is_empty() {
+            if self.exchange.output.is_written() {
                 self.start_lingering();
             }
         }
@@ -618,7 +621,7 @@ impl<J> Connection<J> {
                     false
                 }
                 State::Closing => {
-                    if self.exchange.output.pending().is_empty() {
+                    if self.exchange.output.is_written() {
                         // Nothing more is answered: what is left of the input goes too.
                         self.input.release(ctx.buffers);
                         self.start_lingering();
@@ -696,7 +699,9 @@ impl<J> Connection<J> {
         match step {
             Step::Answered(consumed) => {
                 self.input.consume(consumed);
-                true
+                // The input used up and the next head awaited: another turn of `process`
+                // would only find that out (the usual end of a read of one request).
+                !(self.input.is_empty() && matches!(self.exchange.state, State::Head(None)))
             }
             Step::Progress => true,
             Step::Wait => false,

@@ -94,7 +94,10 @@ impl Socket {
             if self.conn.is_done() {
                 return Next::Close;
             }
-            if !(read || wrote || shut) {
+            // Nothing left to read until the next event, nor to write: another pass would do
+            // nothing (the usual end of a turn), so it is not made.
+            let nothing_left = !shut && self.read_drained && !self.conn.has_output();
+            if !(read || wrote || shut) || nothing_left {
                 return Next::Wait;
             }
             if budget == 0 {
@@ -208,7 +211,7 @@ impl Socket {
         {
             return Interest::READABLE | Interest::WRITABLE;
         }
-        if self.conn.poll_transmit().is_empty() {
+        if !self.conn.has_output() {
             Interest::READABLE
         } else {
             Interest::READABLE | Interest::WRITABLE

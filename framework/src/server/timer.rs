@@ -7,13 +7,22 @@
 //! vector indexed by connection key); expiry pops heads while they are due (O(1) each); the
 //! next wake-up is the earliest of the heads. No timer thread, no heap, and no wake-ups at
 //! all when there are no connections, so an idle server sleeps in `epoll_wait`.
+//!
+//! Deadlines are rounded up to a [`TICK`] (counted from the worker's start): a busy
+//! connection restarts its timer on every request, and a restart that lands on the deadline
+//! it already has keeps its place in the list instead of moving to the tail. A timeout thus
+//! fires up to one tick late, never early.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::h1::conn::TimerKind;
 use crate::h1::limits::Timeouts;
 
 const NIL: u32 = u32::MAX;
+
+/// The granularity of deadlines. Timeouts are seconds; 10 ms later is no difference to a
+/// client, and most restarts of a busy connection's timer then change nothing.
+pub(crate) const TICK: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Clone, Copy)]
 struct Link {
@@ -37,6 +46,12 @@ pub(crate) struct Timers {
     links: Vec<Link>,
     heads: [u32; KINDS],
     tails: [u32; KINDS],
+    /// Per kind, the last `now` a deadline was computed for and that deadline: a worker sets
+    /// many timers with the same `now` (one per socket an event batch drove), and the
+    /// checked `Instant` addition is then done once per batch rather than per socket.
+    due: [Option<(Instant, Instant)>; KINDS],
+    /// Where ticks are counted from.
+    origin: Instant,
 }
 
 const KINDS: usize = TimerKind::COUNT;
@@ -44,27 +59,53 @@ const KINDS: usize = TimerKind::COUNT;
 impl Timers {
     /// Timers with one duration per kind.
     pub(crate) fn new(durations: Timeouts) -> Self {
+        Self::counting_from(durations, Instant::now())
+    }
+
+    /// Timers whose ticks are counted from `origin`.
+    fn counting_from(durations: Timeouts, origin: Instant) -> Self {
         Self {
+            origin,
             durations,
             links: Vec::new(),
             heads: [NIL; KINDS],
             tails: [NIL; KINDS],
+            due: [None; KINDS],
         }
     }
 
-    /// (Re)starts the timer of `key` as `kind`, due at `now` plus that kind's duration.
+    /// (Re)starts the timer of `key` as `kind`, due at `now` plus that kind's duration,
+    /// rounded up to a tick.
+    #[inline]
     pub(crate) fn set(&mut self, key: usize, kind: TimerKind, now: Instant) {
+        let deadline = self.deadline(kind, now);
+        if self
+            .links
+            .get(key)
+            .is_some_and(|link| link.kind == Some(kind) && link.deadline == Some(deadline))
+        {
+            return; // Restarted within the tick it was due in: nothing moves.
+        }
+        self.move_to_tail(key, kind, deadline);
+    }
+
+    /// Puts the timer of `key` last in the list of `kind`, due at `deadline` (no earlier
+    /// than any other there). Out of line: the usual restart, within the same tick, needs
+    /// none of it.
+    #[inline(never)]
+    fn move_to_tail(&mut self, key: usize, kind: TimerKind, deadline: Instant) {
         let index = Self::index(key);
         if self.links.len() <= key {
             self.links.resize(key + 1, UNLINKED);
         }
-        let deadline = now + self.durations.of(kind);
-        if self.links[key].kind == Some(kind) && self.tails[kind as usize] == index {
+        let link = self.links[key];
+        if link.kind == Some(kind) && self.tails[kind as usize] == index {
             // Already last in its list: a later deadline keeps the list sorted.
             self.links[key].deadline = Some(deadline);
             return;
         }
-        self.cancel(key);
+        // The link is overwritten below, so it is not reset first.
+        self.unlink(link);
         let tail = self.tails[kind as usize];
         self.links[key] = Link {
             kind: Some(kind),
@@ -80,11 +121,50 @@ impl Timers {
         self.tails[kind as usize] = index;
     }
 
+    /// `now` plus the duration of `kind`, rounded up to a tick; computed once per kind for
+    /// each `now`.
+    #[inline]
+    fn deadline(&mut self, kind: TimerKind, now: Instant) -> Instant {
+        match self.due[kind as usize] {
+            Some((at, deadline)) if at == now => deadline,
+            _ => self.compute_deadline(kind, now),
+        }
+    }
+
+    /// [`deadline`](Self::deadline) for a new `now`: once per kind and event batch.
+    #[inline(never)]
+    fn compute_deadline(&mut self, kind: TimerKind, now: Instant) -> Instant {
+        let deadline = self.round_up(now + self.durations.of(kind));
+        self.due[kind as usize] = Some((now, deadline));
+        deadline
+    }
+
+    /// The first tick at or after `instant`.
+    fn round_up(&self, instant: Instant) -> Instant {
+        let tick = TICK.as_nanos();
+        let ticks = instant
+            .duration_since(self.origin)
+            .as_nanos()
+            .div_ceil(tick);
+        // A u64 of nanoseconds lasts 584 years.
+        self.origin + Duration::from_nanos(u64::try_from(ticks * tick).unwrap_or(u64::MAX))
+    }
+
     /// Stops the timer of `key`, if any.
     pub(crate) fn cancel(&mut self, key: usize) {
         let Some(link) = self.links.get(key).copied() else {
             return;
         };
+        if link.kind.is_some() {
+            self.unlink(link);
+            self.links[key] = UNLINKED;
+        }
+    }
+
+    /// Takes `link` out of its list (if it is in one), joining its neighbours; the link
+    /// itself is left for the caller to overwrite.
+    #[inline]
+    fn unlink(&mut self, link: Link) {
         let Some(kind) = link.kind else {
             return;
         };
@@ -98,7 +178,6 @@ impl Timers {
         } else {
             self.links[link.next as usize].prev = link.prev;
         }
-        self.links[key] = UNLINKED;
     }
 
     /// The earliest deadline of any timer.
@@ -138,16 +217,23 @@ mod tests {
 
     use std::time::Duration;
 
-    fn timers() -> Timers {
+    /// Timers counting ticks from the returned instant, so that whole milliseconds from it
+    /// are exact.
+    fn timers() -> (Timers, Instant) {
         let second = Duration::from_secs(1);
-        Timers::new(Timeouts {
-            header: second,
-            body: 2 * second,
-            keep_alive: 3 * second,
-            write: 4 * second,
-            linger: 5 * second,
-            ping: 6 * second,
-        })
+        let origin = Instant::now();
+        let timers = Timers::counting_from(
+            Timeouts {
+                header: second,
+                body: 2 * second,
+                keep_alive: 3 * second,
+                write: 4 * second,
+                linger: 5 * second,
+                ping: 6 * second,
+            },
+            origin,
+        );
+        (timers, origin)
     }
 
     fn drain(timers: &mut Timers, now: Instant) -> Vec<(usize, TimerKind)> {
@@ -156,8 +242,7 @@ mod tests {
 
     #[test]
     fn expires_in_deadline_order_per_kind() {
-        let mut timers = timers();
-        let t0 = Instant::now();
+        let (mut timers, t0) = timers();
         timers.set(3, TimerKind::Idle, t0);
         timers.set(1, TimerKind::Idle, t0 + Duration::from_millis(10));
         timers.set(2, TimerKind::Header, t0);
@@ -175,8 +260,7 @@ mod tests {
 
     #[test]
     fn setting_again_moves_the_timer_back() {
-        let mut timers = timers();
-        let t0 = Instant::now();
+        let (mut timers, t0) = timers();
         timers.set(0, TimerKind::Idle, t0);
         timers.set(1, TimerKind::Idle, t0);
         timers.set(0, TimerKind::Idle, t0 + Duration::from_secs(2));
@@ -192,8 +276,7 @@ mod tests {
 
     #[test]
     fn changing_kind_and_cancelling_unlink_cleanly() {
-        let mut timers = timers();
-        let t0 = Instant::now();
+        let (mut timers, t0) = timers();
         for key in 0..5 {
             timers.set(key, TimerKind::Write, t0);
         }
@@ -213,9 +296,34 @@ mod tests {
     }
 
     #[test]
+    fn a_restart_within_a_tick_keeps_its_place_and_is_never_early() {
+        let (mut timers, t0) = timers();
+        let ms = Duration::from_millis;
+        timers.set(0, TimerKind::Idle, t0 + ms(1));
+        timers.set(1, TimerKind::Idle, t0 + ms(2));
+        // Due at the tick after 3.001 s, like key 1: key 0 stays first.
+        timers.set(0, TimerKind::Idle, t0 + ms(3));
+        assert_eq!(timers.next_deadline(), Some(t0 + ms(3010)));
+        assert_eq!(
+            drain(&mut timers, t0 + ms(3003)),
+            [],
+            "never before its duration"
+        );
+        assert_eq!(
+            drain(&mut timers, t0 + ms(3010)),
+            [(0, TimerKind::Idle), (1, TimerKind::Idle)]
+        );
+        // A restart in a later tick moves it behind the others.
+        timers.set(0, TimerKind::Idle, t0);
+        timers.set(1, TimerKind::Idle, t0);
+        timers.set(0, TimerKind::Idle, t0 + ms(15));
+        assert_eq!(drain(&mut timers, t0 + ms(3010)), [(1, TimerKind::Idle)]);
+        assert_eq!(drain(&mut timers, t0 + ms(3020)), [(0, TimerKind::Idle)]);
+    }
+
+    #[test]
     fn nothing_expires_early() {
-        let mut timers = timers();
-        let t0 = Instant::now();
+        let (mut timers, t0) = timers();
         timers.set(7, TimerKind::Linger, t0);
         assert_eq!(timers.pop_expired(t0 + Duration::from_millis(4999)), None);
         assert_eq!(

@@ -244,13 +244,14 @@ impl Worker {
         let Some(socket) = self.sockets.get_mut(key) else {
             return false;
         };
+        // A job for the pool, or a connection that just went live, need the whole worker;
+        // most turns have neither, and go on with the socket already at hand.
         if let Some(job) = socket.conn.poll_job() {
             let id = socket.id;
             if self.submit_job(key, id, job) {
                 return true;
             }
-        }
-        if socket_went_live(&self.sockets, key) && self.attach_live(key) {
+        } else if socket.conn.needs_wake() && self.attach_live(key) {
             return true;
         }
         let Some(socket) = self.sockets.get_mut(key) else {
@@ -277,10 +278,7 @@ impl Worker {
         if let Some(tls) = &mut self.tls {
             tls.settle(socket, key, now);
         }
-        self.apply_timer(key, now);
-        let Some(socket) = self.sockets.get(key) else {
-            return false;
-        };
+        restart_timer(&mut self.timers, key, socket, now);
         if self.shutdown_deadline.is_some()
             && socket.is_idle()
             && (socket.conn.answered() > 0 || self.first_request_cutoff.is_none())
@@ -292,16 +290,8 @@ impl Worker {
 
     /// Sets the deadline the socket's connection wants, if it changed since it was last set.
     pub(super) fn apply_timer(&mut self, key: usize, now: Instant) {
-        let Some(socket) = self.sockets.get_mut(key) else {
-            return;
-        };
-        let timer = socket.conn.poll_timer();
-        if timer != socket.timer {
-            match timer {
-                Some(timer) => self.timers.set(key, timer.kind, now),
-                None => self.timers.cancel(key),
-            }
-            socket.timer = timer;
+        if let Some(socket) = self.sockets.get_mut(key) {
+            restart_timer(&mut self.timers, key, socket, now);
         }
     }
 
@@ -403,9 +393,14 @@ pub(super) fn deregister(registry: &Registry, source: &mut impl mio::event::Sour
     let _ = registry.deregister(source);
 }
 
-/// Whether the connection at `key` just went live (and has no wake yet).
-fn socket_went_live(sockets: &Slab<Socket>, key: usize) -> bool {
-    sockets
-        .get(key)
-        .is_some_and(|socket| socket.conn.needs_wake())
+/// Sets the deadline `socket` (at `key`) wants, if it changed since it was last set.
+fn restart_timer(timers: &mut Timers, key: usize, socket: &mut Socket, now: Instant) {
+    let timer = socket.conn.poll_timer();
+    if timer != socket.timer {
+        match timer {
+            Some(timer) => timers.set(key, timer.kind, now),
+            None => timers.cancel(key),
+        }
+        socket.timer = timer;
+    }
 }
