@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Two cores: carafe's bench_server with --workers 2 beside --workers 1, and its memory per worker.
 
-usage: python3 bench/cores.py [--rounds 5] [--duration 5] [--conns 64] [--idle-conns 10000] [BINARY]
+usage: python3 bench/cores.py [--rounds 5] [--duration 5] [--conns 64] [--idle-conns 10000] [--memory-repeats 5] [BINARY]
 BINARY defaults to target/release/examples/bench_server
 (`cargo build --release -p carafe --example bench_server`).
 
@@ -21,8 +21,9 @@ Printed: every round, then the medians with their range and the ratio 2w-shared 
 (taken within each round).
 
 Memory: the server's RSS (VmRSS) idle after start, and again idle after one 2 s load (buffers
-pooled), for 1 and 2 workers; then bench/idle_conns.py with --idle-conns connections held for
-each worker count, giving the RSS per idle connection.
+pooled), for 1 and 2 workers, started --memory-repeats times in turn (median and range); then
+bench/idle_conns.py --path /plaintext with --idle-conns connections held for each worker
+count, giving the RSS per idle connection. --rounds 0 measures the memory alone.
 """
 import argparse, os, re, signal, socket, statistics, subprocess, sys, tempfile, time
 
@@ -94,26 +95,36 @@ def loadavg():
     return open("/proc/loadavg").read().split()[0]
 
 
-def memory(binary, idle_conns):
-    print("\nMemory (VmRSS, KiB):")
+def memory(binary, idle_conns, repeats):
+    """RSS idle, fresh and after a load, for 1 and 2 workers, `repeats` times in turn (RSS moves
+    by about 100 KiB from one start to the next, more than a worker adds)."""
+    rows = {}
+    for _ in range(repeats):
+        for workers in (1, 2):
+            port = free_port(); p = start(binary, workers, "0,1", port)
+            try:
+                time.sleep(0.5)
+                fresh = rss_kib(p.pid)
+                subprocess.run(["taskset", "-c", "0,1", "wrk", "-t2", "-c64", "-d2s",
+                                "http://127.0.0.1:%d/plaintext" % port], capture_output=True)
+                time.sleep(0.5)
+                rows.setdefault(workers, []).append((fresh, rss_kib(p.pid)))
+            finally:
+                stop(p)
+    print("\nMemory (VmRSS, KiB; median of %d starts, range):" % repeats)
     print("| workers | idle after start | idle after a 2 s load (64 conns) |")
     print("|---|---|---|")
-    for workers in (1, 2):
-        port = free_port(); p = start(binary, workers, "0,1", port)
-        try:
-            time.sleep(0.5)
-            fresh = rss_kib(p.pid)
-            subprocess.run(["taskset", "-c", "0,1", "wrk", "-t2", "-c64", "-d2s", "http://127.0.0.1:%d/plaintext" % port],
-                           capture_output=True)
-            time.sleep(0.5)
-            print("| %d | %d | %d |" % (workers, fresh, rss_kib(p.pid)), flush=True)
-        finally:
-            stop(p)
+    for workers, values in rows.items():
+        cells = []
+        for i in (0, 1):
+            v = [x[i] for x in values]
+            cells.append("%d (%d–%d)" % (statistics.median(v), min(v), max(v)))
+        print("| %d | %s |" % (workers, " | ".join(cells)), flush=True)
     if idle_conns:
         for workers in (1, 2):
-            print("\nidle_conns.py -n %d, --workers %d:" % (idle_conns, workers), flush=True)
-            subprocess.run([sys.executable, os.path.join(HERE, "idle_conns.py"), "-n", str(idle_conns), binary,
-                            "--workers", str(workers)])
+            print("\nidle_conns.py -n %d --path /plaintext, --workers %d:" % (idle_conns, workers), flush=True)
+            subprocess.run([sys.executable, os.path.join(HERE, "idle_conns.py"), "-n", str(idle_conns), "--path",
+                            "/plaintext", binary, "--workers", str(workers)])
 
 
 def main():
@@ -122,6 +133,7 @@ def main():
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--idle-conns", type=int, default=10000)
+    ap.add_argument("--memory-repeats", type=int, default=5)
     ap.add_argument("binary", nargs="?", default=os.path.join(TARGET, "release", "examples", "bench_server"))
     a = ap.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -144,6 +156,12 @@ def main():
                 stop(p)
         print("round %d: load average %s after" % (r + 1, loadavg()), flush=True)
     os.unlink(lua.name)
+    if res:
+        table(res, loads)
+    memory(a.binary, a.idle_conns, a.memory_repeats)
+
+
+def table(res, loads):
     print()
     print("| load | metric | " + " | ".join(SETUPS) + " | 2w-shared / 1w-shared |")
     print("|---|---|" + "---|" * (len(SETUPS) + 1))
@@ -156,7 +174,6 @@ def main():
             ratios = [x[i] / y[i] for x, y in zip(res[("2w-shared", label)], res[("1w-shared", label)])]
             cells.append("%.2f (%.2f–%.2f)" % (statistics.median(ratios), min(ratios), max(ratios)))
             print("| %s | %s | %s |" % (label, metric, " | ".join(cells)))
-    memory(a.binary, a.idle_conns)
 
 
 if __name__ == "__main__":
