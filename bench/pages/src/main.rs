@@ -131,11 +131,15 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// Templates cached after their first load (carafe's release builds do the same), with
-/// `url_for` and an always-empty `get_flashed_messages` (this peer has no sessions; the
-/// example app finds no session cookie in wrk's requests, so its list is empty as well).
+/// Templates cached after their first load, with `url_for` and an always-empty
+/// `get_flashed_messages` (this peer has no sessions; the example app finds no session cookie
+/// in wrk's requests, so its list is empty as well).
 fn environment(templates: PathBuf) -> Environment<'static> {
     let mut env = Environment::new();
+    // minijinja checks a loaded template's file for changes on every lookup unless told not
+    // to (two `statx` calls per /blog); carafe's release builds and Flask outside debug mode
+    // do not check.
+    env.set_auto_reload(false);
     env.set_loader(minijinja::path_loader(templates));
     env.add_function("url_for", url_for);
     env.add_function("get_flashed_messages", |_options: Kwargs| {
