@@ -634,10 +634,12 @@ impl<'a> Request<'a> {
     pub fn render<C: serde::Serialize>(&self, name: &str, context: C) -> Response {
         // A blueprint's templates resolve `url_for('.name')` in the blueprint.
         let blueprint = self.route.and_then(RouteInfo::blueprint);
-        let context = minijinja::context! {
-            _blueprint => blueprint,
-            ..minijinja::Value::from(minijinja::value::Serde(&context))
-        };
+        let page = minijinja::Value::from(minijinja::value::Serde(&context));
+        // What carafe adds goes over the page's values in one layer, not one per addition:
+        // every name a template looks up that is not a loop variable (`url_for` included)
+        // walks the layers before minijinja's globals.
+        #[cfg(not(feature = "sessions"))]
+        let context = minijinja::context! { _blueprint => blueprint, ..page };
         // Templates may call `get_flashed_messages()`: the messages waiting for this visitor,
         // removed from the session only if the page showed them; and, with CSRF protection
         // on, `csrf_token()`: a token made by the page is stored in the session.
@@ -649,9 +651,10 @@ impl<'a> Request<'a> {
                 .csrf
                 .then(|| crate::csrf::TemplateToken::new(self.pending_csrf_token()));
             let context = minijinja::context! {
+                _blueprint => blueprint,
                 get_flashed_messages => minijinja::Value::from_dyn_object(flashes.clone()),
                 csrf_token => token.clone().map(minijinja::Value::from_dyn_object),
-                ..context
+                ..page
             };
             (flashes, token, context)
         };

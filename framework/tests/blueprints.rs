@@ -201,3 +201,30 @@ fn conflicts_between_blueprints_name_both_routes() {
         .to_string();
     assert!(bad.contains("must start with '/'"), "{bad}");
 }
+
+/// A blueprint's template may name routes relatively (`.item`) and absolutely (`index`,
+/// `shop.item`) side by side: `url_for` asks the render for the blueprint only for a relative
+/// name (issue 17, which made the others skip that lookup).
+#[test]
+fn a_blueprint_template_mixes_relative_and_absolute_names() {
+    let mut app = App::new();
+    app.templates(folder("shop-app", &[])).unwrap();
+    route!(app, GET "/" => |_req| "home", name = "index").unwrap();
+    let mut shop = Blueprint::new("shop");
+    route!(shop, GET "/items/{id}" => |req| req.render("links.html", context! {}), name = "item")
+        .unwrap();
+    shop.templates(folder(
+        "shop",
+        &[(
+            "links.html",
+            "{{ url_for('.item', id=1) }} {{ url_for('index') }} {{ url_for('shop.item', id=2) }}",
+        )],
+    ))
+    .unwrap();
+    app.register("/shop", shop).unwrap();
+    let client = TestClient::new(app);
+    assert_eq!(
+        client.get("/shop/items/9").send().text(),
+        "/shop/items/1 / /shop/items/2"
+    );
+}

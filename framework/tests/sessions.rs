@@ -415,3 +415,28 @@ fn flashed_messages_show_once_on_the_next_page_that_asks_for_them() {
     assert_eq!(client.get("/errors").send().text(), "But one field was odd");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A page's own values reach the template beside what carafe adds, and carafe's
+/// `get_flashed_messages` wins over a page value of that name (issue 17 put carafe's names and
+/// the page's values in one layer instead of two; the order is unchanged).
+#[test]
+fn page_values_sit_under_carafes_template_names() {
+    let dir = std::env::temp_dir().join(format!("carafe-layers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("page.html"),
+        "{{ title }} {{ get_flashed_messages() | length }} {{ posts | join(',') }}",
+    )
+    .unwrap();
+    let mut app = App::new();
+    app.secret_key(SECRET).unwrap();
+    app.templates(&dir).unwrap();
+    route!(app, GET "/" => |req| req.render(
+        "page.html",
+        context! { title => "Home", get_flashed_messages => "shadowed", posts => [1, 2] },
+    ))
+    .unwrap();
+    let client = TestClient::new(app);
+    assert_eq!(client.get("/").send().text(), "Home 0 1,2");
+    std::fs::remove_dir_all(dir).unwrap();
+}
