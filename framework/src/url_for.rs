@@ -218,7 +218,7 @@ impl UrlPattern {
 /// Route names to their parsed patterns: what `url_for` looks up.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UrlMap {
-    /// FxHash, as the router's table of static paths: the names are the app's own, never a
+    /// FxHash rather than SipHash: the names are the app's own, never a
     /// client's, and a page looks up one per `url_for` call.
     by_name: FxHashMap<String, UrlPattern>,
 }
