@@ -25,7 +25,12 @@ pooled), for 1 and 2 workers, started --memory-repeats times in turn (median and
 bench/idle_conns.py --path /plaintext with --idle-conns connections held for each worker
 count, giving the RSS per idle connection. --rounds 0 measures the memory alone.
 """
-import argparse, os, re, signal, socket, statistics, subprocess, sys, tempfile, time
+import argparse, os, re, statistics, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The server runs in a session of its own, so its process group is its pid.
+from serverproc import free_port, group_cpu_seconds as cpu_seconds, stop  # noqa: E402
+import serverproc  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -45,32 +50,9 @@ SETUPS = {
 }
 
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
-
-
 def start(binary, workers, cpus, port):
     argv = ["taskset", "-c", cpus, binary, "--addr", "127.0.0.1:%d" % port, "--workers", str(workers)]
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close(); return p
-        except OSError:
-            if p.poll() is not None: sys.exit("server exited: " + " ".join(argv))
-            time.sleep(0.05)
-    sys.exit("server did not listen: " + " ".join(argv))
-
-
-def stop(p):
-    try: os.killpg(p.pid, signal.SIGTERM)
-    except ProcessLookupError: return
-    try: p.wait(10)
-    except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL); p.wait()
-
-
-def cpu_seconds(pid):
-    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return serverproc.start(argv, port, stdout=subprocess.DEVNULL, start_new_session=True)
 
 
 def rss_kib(pid):

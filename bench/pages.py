@@ -27,7 +27,11 @@ peer (`cargo build --release --manifest-path bench/pages/Cargo.toml`), posts.jso
 (`cargo run --release -p example-app --example posts_json`, which must match the file in
 the repository), and a venv at bench/pages/.venv with bench/pages/flask/requirements.txt.
 """
-import argparse, os, re, signal, socket, statistics, subprocess, sys, time
+import argparse, os, re, socket, statistics, subprocess, sys, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serverproc import free_port, group_cpu_seconds as cpu_seconds, stop  # noqa: E402
+import serverproc  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -68,42 +72,11 @@ def setup():
         run([os.path.join(VENV, "bin", "pip"), "install", "-q", "-r", os.path.join(PAGES, "flask", "requirements.txt")])
 
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
-
-
 def start(name, port):
     argv, env = servers()[name]
     argv = ["taskset", "-c", "0"] + [a.replace("{port}", str(port)) for a in argv]
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                         env=dict(os.environ, **env))
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close(); return p
-        except OSError:
-            if p.poll() is not None: sys.exit("server exited: " + " ".join(argv))
-            time.sleep(0.05)
-    sys.exit("server did not listen: " + " ".join(argv))
-
-
-def stop(p):
-    try: os.killpg(p.pid, signal.SIGTERM)
-    except ProcessLookupError: return
-    try: p.wait(10)
-    except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL); p.wait()
-
-
-def cpu_seconds(pgid):
-    """User+system CPU seconds of every process in the server's process group."""
-    tick = os.sysconf("SC_CLK_TCK"); total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit(): continue
-        try:
-            if os.getpgid(int(pid)) != pgid: continue
-            fields = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, ProcessLookupError, IndexError, ValueError): pass
-    return total / tick
+    return serverproc.start(argv, port, stdout=subprocess.DEVNULL, start_new_session=True,
+                            env=dict(os.environ, **env))
 
 
 def fetch(port, path="/blog"):

@@ -14,21 +14,11 @@ Per round and server, four loads on `/plaintext`:
                one at a time: connections/s and server CPU per connection.
 Server CPU is user+system of the server's whole process group, from /proc. Prints a Markdown table of the
 medians and writes every raw output to --out."""
-import argparse, os, re, shlex, signal, socket, statistics, subprocess, sys, tempfile, time
+import argparse, os, re, statistics, subprocess, sys, tempfile, time
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-def cpu_seconds(pgid):
-    tick = os.sysconf("SC_CLK_TCK"); total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit(): continue
-        try:
-            if os.getpgid(int(pid)) != pgid: continue
-            f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
-            total += int(f[11]) + int(f[12])
-        except (OSError, ProcessLookupError, IndexError, ValueError): pass
-    return total / tick
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serverproc import free_port, group_cpu_seconds as cpu_seconds, stop  # noqa: E402
+import serverproc  # noqa: E402
 
 NGINX = """worker_processes 1;
 daemon off;
@@ -56,21 +46,8 @@ def start(name, port, d, root):
     else:
         argv = [os.path.join(root, "target/release/examples/bench_server"), "--addr", "127.0.0.1:%d" % port,
                 "--workers", "1", "--tls-cert", os.path.join(d, "cert.pem"), "--tls-key", os.path.join(d, "key.pem")]
-    p = subprocess.Popen(["taskset", "-c", "0"] + argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
-    for _ in range(150):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close(); return p
-        except OSError:
-            if p.poll() is not None: raise SystemExit("server exited: %s" % argv)
-            time.sleep(0.1)
-    raise SystemExit("server did not listen: %s" % argv)
-
-def stop(p):
-    try: os.killpg(p.pid, signal.SIGTERM)
-    except ProcessLookupError: return
-    try: p.wait(5)
-    except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL); p.wait()
+    return serverproc.start(["taskset", "-c", "0"] + argv, port, stdout=subprocess.DEVNULL,
+                            start_new_session=True)
 
 PIPELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "bench", "pipeline.lua")
 
