@@ -94,6 +94,8 @@ impl StaticPaths {
     }
 
     /// [`get`](Self::get) for a path longer than 16 bytes: candidates are compared in full.
+    /// Its probe loop repeats `get`'s on purpose: one loop shared through a key-check closure
+    /// cost `/plaintext` 5 instructions per request (callgrind, 1,524 -> 1,529).
     #[inline(never)]
     fn get_long(&self, path: &str) -> Option<usize> {
         let bytes = path.as_bytes();
