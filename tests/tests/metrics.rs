@@ -229,6 +229,53 @@ fn the_latency_of_a_slow_request_lands_in_its_bucket() {
 }
 
 #[test]
+fn a_request_is_measured_from_when_the_loop_could_turn_to_it() {
+    let mut app = app();
+    // On the event loop: the request pipelined behind it waits for it.
+    route!(app, GET "/nap" => |_req| {
+        std::thread::sleep(Duration::from_millis(300));
+        "rested"
+    })
+    .unwrap();
+    let served = Served::app(app);
+    let mut stream = TcpStream::connect(served.addr()).unwrap();
+    stream
+        .write_all(
+            b"GET /nap HTTP/1.1\r\nHost: x\r\n\r\n\
+              GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut answers = String::new();
+    stream.read_to_string(&mut answers).unwrap();
+    assert_eq!(answers.matches("HTTP/1.1 200 OK").count(), 2, "{answers}");
+    // After a quiet spell, a request's time starts when the loop wakes for it.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(curl(&[&served.url("/plain")]).status, 200);
+    let scrape = scrape(&served);
+    let nap = histogram(&scrape, "/nap");
+    assert_eq!(
+        bucket(nap, 0.25),
+        0.0,
+        "300 ms is not under 250 ms: {nap:?}"
+    );
+    assert_eq!(bucket(nap, 0.5), 1.0, "{nap:?}");
+    // Neither /plain counts the nap before it, nor the quiet spell.
+    let plain = histogram(&scrape, "/plain");
+    assert_eq!(bucket(plain, 0.25), 2.0, "{plain:?}");
+    served.shutdown();
+}
+
+#[test]
+fn a_refused_websocket_handshake_is_counted_on_its_route() {
+    let served = Served::app(app());
+    let refused = curl(&[&served.url("/ws")]);
+    assert!(refused.status / 100 == 4, "{refused}");
+    let scrape = scrape(&served);
+    assert_eq!(requests(&scrape, "/ws", "GET", "4xx"), 1.0);
+    served.shutdown();
+}
+
+#[test]
 fn open_connections_rise_and_fall() {
     let served = Served::app(app());
     let baseline = scrape(&served);
