@@ -8,12 +8,12 @@
 //! [`http_client`] is a keep-alive client that can pick its source address, and [`load`]
 //! runs a steady stream of requests and records who answered each.
 
-use std::io::{Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use carafe::{App, RunningServer};
 
@@ -280,6 +280,33 @@ pub fn raw_exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -> Vec<
         .expect("set a read timeout");
     stream.write_all(request).expect("send the request");
     read_until_close(&mut stream)
+}
+
+/// Writes with `write` (which returns the bytes it took, or `WouldBlock`) until `limit` bytes
+/// are sent or nothing has gone for half a second: as much as a client that sends and never
+/// reads can push before the server's backpressure and the full socket buffers stop it.
+/// Returns the bytes sent.
+pub fn write_until_stalled(limit: usize, mut write: impl FnMut() -> io::Result<usize>) -> usize {
+    let mut sent = 0usize;
+    let mut blocked_since: Option<Instant> = None;
+    while sent < limit {
+        match write() {
+            Ok(n) => {
+                sent += n;
+                blocked_since = None;
+            }
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                if blocked_since.get_or_insert_with(Instant::now).elapsed()
+                    > Duration::from_millis(500)
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(error) => panic!("write failed: {error}"),
+        }
+    }
+    sent
 }
 
 /// Reads until EOF, a reset, or the read timeout.

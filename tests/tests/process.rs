@@ -1,11 +1,11 @@
 //! The server as its own process: signals and graceful shutdown, memory under a client that
 //! does not read, and running out of file descriptors.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use carafe_e2e::{ServerProcess, read_until_close};
+use carafe_e2e::{ServerProcess, read_until_close, write_until_stalled};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_test-server");
 const WAIT: Duration = Duration::from_secs(5);
@@ -23,25 +23,7 @@ fn a_client_that_does_not_read_cannot_grow_server_memory() {
     // Each 40-byte request asks for 16 KiB. Without backpressure 2 MiB of requests would
     // make the server hold 800 MiB of responses; with it, it stops reading at 256 KiB.
     let request = b"GET /chunk?kb=16 HTTP/1.1\r\nHost: x\r\n\r\n";
-    let mut sent = 0usize;
-    let mut blocked_since: Option<Instant> = None;
-    while sent < 2 * 1024 * 1024 {
-        match stream.write(request) {
-            Ok(n) => {
-                sent += n;
-                blocked_since = None;
-            }
-            Err(error) if error.kind() == ErrorKind::WouldBlock => {
-                if blocked_since.get_or_insert_with(Instant::now).elapsed()
-                    > Duration::from_millis(500)
-                {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(error) => panic!("write failed: {error}"),
-        }
-    }
+    let sent = write_until_stalled(2 * 1024 * 1024, || stream.write(request));
     std::thread::sleep(Duration::from_millis(200));
     let grown = server.rss_kib().saturating_sub(before);
     assert!(

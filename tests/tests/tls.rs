@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use carafe::{App, Message, Response, Tls, WebSocket, WsSender, route};
-use carafe_e2e::{Scratch, Served, ServerProcess, curl, read_until_close};
+use carafe_e2e::{Scratch, Served, ServerProcess, curl, read_until_close, write_until_stalled};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -603,27 +603,14 @@ fn a_tls_client_that_does_not_read_cannot_grow_server_memory() {
     // Each request asks for 16 KiB: without backpressure through TLS, 2 MiB of requests
     // would make the server hold 800 MiB of responses.
     let request = b"GET /chunk?kb=16 HTTP/1.1\r\nHost: x\r\n\r\n";
-    let mut sent = 0usize;
-    let mut blocked_since: Option<Instant> = None;
-    while sent < 2 * 1024 * 1024 {
-        if !conn.wants_write() {
-            conn.writer().write_all(request).unwrap();
-            sent += request.len();
-            continue;
+    // Counted as sent once handed to rustls; its records go out as the socket takes them.
+    let sent = write_until_stalled(2 * 1024 * 1024, || {
+        if conn.wants_write() {
+            conn.write_tls(&mut tcp).map(|_| 0)
+        } else {
+            conn.writer().write_all(request).map(|()| request.len())
         }
-        match conn.write_tls(&mut tcp) {
-            Ok(_) => blocked_since = None,
-            Err(error) if error.kind() == ErrorKind::WouldBlock => {
-                if blocked_since.get_or_insert_with(Instant::now).elapsed()
-                    > Duration::from_millis(500)
-                {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(error) => panic!("write failed: {error}"),
-        }
-    }
+    });
     std::thread::sleep(Duration::from_millis(200));
     let grown = server.rss_kib().saturating_sub(before);
     assert!(
