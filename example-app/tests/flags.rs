@@ -1,36 +1,21 @@
 //! The example app's command line: the forms `--addr` accepts, and flags and environment
 //! values it refuses with a message that says what it accepts.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-const APP: &str = env!("CARGO_BIN_EXE_example-app");
+mod common;
+use common::APP;
 
 /// Starts the app with `args` and `env`, waits for its banner, and returns the address it
 /// names; the app is stopped before this returns.
 fn listening_address(args: &[&str], env: &[(&str, &str)]) -> SocketAddr {
-    let mut child = Command::new(APP)
-        .args(args)
-        .env_remove("PORT")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the example app");
-    let stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
-    let mut seen = Vec::new();
-    let mut addr = None;
-    for line in stderr.lines().map_while(Result::ok) {
-        if let Some(rest) = line.strip_prefix(" * Running on http://") {
-            addr = rest.split(' ').next().and_then(|addr| addr.parse().ok());
-            break;
-        }
-        seen.push(line);
-    }
-    child.kill().expect("stop the example app");
-    child.wait().expect("wait for the example app");
-    addr.unwrap_or_else(|| panic!("no banner for {args:?}; stderr: {seen:#?}"))
+    let app = common::start(args, env);
+    app.url
+        .as_deref()
+        .and_then(|url| url.strip_prefix("http://"))
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no banner for {args:?}; stderr: {:#?}", app.before_banner))
 }
 
 /// Runs the app with `args` and `env`, expecting it to refuse them: its exit code and stderr.

@@ -1,10 +1,10 @@
 //! The example app serves HTTPS when given a certificate: `--tls-cert` and `--tls-key`,
 //! checked with curl trusting a certificate made here; either flag alone is refused.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-const APP: &str = env!("CARGO_BIN_EXE_example-app");
+mod common;
+use common::APP;
 
 #[test]
 fn with_a_certificate_the_example_app_serves_https() {
@@ -15,29 +15,25 @@ fn with_a_certificate_the_example_app_serves_https() {
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
 
-    let mut child = Command::new(APP)
-        .args(["--addr", "0", "--workers", "1", "--tls-cert"])
-        .arg(&cert_path)
-        .arg("--tls-key")
-        .arg(&key_path)
-        .env_remove("PORT")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the example app");
-    let stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
-    let mut seen = Vec::new();
-    let mut port = None;
-    for line in stderr.lines().map_while(Result::ok) {
-        if let Some(rest) = line.strip_prefix(" * Running on https://127.0.0.1:") {
-            port = rest
-                .split(' ')
-                .next()
-                .and_then(|port| port.parse::<u16>().ok());
-            break;
-        }
-        seen.push(line);
-    }
+    let (cert_arg, key_arg) = (cert_path.to_str().unwrap(), key_path.to_str().unwrap());
+    let mut app = common::start(
+        &[
+            "--addr",
+            "0",
+            "--workers",
+            "1",
+            "--tls-cert",
+            cert_arg,
+            "--tls-key",
+            key_arg,
+        ],
+        &[],
+    );
+    let port = app
+        .url
+        .as_deref()
+        .and_then(|url| url.strip_prefix("https://127.0.0.1:"))
+        .and_then(|port| port.parse::<u16>().ok());
     let outcome = port.map(|port| {
         Command::new("curl")
             .args(["-sS", "--max-time", "10", "--cacert"])
@@ -47,8 +43,8 @@ fn with_a_certificate_the_example_app_serves_https() {
             .arg(format!("https://localhost:{port}/api/time"))
             .output()
     });
-    child.kill().expect("stop the example app");
-    child.wait().expect("wait for the example app");
+    let seen = std::mem::take(&mut app.before_banner);
+    drop(app);
     let _ = std::fs::remove_dir_all(&dir);
     let output = outcome
         .unwrap_or_else(|| panic!("no https banner; stderr: {seen:#?}"))
