@@ -484,12 +484,49 @@ fn split_other_target<'b>(
 /// `/p?q` as `("/p", Some("q"))`.
 #[inline(always)]
 fn split_query(path_and_query: &str) -> (&str, Option<&str>) {
-    // Paths are short: a plain scan beats memchr's set-up cost here.
-    match path_and_query.bytes().position(|b| b == b'?') {
+    match find_question_mark(path_and_query.as_bytes()) {
         // `?` is ASCII, so both sides of it are valid UTF-8 slices.
         Some(at) => (&path_and_query[..at], Some(&path_and_query[at + 1..])),
         None => (path_and_query, None),
     }
+}
+
+/// Where the first `?` is, eight bytes at a time. This runs on every request, on paths
+/// mostly shorter than 16 bytes, where `memchr` scans byte by byte (its vectors need 16): a
+/// byte loop costs about four instructions a byte, a word about eight a word.
+#[inline(always)]
+fn find_question_mark(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = ONES * 0x80;
+    // The classic zero-byte test on `word ^ "????????"`: its lowest set high bit marks the
+    // first `?` exactly (a false mark can only follow a true one, never precede it).
+    let first_in = |word: u64| {
+        let x = word ^ (ONES * u64::from(b'?'));
+        let marks = x.wrapping_sub(ONES) & !x & HIGHS;
+        (marks != 0).then(|| marks.trailing_zeros() as usize / 8)
+    };
+    let word_at = |at: usize| {
+        let mut word = [0; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    };
+    let len = bytes.len();
+    if len < 8 {
+        return bytes.iter().position(|&b| b == b'?');
+    }
+    let mut at = 0;
+    while at + 8 <= len {
+        if let Some(i) = first_in(word_at(at)) {
+            return Some(at + i);
+        }
+        at += 8;
+    }
+    // The last eight bytes, overlapping the words already searched (which hold no `?`, so
+    // a `?` found here is past them).
+    if at < len {
+        return first_in(word_at(len - 8)).map(|i| len - 8 + i);
+    }
+    None
 }
 
 fn strip_http_scheme(target: &str) -> Option<&str> {
@@ -1181,6 +1218,27 @@ mod tests {
         assert!(check_host(b"Example.COM:8080").is_ok(), "by the table");
         assert!(check_host(b"[::1]:80").is_ok());
         assert!(check_host(b"a b").is_err());
+    }
+
+    #[test]
+    fn the_word_search_finds_the_first_question_mark_as_a_scan_does() {
+        // Every length up to three words and a tail, a `?` (or two) at every place, among
+        // bytes that differ from `?` by one bit and bytes above 0x7f (a borrow's edge cases).
+        for len in 0..30 {
+            for filler in [b'a', b'>', b'\x3e', b'\xbf', b'\x7f', 0] {
+                let plain = vec![filler; len];
+                assert_eq!(find_question_mark(&plain), None, "{len} {filler}");
+                for at in 0..len {
+                    for second in at..len {
+                        let mut bytes = plain.clone();
+                        bytes[second] = b'?';
+                        bytes[at] = b'?';
+                        let expected = bytes.iter().position(|&b| b == b'?');
+                        assert_eq!(find_question_mark(&bytes), expected, "{bytes:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
