@@ -46,7 +46,9 @@ impl HeadParser {
     /// number of header fields, or `None` if the head is incomplete or invalid.
     pub fn parse(&self, buf: &[u8]) -> Option<(usize, usize)> {
         let mut storage = head::header_storage();
-        match head::parse_head(buf, &mut storage, &self.limits) {
+        // A fresh Host memo: the Host value is checked in full, as for a worker's first request.
+        let mut hosts = head::HostMemo::default();
+        match head::parse_head(buf, &mut storage, &self.limits, &mut hosts) {
             Ok(Some(head)) => Some((head.len, head.headers.len())),
             Ok(None) | Err(_) => None,
         }

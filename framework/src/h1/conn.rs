@@ -40,7 +40,7 @@ use super::buffer::{BUFFER_SIZE, BufferPool, InputBuffer, OutputBuffer};
 use super::date::HTTP_DATE_LEN;
 use super::encode::{Body, CHUNK_HEADER_LEN, EncodeOptions, Outgoing, Streaming, chunk_header};
 use super::error::ParseError;
-use super::head::{self, BodyKind, Head, HeadOffsets, PartialHead, parse_head};
+use super::head::{self, BodyKind, Head, HeadOffsets, HostMemo, PartialHead, parse_head};
 use super::limits::{Limits, Timeouts};
 use super::tunnel::{Offload, Tunnel, Wake};
 
@@ -96,6 +96,8 @@ pub(crate) struct Ctx<'w, D> {
     /// The current `Date` header value.
     pub date: &'w [u8; HTTP_DATE_LEN],
     pub buffers: &'w mut BufferPool,
+    /// The last valid Host value the worker saw.
+    pub hosts: &'w mut HostMemo,
     /// The server is shutting down: answer what has arrived, with `Connection: close`.
     pub shutting_down: bool,
 }
@@ -750,7 +752,7 @@ impl<J> Exchange<J> {
         let mut storage = head::header_storage();
         // Used where it lies, by reference: a `Head` is large, and moving it out of the
         // `Result` cost a copy per request.
-        let parsed = parse_head(input, &mut storage, limits);
+        let parsed = parse_head(input, &mut storage, limits, ctx.hosts);
         let head = match &parsed {
             Ok(Some(head)) => head,
             // The scan found the empty line, httparse did not: they disagree about this head,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::buffer::BufferPool;
 use super::conn::{Connection, Ctx, Dispatch};
 use super::date::{DateCache, HTTP_DATE_LEN};
+use super::head::HostMemo;
 use super::limits::Limits;
 use super::tunnel::{Offload, RunHere};
 
@@ -25,6 +26,7 @@ pub(crate) struct MemoryConnection<J> {
 struct Lent {
     buffers: BufferPool,
     date: [u8; HTTP_DATE_LEN],
+    hosts: HostMemo,
 }
 
 impl Lent {
@@ -34,6 +36,7 @@ impl Lent {
             limits,
             date: &self.date,
             buffers: &mut self.buffers,
+            hosts: &mut self.hosts,
             shutting_down: false,
         }
     }
@@ -63,6 +66,7 @@ impl<J> MemoryConnection<J> {
             lent: Lent {
                 buffers: BufferPool::default(),
                 date,
+                hosts: HostMemo::default(),
             },
         }
     }

@@ -14,7 +14,7 @@ use super::{
     config,
 };
 use crate::h1::error::ParseError;
-use crate::h1::head::{PartialHead, header_storage, parse_head};
+use crate::h1::head::{HostMemo, PartialHead, header_storage, parse_head};
 use crate::response::Response;
 
 proptest! {
@@ -75,7 +75,8 @@ proptest! {
     ) {
         let head_limits = limits.head_limits();
         let mut storage = header_storage();
-        if let Ok(Some(head)) = parse_head(&input, &mut storage, &head_limits) {
+        let mut hosts = HostMemo::default();
+        if let Ok(Some(head)) = parse_head(&input, &mut storage, &head_limits, &mut hosts) {
             prop_assert!(head.len <= input.len());
             prop_assert!(head.len <= limits.max_head);
             // A head accepted whole must not be rejected when only part of it has arrived:

@@ -20,6 +20,7 @@ use super::{Control, LISTENER, WAKER};
 use crate::h1::buffer::BufferPool;
 use crate::h1::conn::Ctx;
 use crate::h1::date::DateCache;
+use crate::h1::head::HostMemo;
 use crate::site::{BlockingJob, Site, WorkerSite};
 
 /// What a worker lends each connection while driving it (the parts of [`Ctx`]), kept apart
@@ -28,6 +29,7 @@ pub(super) struct Lending {
     pub(super) site: WorkerSite,
     pub(super) date: DateCache,
     pub(super) buffers: BufferPool,
+    pub(super) hosts: HostMemo,
     /// A graceful shutdown has begun: responses say `Connection: close`.
     pub(super) shutting_down: bool,
 }
@@ -39,6 +41,7 @@ impl Lending {
             limits: &self.site.site().limits,
             date: self.date.as_bytes(),
             buffers: &mut self.buffers,
+            hosts: &mut self.hosts,
             shutting_down: self.shutting_down,
         }
     }
@@ -101,6 +104,7 @@ impl Worker {
                 site: WorkerSite::new(site),
                 date: DateCache::new(),
                 buffers: BufferPool::default(),
+                hosts: HostMemo::default(),
                 shutting_down: false,
             },
             control: Arc::clone(control),

@@ -156,6 +156,7 @@ struct Driven {
     conn: Connection<Slow>,
     buffers: BufferPool,
     limits: Limits,
+    hosts: HostMemo,
     shutting_down: bool,
 }
 
@@ -165,6 +166,7 @@ impl Driven {
             conn: Connection::new(PEER),
             buffers: BufferPool::default(),
             limits,
+            hosts: HostMemo::default(),
             shutting_down: false,
         }
     }
@@ -175,6 +177,7 @@ impl Driven {
             limits: &self.limits,
             date: DATE,
             buffers: &mut self.buffers,
+            hosts: &mut self.hosts,
             shutting_down: self.shutting_down,
         };
         (&mut self.conn, ctx)
