@@ -94,7 +94,16 @@ impl InputBuffer {
 
     /// Gives the buffer back to the pool if nothing is left in it.
     pub(crate) fn release_if_empty(&mut self, pool: &mut BufferPool) {
-        if self.is_empty() && !self.data.is_empty() {
+        if self.is_empty() {
+            self.give_back(pool);
+        }
+    }
+
+    /// Gives the buffer, known to be empty, back to the pool, if it holds one.
+    #[inline]
+    pub(crate) fn give_back(&mut self, pool: &mut BufferPool) {
+        debug_assert!(self.is_empty());
+        if !self.data.is_empty() {
             pool.give_input(std::mem::take(&mut self.data));
         }
     }
@@ -164,7 +173,17 @@ impl OutputBuffer {
 
     /// Gives the buffer back to the pool if everything was written.
     pub(crate) fn release_if_empty(&mut self, pool: &mut BufferPool) {
-        if self.data.is_empty() && self.data.capacity() > 0 {
+        if self.data.is_empty() {
+            self.give_back(pool);
+        }
+    }
+
+    /// Gives the buffer, known to be written out (and so emptied), back to the pool, if it
+    /// holds one.
+    #[inline]
+    pub(crate) fn give_back(&mut self, pool: &mut BufferPool) {
+        debug_assert!(self.data.is_empty());
+        if self.data.capacity() > 0 {
             pool.give_output(std::mem::take(&mut self.data));
         }
     }

@@ -201,6 +201,21 @@ impl Socket {
         self.conn.is_idle()
     }
 
+    /// The idle deadline's epoch when the socket is quiet: plain (TLS records may be left to
+    /// send), registered for reading only, and its connection idle (see
+    /// `Connection::idle_epoch`). The worker then settles it without asking anything else.
+    #[inline]
+    pub(super) fn quiet_epoch(&self) -> Option<u64> {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return None;
+        }
+        if self.interest != Interest::READABLE {
+            return None;
+        }
+        self.conn.idle_epoch()
+    }
+
     /// The interest this socket needs now: `WRITABLE` only while output is pending.
     pub(super) fn wanted_interest(&self) -> Interest {
         #[cfg(feature = "tls")]

@@ -18,7 +18,7 @@ use super::socket::{Next, Socket};
 use super::timer::Timers;
 use super::{Control, LISTENER, WAKER};
 use crate::h1::buffer::BufferPool;
-use crate::h1::conn::Ctx;
+use crate::h1::conn::{Ctx, Timer, TimerKind};
 use crate::h1::date::DateCache;
 use crate::site::{BlockingJob, Site, WorkerSite};
 
@@ -228,7 +228,37 @@ impl Worker {
     /// Acts on what a driven socket's connection asks: closing, another turn, a job for the
     /// blocking pool, interest, its deadline, its idle buffers. Returns true when the socket
     /// must be driven again at once (its blocking request was refused and answered).
+    #[inline]
     fn settle(&mut self, key: usize, next: Next, now: Instant) -> bool {
+        // The usual end of a turn: the response is written and the connection waits for its
+        // next request. Then there is no job, nothing live, no interest to change and both
+        // buffers are empty: only the idle deadline is left to restart.
+        if next == Next::Wait
+            && let Some(socket) = self.sockets.get_mut(key)
+            && let Some(epoch) = socket.quiet_epoch()
+        {
+            socket.conn.release_idle_buffers(&mut self.lend.buffers);
+            let timer = Some(Timer {
+                kind: TimerKind::Idle,
+                epoch,
+            });
+            if socket.timer != timer {
+                self.timers.set(key, TimerKind::Idle, now);
+                socket.timer = timer;
+            }
+            if self.shutdown_deadline.is_some()
+                && (socket.conn.answered() > 0 || self.first_request_cutoff.is_none())
+            {
+                self.close(key);
+            }
+            return false;
+        }
+        self.settle_busy(key, next, now)
+    }
+
+    /// [`settle`](Self::settle) for any other end of a turn.
+    #[inline(never)]
+    fn settle_busy(&mut self, key: usize, next: Next, now: Instant) -> bool {
         match next {
             Next::Close => {
                 self.close(key);
