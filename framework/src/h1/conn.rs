@@ -121,6 +121,16 @@ pub(crate) enum TimerKind {
 impl TimerKind {
     /// How many kinds there are.
     pub(crate) const COUNT: usize = 6;
+
+    /// Every kind, in the order of their values.
+    pub(crate) const ALL: [Self; Self::COUNT] = [
+        Self::Header,
+        Self::Body,
+        Self::Idle,
+        Self::Write,
+        Self::Linger,
+        Self::Ping,
+    ];
 }
 
 impl Timeouts {
