@@ -417,15 +417,16 @@ impl<J> Connection<J> {
             && self.exchange.output.is_written()
     }
 
-    /// When the connection [`is_idle`](Self::is_idle) (the usual end of a turn), the epoch of
-    /// the idle deadline it wants: then [`poll_timer`](Self::poll_timer) is `Idle` with it,
+    /// When the connection [`is_idle`](Self::is_idle) and the client may send more (the usual
+    /// end of a turn), the epoch of the idle deadline it wants: then it is not
+    /// [`is_done`](Self::is_done), [`poll_timer`](Self::poll_timer) is `Idle` with that epoch,
     /// there is no job, nothing live, nothing to write, and both buffers are empty, so its
     /// driver asks nothing else and gives them back with [`release_idle_buffers`].
     ///
     /// [`release_idle_buffers`]: Self::release_idle_buffers
     #[inline]
-    pub(crate) fn idle_epoch(&self) -> Option<u64> {
-        self.is_idle().then_some(self.exchange.answered)
+    pub(crate) fn awaiting_epoch(&self) -> Option<u64> {
+        (!self.read_closed && self.is_idle()).then_some(self.exchange.answered)
     }
 
     /// [`release_buffers`](Self::release_buffers) for a connection that

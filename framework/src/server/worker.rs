@@ -227,9 +227,7 @@ impl Worker {
             // The usual end of a turn: the response is written and the connection waits for
             // its next request. Then there is no job, nothing live, no interest to change and
             // both buffers are empty: only the idle deadline is left to restart.
-            if next == Next::Wait
-                && let Some(epoch) = socket.quiet_epoch()
-            {
+            if let Next::Idle(epoch) = next {
                 socket.conn.release_idle_buffers(ctx.buffers);
                 let timer = Some(Timer {
                     kind: TimerKind::Idle,
@@ -269,7 +267,7 @@ impl Worker {
                     self.again.push((key, socket.id));
                 }
             }
-            Next::Wait => {}
+            Next::Wait | Next::Idle(_) => {}
         }
         let Some(socket) = self.sockets.get_mut(key) else {
             return false;
