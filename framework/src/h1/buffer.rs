@@ -319,6 +319,24 @@ mod tests {
     }
 
     #[test]
+    fn the_slot_is_given_to_and_taken_from_first() {
+        let mut pool = BufferPool::default();
+        let (first, second) = (vec![0; BUFFER_SIZE], vec![0; BUFFER_SIZE]);
+        let first_at = first.as_ptr();
+        pool.give_input(first);
+        pool.give_input(second);
+        assert_eq!(pool.pooled(), (2, 0));
+        let taken = pool.take_input();
+        assert_eq!(taken.as_ptr(), first_at, "the slot's, not the stack's");
+        let output = Vec::with_capacity(BUFFER_SIZE);
+        let output_at = output.as_ptr();
+        pool.give_output(output);
+        let taken_output = pool.take_output();
+        assert_eq!(taken_output.as_ptr(), output_at);
+        assert_eq!(pool.pooled(), (1, 0));
+    }
+
+    #[test]
     fn the_scratch_space_takes_large_reads() {
         // Lingering connections drop what they read into it: one read should take a lot.
         assert_eq!(BufferPool::default().scratch().len(), SCRATCH_SIZE);

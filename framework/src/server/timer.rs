@@ -337,6 +337,12 @@ mod tests {
     }
 
     #[test]
+    fn a_link_is_three_words() {
+        // One per connection key, idle connections included (230 bytes each in all).
+        assert_eq!(std::mem::size_of::<Link>(), 24);
+    }
+
+    #[test]
     fn nothing_expires_early() {
         let (mut timers, t0) = timers();
         timers.set(7, TimerKind::Linger, t0);
