@@ -199,8 +199,8 @@ impl OutputBuffer {
 /// Free buffers of one worker. Not shared between threads: each worker owns its pool.
 ///
 /// Most turns of a connection take one buffer of each kind and give both back before the
-/// next connection's turn, so the last one given back waits in a slot of its own, taken and
-/// given back with a move and one test, instead of going through the stack of the others.
+/// next connection's turn, so a buffer given back while its kind's slot is free waits there,
+/// and is the first taken: a move and one test, instead of a trip through the stack behind.
 #[derive(Debug, Default)]
 pub(crate) struct BufferPool {
     /// The input buffer given back last, or an empty `Vec` (taken).
