@@ -94,7 +94,16 @@ impl InputBuffer {
 
     /// Gives the buffer back to the pool if nothing is left in it.
     pub(crate) fn release_if_empty(&mut self, pool: &mut BufferPool) {
-        if self.is_empty() && !self.data.is_empty() {
+        if self.is_empty() {
+            self.give_back(pool);
+        }
+    }
+
+    /// Gives the buffer, known to be empty, back to the pool, if it holds one.
+    #[inline]
+    pub(crate) fn give_back(&mut self, pool: &mut BufferPool) {
+        debug_assert!(self.is_empty());
+        if !self.data.is_empty() {
             pool.give_input(std::mem::take(&mut self.data));
         }
     }
@@ -164,7 +173,17 @@ impl OutputBuffer {
 
     /// Gives the buffer back to the pool if everything was written.
     pub(crate) fn release_if_empty(&mut self, pool: &mut BufferPool) {
-        if self.data.is_empty() && self.data.capacity() > 0 {
+        if self.data.is_empty() {
+            self.give_back(pool);
+        }
+    }
+
+    /// Gives the buffer, known to be written out (and so emptied), back to the pool, if it
+    /// holds one.
+    #[inline]
+    pub(crate) fn give_back(&mut self, pool: &mut BufferPool) {
+        debug_assert!(self.data.is_empty());
+        if self.data.capacity() > 0 {
             pool.give_output(std::mem::take(&mut self.data));
         }
     }
@@ -178,8 +197,16 @@ impl OutputBuffer {
 }
 
 /// Free buffers of one worker. Not shared between threads: each worker owns its pool.
+///
+/// Most turns of a connection take one buffer of each kind and give both back before the
+/// next connection's turn, so a buffer given back while its kind's slot is free waits there,
+/// and is the first taken: a move and one test, instead of a trip through the stack behind.
 #[derive(Debug, Default)]
 pub(crate) struct BufferPool {
+    /// The input buffer given back last, or an empty `Vec` (taken).
+    input: Vec<u8>,
+    /// The output buffer given back last, or an empty `Vec` (taken).
+    output: Vec<u8>,
     inputs: Vec<Vec<u8>>,
     outputs: Vec<Vec<u8>>,
     /// Where bytes that are read only to be dropped go (from lingering connections).
@@ -190,7 +217,10 @@ impl BufferPool {
     /// How many input and output buffers wait in the pool.
     #[cfg(test)]
     pub(crate) fn pooled(&self) -> (usize, usize) {
-        (self.inputs.len(), self.outputs.len())
+        (
+            self.inputs.len() + usize::from(!self.input.is_empty()),
+            self.outputs.len() + usize::from(self.output.capacity() > 0),
+        )
     }
 
     /// Space for bytes read only to be dropped, shared by every connection of the worker.
@@ -201,24 +231,65 @@ impl BufferPool {
         &mut self.scratch
     }
 
+    #[inline]
     fn take_input(&mut self) -> Vec<u8> {
+        if self.input.is_empty() {
+            return self.take_pooled_input();
+        }
+        std::mem::take(&mut self.input)
+    }
+
+    #[inline(never)]
+    fn take_pooled_input(&mut self) -> Vec<u8> {
         self.inputs.pop().unwrap_or_else(|| vec![0; BUFFER_SIZE])
     }
 
+    #[inline]
     fn take_output(&mut self) -> Vec<u8> {
+        if self.output.capacity() == 0 {
+            return self.take_pooled_output();
+        }
+        std::mem::take(&mut self.output)
+    }
+
+    #[inline(never)]
+    fn take_pooled_output(&mut self) -> Vec<u8> {
         self.outputs
             .pop()
             .unwrap_or_else(|| Vec::with_capacity(BUFFER_SIZE))
     }
 
+    /// Keeps `buffer` (of the usual size only: a grown one is freed), in the slot if free.
+    #[inline]
     fn give_input(&mut self, buffer: Vec<u8>) {
-        if buffer.len() == BUFFER_SIZE && self.inputs.len() < MAX_POOLED {
+        if buffer.len() == BUFFER_SIZE && self.input.is_empty() {
+            self.input = buffer;
+        } else {
+            self.pool_input(buffer);
+        }
+    }
+
+    #[inline(never)]
+    fn pool_input(&mut self, buffer: Vec<u8>) {
+        // The slot holds one: the stack one fewer, so that at most `MAX_POOLED` are kept.
+        if buffer.len() == BUFFER_SIZE && self.inputs.len() < MAX_POOLED - 1 {
             self.inputs.push(buffer);
         }
     }
 
+    /// Keeps `buffer` (up to twice the usual size: larger is freed), in the slot if free.
+    #[inline]
     fn give_output(&mut self, buffer: Vec<u8>) {
-        if buffer.capacity() <= 2 * BUFFER_SIZE && self.outputs.len() < MAX_POOLED {
+        if buffer.capacity() <= 2 * BUFFER_SIZE && self.output.capacity() == 0 {
+            self.output = buffer;
+        } else {
+            self.pool_output(buffer);
+        }
+    }
+
+    #[inline(never)]
+    fn pool_output(&mut self, buffer: Vec<u8>) {
+        if buffer.capacity() <= 2 * BUFFER_SIZE && self.outputs.len() < MAX_POOLED - 1 {
             self.outputs.push(buffer);
         }
     }
@@ -248,6 +319,24 @@ mod tests {
     }
 
     #[test]
+    fn the_slot_is_given_to_and_taken_from_first() {
+        let mut pool = BufferPool::default();
+        let (first, second) = (vec![0; BUFFER_SIZE], vec![0; BUFFER_SIZE]);
+        let first_at = first.as_ptr();
+        pool.give_input(first);
+        pool.give_input(second);
+        assert_eq!(pool.pooled(), (2, 0));
+        let taken = pool.take_input();
+        assert_eq!(taken.as_ptr(), first_at, "the slot's, not the stack's");
+        let output = Vec::with_capacity(BUFFER_SIZE);
+        let output_at = output.as_ptr();
+        pool.give_output(output);
+        let taken_output = pool.take_output();
+        assert_eq!(taken_output.as_ptr(), output_at);
+        assert_eq!(pool.pooled(), (1, 0));
+    }
+
+    #[test]
     fn the_scratch_space_takes_large_reads() {
         // Lingering connections drop what they read into it: one read should take a lot.
         assert_eq!(BufferPool::default().scratch().len(), SCRATCH_SIZE);
@@ -263,9 +352,9 @@ mod tests {
         assert_eq!(input.filled(), b"hello");
         input.consume(5);
         input.release_if_empty(&mut pool);
-        assert_eq!(pool.inputs.len(), 1);
+        assert_eq!(pool.pooled(), (1, 0));
         input.spare(&mut pool, 100);
-        assert_eq!(pool.inputs.len(), 0, "the pooled buffer is taken again");
+        assert_eq!(pool.pooled(), (0, 0), "the pooled buffer is taken again");
     }
 
     #[test]
@@ -326,6 +415,6 @@ mod tests {
         output.advance(4);
         assert!(output.pending().is_empty());
         output.release_if_empty(&mut pool);
-        assert_eq!(pool.outputs.len(), 1);
+        assert_eq!(pool.pooled(), (0, 1));
     }
 }

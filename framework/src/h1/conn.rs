@@ -123,6 +123,16 @@ pub(crate) enum TimerKind {
 impl TimerKind {
     /// How many kinds there are.
     pub(crate) const COUNT: usize = 6;
+
+    /// Every kind, in the order of their values.
+    pub(crate) const ALL: [Self; Self::COUNT] = [
+        Self::Header,
+        Self::Body,
+        Self::Idle,
+        Self::Write,
+        Self::Linger,
+        Self::Ping,
+    ];
 }
 
 impl Timeouts {
@@ -402,10 +412,31 @@ impl<J> Connection<J> {
     }
 
     /// Whether the connection has nothing in progress: between requests, nothing buffered.
+    #[inline]
     pub(crate) fn is_idle(&self) -> bool {
         matches!(self.exchange.state, State::Head(_))
             && self.input.is_empty()
             && self.exchange.output.is_written()
+    }
+
+    /// When the connection [`is_idle`](Self::is_idle) and the client may send more (the usual
+    /// end of a turn), the epoch of the idle deadline it wants: then it is not
+    /// [`is_done`](Self::is_done), [`poll_timer`](Self::poll_timer) is `Idle` with that epoch,
+    /// there is no job, nothing live, nothing to write, and both buffers are empty, so its
+    /// driver asks nothing else and gives them back with [`release_idle_buffers`].
+    ///
+    /// [`release_idle_buffers`]: Self::release_idle_buffers
+    #[inline]
+    pub(crate) fn awaiting_epoch(&self) -> Option<u64> {
+        (!self.read_closed && self.is_idle()).then_some(self.exchange.answered)
+    }
+
+    /// [`release_buffers`](Self::release_buffers) for a connection that
+    /// [`is_idle`](Self::is_idle): both are empty, so whatever it holds goes back.
+    #[inline]
+    pub(crate) fn release_idle_buffers(&mut self, buffers: &mut BufferPool) {
+        self.input.give_back(buffers);
+        self.exchange.output.give_back(buffers);
     }
 
     // ---------------------------------------------------------------------------------------

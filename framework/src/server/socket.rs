@@ -51,6 +51,11 @@ pub(super) enum Next {
     /// More work is ready but this turn's budget is spent: drive again on the next turn.
     Again,
     Close,
+    /// [`Wait`](Self::Wait) in the usual case, which the worker settles on a short path:
+    /// the socket is plain, drained and registered for reading only, and its connection
+    /// waits for its next request with nothing buffered (`Connection::awaiting_epoch`,
+    /// whose idle deadline's epoch this carries).
+    Idle(u64),
 }
 
 impl Socket {
@@ -90,6 +95,14 @@ impl Socket {
             let shut = self.conn.poll_shutdown();
             if shut && self.stream.shutdown(Shutdown::Write).is_err() {
                 return Next::Close;
+            }
+            // The usual end: nothing left to read until the next event, every request answered
+            // and written (so not done, not shut, nothing to write).
+            if self.read_drained
+                && self.interest == Interest::READABLE
+                && let Some(epoch) = self.conn.awaiting_epoch()
+            {
+                return Next::Idle(epoch);
             }
             if self.conn.is_done() {
                 return Next::Close;

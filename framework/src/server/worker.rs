@@ -18,7 +18,7 @@ use super::socket::{Next, Socket};
 use super::timer::Timers;
 use super::{Control, LISTENER, WAKER};
 use crate::h1::buffer::BufferPool;
-use crate::h1::conn::Ctx;
+use crate::h1::conn::{Ctx, Timer, TimerKind};
 use crate::h1::date::DateCache;
 use crate::h1::head::HostMemo;
 use crate::site::{BlockingJob, Site, WorkerSite};
@@ -194,14 +194,7 @@ impl Worker {
     }
 
     pub(super) fn on_ready(&mut self, key: usize, readable: bool, peer_closed: bool, now: Instant) {
-        let Some(socket) = self.sockets.get_mut(key) else {
-            return; // An event for a socket closed earlier in this batch.
-        };
-        if readable {
-            socket.read_drained = false;
-        }
-        socket.peer_closed |= peer_closed;
-        self.drive(key, now);
+        self.drive_woken(key, readable, peer_closed, now);
     }
 
     /// Drives the sockets whose last turn ran out of budget.
@@ -214,24 +207,59 @@ impl Worker {
     }
 
     /// Drives a socket until it waits for an event, then settles what its connection asks.
+    pub(super) fn drive(&mut self, key: usize, now: Instant) {
+        self.drive_woken(key, false, false, now);
+    }
+
+    /// [`drive`](Self::drive) for a readiness event that said the socket is `readable` and
+    /// whether the peer closed its side, recorded on the socket as it is looked up for its
+    /// turn (once per turn: the turn and the usual settling share the lookup).
     /// A loop, never recursion: a request the blocking pool refuses is answered (503) here
     /// and the socket driven again for the requests pipelined behind it, however many.
-    pub(super) fn drive(&mut self, key: usize, now: Instant) {
+    fn drive_woken(&mut self, key: usize, mut readable: bool, mut peer_closed: bool, now: Instant) {
         loop {
             let mut ctx = self.lend.ctx();
             let Some(socket) = self.sockets.get_mut(key) else {
-                return;
+                return; // An event for a socket closed earlier in this batch.
             };
+            if readable {
+                socket.read_drained = false;
+            }
+            socket.peer_closed |= peer_closed;
+            (readable, peer_closed) = (false, false);
             let next = socket.drive(&mut ctx, &self.meter);
+            // The usual end of a turn: the response is written and the connection waits for
+            // its next request. Then there is no job, nothing live, no interest to change and
+            // both buffers are empty: only the idle deadline is left to restart.
+            if let Next::Idle(epoch) = next {
+                socket.conn.release_idle_buffers(ctx.buffers);
+                let timer = Some(Timer {
+                    kind: TimerKind::Idle,
+                    epoch,
+                });
+                if socket.timer != timer {
+                    self.timers.set(key, TimerKind::Idle, now);
+                    socket.timer = timer;
+                }
+                if self.shutdown_deadline.is_some()
+                    && (socket.conn.answered() > 0 || self.first_request_cutoff.is_none())
+                {
+                    self.close(key);
+                }
+                return;
+            }
             if !self.settle(key, next, now) {
                 return;
             }
         }
     }
 
-    /// Acts on what a driven socket's connection asks: closing, another turn, a job for the
-    /// blocking pool, interest, its deadline, its idle buffers. Returns true when the socket
-    /// must be driven again at once (its blocking request was refused and answered).
+    /// Acts on what a driven socket's connection asks, for any end of a turn but the usual
+    /// one (see `drive_woken`): closing, another turn, a job for the blocking pool, interest,
+    /// its deadline, its idle buffers. Returns true when the socket must be driven again at
+    /// once (its blocking request was refused and answered). Out of line: most turns end
+    /// without it.
+    #[inline(never)]
     fn settle(&mut self, key: usize, next: Next, now: Instant) -> bool {
         match next {
             Next::Close => {
@@ -243,7 +271,7 @@ impl Worker {
                     self.again.push((key, socket.id));
                 }
             }
-            Next::Wait => {}
+            Next::Wait | Next::Idle(_) => {}
         }
         let Some(socket) = self.sockets.get_mut(key) else {
             return false;

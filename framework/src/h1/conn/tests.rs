@@ -1039,3 +1039,67 @@ fn a_stream_is_pulled_in_pieces_of_its_chunk_size() {
     let most = driven.drain(&mut Vec::new());
     assert!(most >= 64 * 1024, "{most} bytes at most pending");
 }
+
+/// What `awaiting_epoch` promises, which lets the worker skip asking the rest: the idle
+/// deadline with that epoch, not done, nothing to write, no job, nothing live, more to read.
+#[track_caller]
+fn check_awaiting(driven: &mut Driven, expected: Option<u64>) {
+    let awaiting = driven.conn.awaiting_epoch();
+    assert_eq!(awaiting, expected);
+    let Some(epoch) = awaiting else {
+        return;
+    };
+    let conn = &mut driven.conn;
+    assert_eq!(
+        conn.poll_timer(),
+        Some(Timer {
+            kind: TimerKind::Idle,
+            epoch
+        })
+    );
+    assert!(!conn.is_done() && !conn.has_output() && !conn.needs_wake());
+    assert!(conn.poll_job().is_none());
+    assert!(conn.wants_read(&driven.limits));
+    let (conn, ctx) = driven.ctx();
+    conn.release_idle_buffers(ctx.buffers);
+    let (conn, ctx) = driven.ctx();
+    let pooled = ctx.buffers.pooled();
+    conn.release_buffers(ctx.buffers);
+    assert_eq!(
+        driven.buffers.pooled(),
+        pooled,
+        "both buffers were given back"
+    );
+}
+
+#[test]
+fn a_connection_awaits_its_next_request_only_when_idle_and_open() {
+    let request = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut driven = Driven::new(limits());
+    check_awaiting(&mut driven, Some(0));
+    driven.receive(request);
+    check_awaiting(&mut driven, None); // its response is not written yet
+    driven.drain(&mut Vec::new());
+    check_awaiting(&mut driven, Some(1));
+    driven.receive(b"GET /a HTTP/1.1\r\n");
+    check_awaiting(&mut driven, None); // part of a head
+    driven.receive(b"Host: x\r\n\r\n");
+    driven.drain(&mut Vec::new());
+    check_awaiting(&mut driven, Some(2));
+    driven.receive(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab");
+    check_awaiting(&mut driven, None); // part of a body
+    driven.receive(b"cd");
+    driven.drain(&mut Vec::new());
+    check_awaiting(&mut driven, Some(3));
+    driven.receive(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    check_awaiting(&mut driven, None); // a blocking job answers
+    driven.drain(&mut Vec::new());
+    check_awaiting(&mut driven, Some(4));
+    driven.conn.handle_eof();
+    check_awaiting(&mut driven, None); // the client sends nothing more: done
+
+    let mut driven = Driven::new(limits());
+    driven.receive(b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    driven.drain(&mut Vec::new());
+    check_awaiting(&mut driven, None); // lingering after its last response
+}
