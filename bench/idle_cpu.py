@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """CPU used by an idle carafe server holding idle keep-alive connections.
 
-usage: python3 bench/idle_cpu.py [-n 1000] [--seconds 10] BINARY [ARGS...]
+usage: python3 bench/idle_cpu.py [-n 1000] [--seconds 10] [--path /] BINARY [ARGS...]
 BINARY is started with `--addr 127.0.0.1:PORT` appended; each of N connections makes one
-request, then all stay open and silent while the server's user+system CPU time is measured
+request (GET PATH, which must answer 200: `--path /plaintext` for bench_server), then all stay open and silent while the server's user+system CPU time is measured
 from /proc/PID/stat. An event loop without busy polling shows 0.00%.
 """
 import argparse, os, resource, socket, time
@@ -13,6 +13,7 @@ import serverproc
 ap = argparse.ArgumentParser()
 ap.add_argument("-n", type=int, default=1000)
 ap.add_argument("--seconds", type=float, default=10)
+ap.add_argument("--path", default="/", help="what each connection asks for first (must answer 200)")
 ap.add_argument("command", nargs=argparse.REMAINDER)
 a = ap.parse_args()
 resource.setrlimit(resource.RLIMIT_NOFILE, (max(4096, a.n + 100),) * 2)
@@ -26,10 +27,10 @@ try:
     held = []
     for _ in range(a.n):
         c = socket.create_connection(("127.0.0.1", port))
-        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        c.sendall(f"GET {a.path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         held.append(c)
     for c in held:
-        assert c.recv(65536).startswith(b"HTTP/1.1 200"), "a request failed"
+        assert c.recv(65536).startswith(b"HTTP/1.1 200"), f"a request for {a.path} failed"
     time.sleep(1)
     c0, t0 = cpu_seconds(), time.time()
     time.sleep(a.seconds)
