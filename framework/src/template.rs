@@ -7,7 +7,7 @@ use std::sync::Arc;
 use minijinja::value::Kwargs;
 use minijinja::{Environment, State};
 
-use crate::url_for::{UrlMap, template_url_for};
+use crate::url_for::{TemplateUrlFor, UrlMap};
 
 /// The app's template environment. Templates load from the folder on first use; in debug
 /// builds they are reloaded when the file changes (a `stat` per render), in release builds
@@ -73,10 +73,11 @@ impl Templates {
     /// Gives templates `url_for(name, **params)` over `urls`: once, when the app is frozen
     /// and its route table final (templates may be configured before the routes).
     pub(crate) fn add_url_for(&mut self, urls: Arc<UrlMap>) {
+        let url_for = TemplateUrlFor::new(urls);
         self.env.add_function(
             "url_for",
             move |state: &State<'_, '_>, name: &str, params: Kwargs| {
-                template_url_for(&urls, state, name, &params)
+                url_for.call(state, name, &params)
             },
         );
     }
