@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use crate::error::UrlForError;
 use crate::html::escape_html;
@@ -333,9 +334,12 @@ fn template_url_for(
     name: &str,
     kwargs: &minijinja::value::Kwargs,
 ) -> Result<minijinja::Value, minijinja::Error> {
-    let mut owned: Vec<(&str, String)> = Vec::new();
+    // `peek`, not `get`: `get` also records the key as used (a `String` and a hash-set
+    // insert per parameter) for `assert_all_used`, which this function never calls: pairs
+    // the pattern does not name become the query string.
+    let mut texts: SmallVec<[(&str, Cow<'_, str>); 4]> = SmallVec::new();
     for key in kwargs.args() {
-        let value: minijinja::Value = kwargs.get(key)?;
+        let value: &minijinja::Value = kwargs.peek(key)?;
         if value.is_undefined() || value.is_none() {
             return Err(template_error(UrlForError::InvalidParam {
                 route: name.to_owned(),
@@ -345,10 +349,10 @@ fn template_url_for(
         }
         let text = value
             .as_str()
-            .map_or_else(|| value.to_string(), str::to_owned);
-        owned.push((key, text));
+            .map_or_else(|| Cow::Owned(value.to_string()), Cow::Borrowed);
+        texts.push((key, text));
     }
-    let params: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let params: SmallVec<[(&str, &str); 4]> = texts.iter().map(|(k, v)| (*k, &**v)).collect();
     let url = urls.url_for(name, &params).map_err(template_error)?;
     // The URL is percent-encoded, so in HTML only `&` (between query pairs) and any
     // `'`/`"`/`<`/`>` in the pattern's own text need escaping. Escaping it here, rather than
