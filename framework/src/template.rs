@@ -4,8 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use minijinja::value::Kwargs;
+use std::collections::BTreeSet;
+
+use minijinja::value::{Enumerator, Kwargs, Object, Value, ValueKind};
 use minijinja::{Environment, State};
+use smallvec::SmallVec;
 
 use crate::url_for::{TemplateUrlFor, UrlMap};
 
@@ -94,6 +97,62 @@ impl Templates {
     }
 }
 
+/// The context a page renders with: the names carafe adds (`get_flashed_messages`, ...) over
+/// the page's own values, as `context! { name => value, ..page }` merges them (carafe's
+/// names win; an undefined value falls through), but looked up directly. Every name a
+/// template reads outside a loop comes here first, `url_for` and the page's values
+/// included, and the merge walked a two-map object for each.
+#[derive(Debug)]
+pub(crate) struct RenderContext {
+    carafe: SmallVec<[(&'static str, Value); 3]>,
+    page: Value,
+}
+
+impl RenderContext {
+    /// The context as a template value.
+    pub(crate) fn value(carafe: SmallVec<[(&'static str, Value); 3]>, page: Value) -> Value {
+        Value::from_object(Self { carafe, page })
+    }
+
+    fn carafe_value(&self, key: &str) -> Option<Value> {
+        self.carafe
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| value.clone())
+            .filter(|value| !value.is_undefined())
+    }
+}
+
+impl Object for RenderContext {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        key.as_str()
+            .and_then(|key| self.carafe_value(key))
+            .or_else(|| self.page.get_item(key).ok())
+            .filter(|value| !value.is_undefined())
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        self.carafe_value(key)
+            .or_else(|| self.page.get_attr(key).ok())
+            .filter(|value| !value.is_undefined())
+    }
+
+    /// The merge's: every name, sorted, once.
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: BTreeSet<Value> = self
+            .carafe
+            .iter()
+            .map(|(name, _)| Value::from(*name))
+            .collect();
+        if self.page.kind() == ValueKind::Map
+            && let Ok(page_keys) = self.page.try_iter()
+        {
+            keys.extend(page_keys);
+        }
+        Enumerator::Iter(Box::new(keys.into_iter()))
+    }
+}
+
 /// The literal `url_for` calls of the templates under `root`, named by their path in it.
 fn url_for_calls_in(root: &Path) -> Vec<UrlForCall> {
     let mut calls = Vec::new();
@@ -172,6 +231,67 @@ mod tests {
                     {{ url_for(name) }} {{ url_for('unclosed }}";
         let calls: Vec<_> = literal_url_for_calls(text).collect();
         assert_eq!(calls, [(1, "index"), (3, "post")]);
+    }
+
+    /// The render context answers as the `context!` merge it replaced.
+    #[test]
+    fn render_context_answers_as_the_merge_did() {
+        let page = minijinja::context! {
+            title => "Home",
+            csrf_token => "page's",
+            posts => vec![1, 2],
+        };
+        let ours = || {
+            let mut carafe: SmallVec<[(&'static str, Value); 3]> = SmallVec::new();
+            carafe.push(("_blueprint", Value::from(None::<&str>)));
+            carafe.push(("csrf_token", Value::from("carafe's")));
+            carafe.push(("hidden", Value::UNDEFINED));
+            carafe
+        };
+        let pages = [
+            page.clone(),
+            Value::from(()),
+            Value::from(vec![7]),
+            Value::UNDEFINED,
+        ];
+        for page in pages {
+            let merged = minijinja::context! {
+                _blueprint => None::<&str>,
+                csrf_token => "carafe's",
+                hidden => Value::UNDEFINED,
+                ..page.clone()
+            };
+            let context = RenderContext::value(ours(), page.clone());
+            for key in [
+                "title",
+                "csrf_token",
+                "_blueprint",
+                "posts",
+                "hidden",
+                "nope",
+            ] {
+                assert_eq!(
+                    context.get_attr(key).ok(),
+                    merged.get_attr(key).ok(),
+                    "{page:?} {key}"
+                );
+                let key = Value::from(key);
+                assert_eq!(context.get_item(&key).ok(), merged.get_item(&key).ok());
+            }
+            assert_eq!(
+                context.get_item(&Value::from(0)).ok(),
+                merged.get_item(&Value::from(0)).ok()
+            );
+            let keys = |value: &Value| value.try_iter().map(Iterator::collect::<Vec<_>>).ok();
+            assert_eq!(keys(&context), keys(&merged), "{page:?}");
+        }
+        let env = Environment::new();
+        let template = "{{ title }} {{ csrf_token }} {{ posts|join(',') }} {{ nope is undefined }}";
+        let context = RenderContext::value(ours(), page);
+        assert_eq!(
+            env.render_str(template, context).unwrap(),
+            "Home carafe's 1,2 True"
+        );
     }
 
     #[test]
