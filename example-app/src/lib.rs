@@ -158,8 +158,17 @@ fn standard_headers(req: &Request, response: &mut Response) {
     let id = proxy_id.or_else(|| {
         let counter = req.state::<ResponseCounter>().ok()?;
         let number = counter.0.fetch_add(1, Ordering::Relaxed) + 1;
+        // Written on the stack and copied once: `format!` costs a formatter run and a String
+        // that `HeaderValue` then wraps in a second allocation.
+        let (mut pid, mut number_text) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let (pid, number) = (pid.format(std::process::id()), number_text.format(number));
+        let mut id = [0u8; 32]; // a u32, a dash and a u64: at most 10 + 1 + 20 bytes
+        let len = pid.len() + 1 + number.len();
+        id[..pid.len()].copy_from_slice(pid.as_bytes());
+        id[pid.len()] = b'-';
+        id[pid.len() + 1..len].copy_from_slice(number.as_bytes());
         // Digits and a dash are always a valid header value.
-        HeaderValue::try_from(format!("{}-{number}", std::process::id())).ok()
+        HeaderValue::from_bytes(&id[..len]).ok()
     });
     if let Some(id) = id {
         let headers = response.headers_mut();
