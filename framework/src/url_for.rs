@@ -18,7 +18,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::error::UrlForError;
-use crate::html::escape_html;
+use crate::html::{escape_html, escape_html_owned};
 
 /// Bytes a path segment cannot carry as themselves (besides non-ASCII, which is always
 /// encoded): controls, space, the delimiters `/ ? #`, `%` itself, and the characters RFC 3986
@@ -358,7 +358,7 @@ fn template_url_for(
     // `'`/`"`/`<`/`>` in the pattern's own text need escaping. Escaping it here, rather than
     // by the auto-escaper, keeps `/` readable: `href="/blog"`, not `href="&#x2f;blog"`.
     Ok(match state.auto_escape() {
-        minijinja::AutoEscape::Html => minijinja::Value::from_safe_string(escape_html(&url)),
+        minijinja::AutoEscape::Html => minijinja::Value::from_safe_string(escape_html_owned(url)),
         _ => minijinja::Value::from(url),
     })
 }
