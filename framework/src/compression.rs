@@ -326,8 +326,10 @@ fn add_vary(headers: &mut HeaderMap) {
                 .any(|name| name == "*" || name.eq_ignore_ascii_case("accept-encoding"))
         })
     });
+    // A constant: `from_static` checks the value when carafe is compiled, not per response.
+    const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("Accept-Encoding");
     if !present {
-        headers.append(VARY, HeaderValue::from_static("Accept-Encoding"));
+        headers.append(VARY, ACCEPT_ENCODING);
     }
 }
 

@@ -639,14 +639,16 @@ fn write_title_case(name: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(spelled.as_bytes());
         return;
     }
+    // Copied in one append and capitalised in place: a push per byte checks the capacity
+    // each time.
+    let start = out.len();
+    out.extend_from_slice(name.as_bytes());
     let mut upper = true;
-    for &byte in name.as_bytes() {
-        out.push(if upper {
-            byte.to_ascii_uppercase()
-        } else {
-            byte
-        });
-        upper = byte == b'-';
+    for byte in &mut out[start..] {
+        if upper {
+            byte.make_ascii_uppercase();
+        }
+        upper = *byte == b'-';
     }
 }
 
