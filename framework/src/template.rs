@@ -2,12 +2,13 @@
 //! the global function `url_for`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use std::collections::BTreeSet;
 
 use minijinja::value::{Enumerator, Kwargs, Object, Value, ValueKind};
 use minijinja::{Environment, State};
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::url_for::{TemplateUrlFor, UrlMap};
@@ -19,7 +20,16 @@ pub(crate) struct Templates {
     env: Environment<'static>,
     /// Searched in order: the app's folder, then blueprints' folders.
     dirs: Vec<PathBuf>,
+    /// The longest page each template has rendered, the room its next render starts with.
+    /// minijinja's own first guess is twice the template's text, which for a page that
+    /// extends a base is a fraction of the page: the buffer then grew (and was copied) five
+    /// times for the example app's `/blog`. Only ever raised, so that it rarely takes the
+    /// write lock; capped so that one huge page does not make every render allocate its size.
+    page_sizes: RwLock<FxHashMap<String, usize>>,
 }
+
+/// The most room a render starts with (a longer page grows from there).
+const MAX_PAGE_HINT: usize = 64 * 1024;
 
 /// A `url_for('name', ...)` call with a literal name, found in a template's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +51,7 @@ impl Templates {
         let mut templates = Self {
             env,
             dirs: Vec::new(),
+            page_sizes: RwLock::default(),
         };
         templates.add_folder(dir);
         templates
@@ -90,10 +101,24 @@ impl Templates {
         &self,
         name: &str,
         context: C,
-    ) -> Result<String, minijinja::Error> {
-        self.env
-            .get_template(name)?
-            .render(minijinja::value::Serde(context))
+    ) -> Result<Vec<u8>, minijinja::Error> {
+        let template = self.env.get_template(name)?;
+        let hint = self
+            .page_sizes
+            .read()
+            .ok()
+            .and_then(|sizes| sizes.get(name).copied());
+        let mut page = Vec::with_capacity(hint.unwrap_or(0));
+        // Into bytes: minijinja writes UTF-8, and the response body is bytes.
+        template.render_captured_to(minijinja::value::Serde(context), &mut page)?;
+        let size = page.len().min(MAX_PAGE_HINT);
+        if hint.is_none_or(|hint| size > hint)
+            && let Ok(mut sizes) = self.page_sizes.write()
+        {
+            let known = sizes.entry(name.to_owned()).or_default();
+            *known = size.max(*known);
+        }
+        Ok(page)
     }
 }
 
@@ -219,9 +244,15 @@ mod tests {
         let context = minijinja::context! { name => "<script>" };
         assert_eq!(
             templates.render("page.html", &context).unwrap(),
-            "<p>&lt;script&gt;</p>"
+            b"<p>&lt;script&gt;</p>"
         );
-        assert_eq!(templates.render("note.txt", &context).unwrap(), "<script>");
+        assert_eq!(templates.render("note.txt", &context).unwrap(), b"<script>");
+        // A second render starts with the room the first one needed, and says the same.
+        assert_eq!(
+            templates.render("page.html", &context).unwrap(),
+            b"<p>&lt;script&gt;</p>"
+        );
+        assert_eq!(templates.page_sizes.read().unwrap()["page.html"], 21);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
