@@ -259,10 +259,13 @@ fn compress_cold(settings: &Compression, request: &Request<'_>, response: &mut R
             .route_info()
             .is_some_and(|route| route.is_compression_off())
         || response.headers().contains_key(CONTENT_ENCODING);
+    // The bytes of the Content-Type that is sent, as `Response::header` finds them, but
+    // without its name comparison and a UTF-8 check that `compresses` makes again.
     if left_alone
         || !response
-            .header("content-type")
-            .is_some_and(|t| settings.compresses(t.as_bytes()))
+            .outgoing()
+            .content_type_value()
+            .is_some_and(|t| settings.compresses(t))
     {
         return;
     }

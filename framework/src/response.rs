@@ -314,7 +314,7 @@ impl Response {
     }
 
     /// The response as the connection will send it.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "compression"))]
     pub(crate) fn outgoing(&self) -> &Outgoing {
         &self.parts
     }
