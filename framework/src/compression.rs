@@ -259,10 +259,13 @@ fn compress_cold(settings: &Compression, request: &Request<'_>, response: &mut R
             .route_info()
             .is_some_and(|route| route.is_compression_off())
         || response.headers().contains_key(CONTENT_ENCODING);
+    // The bytes of the Content-Type that is sent, as `Response::header` finds them, but
+    // without its name comparison and a UTF-8 check that `compresses` makes again.
     if left_alone
         || !response
-            .header("content-type")
-            .is_some_and(|t| settings.compresses(t.as_bytes()))
+            .outgoing()
+            .content_type_value()
+            .is_some_and(|t| settings.compresses(t))
     {
         return;
     }
@@ -326,8 +329,10 @@ fn add_vary(headers: &mut HeaderMap) {
                 .any(|name| name == "*" || name.eq_ignore_ascii_case("accept-encoding"))
         })
     });
+    // A constant: `from_static` checks the value when carafe is compiled, not per response.
+    const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("Accept-Encoding");
     if !present {
-        headers.append(VARY, HeaderValue::from_static("Accept-Encoding"));
+        headers.append(VARY, ACCEPT_ENCODING);
     }
 }
 

@@ -26,6 +26,16 @@ pub(crate) fn escape_html(text: &str) -> String {
 }
 
 /// One of the bytes [`escape_html`] replaces.
+/// [`escape_html`] of an owned string: `text` itself when it has nothing to escape (a URL
+/// usually), without a copy.
+pub(crate) fn escape_html_owned(text: String) -> String {
+    if text.bytes().any(is_markup) {
+        escape_html(&text)
+    } else {
+        text
+    }
+}
+
 fn is_markup(byte: u8) -> bool {
     matches!(byte, b'&' | b'<' | b'>' | b'"' | b'\'')
 }
@@ -54,6 +64,7 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(escape_html(text), expected, "{text:?}");
+            assert_eq!(escape_html_owned(text.to_owned()), expected, "{text:?}");
         }
     }
 

@@ -635,29 +635,29 @@ impl<'a> Request<'a> {
         // A blueprint's templates resolve `url_for('.name')` in the blueprint.
         let blueprint = self.route.and_then(RouteInfo::blueprint);
         let page = minijinja::Value::from(minijinja::value::Serde(&context));
-        // What carafe adds goes over the page's values in one layer, not one per addition:
-        // every name a template looks up that is not a loop variable (`url_for` included)
-        // walks the layers before minijinja's globals.
-        #[cfg(not(feature = "sessions"))]
-        let context = minijinja::context! { _blueprint => blueprint, ..page };
+        let mut carafe = smallvec::SmallVec::new();
+        carafe.push(("_blueprint", minijinja::Value::from(blueprint)));
         // Templates may call `get_flashed_messages()`: the messages waiting for this visitor,
         // removed from the session only if the page showed them; and, with CSRF protection
         // on, `csrf_token()`: a token made by the page is stored in the session.
         #[cfg(feature = "sessions")]
-        let (flashes, token, context) = {
+        let (flashes, token) = {
             let flashes = crate::flash::TemplateFlashes::new(self.pending_flashes());
             let token = self
                 .site
                 .csrf
                 .then(|| crate::csrf::TemplateToken::new(self.pending_csrf_token()));
-            let context = minijinja::context! {
-                _blueprint => blueprint,
-                get_flashed_messages => minijinja::Value::from_dyn_object(flashes.clone()),
-                csrf_token => token.clone().map(minijinja::Value::from_dyn_object),
-                ..page
-            };
-            (flashes, token, context)
+            carafe.push((
+                "get_flashed_messages",
+                minijinja::Value::from_dyn_object(flashes.clone()),
+            ));
+            carafe.push((
+                "csrf_token",
+                minijinja::Value::from(token.clone().map(minijinja::Value::from_dyn_object)),
+            ));
+            (flashes, token)
         };
+        let context = crate::template::RenderContext::value(carafe, page);
         let rendered = self.site.render_template(name, context);
         #[cfg(feature = "sessions")]
         if rendered.is_ok() {

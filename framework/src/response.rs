@@ -163,11 +163,7 @@ impl Response {
     /// The headers other than `Content-Type`, to change them with the `http` crate's typed
     /// names and values (which cannot hold control characters either).
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
-        // Room for a page's usual fields at once (caching, security headers, `Vary`, a
-        // cookie): the default map grows twice on the way there, moving every field each time.
-        self.parts
-            .headers
-            .get_or_insert_with(|| Box::new(HeaderMap::with_capacity(12)))
+        self.parts.headers_mut()
     }
 
     /// Sets header `name` to `value`, replacing earlier values, after checking that neither
@@ -318,7 +314,7 @@ impl Response {
     }
 
     /// The response as the connection will send it.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "compression"))]
     pub(crate) fn outgoing(&self) -> &Outgoing {
         &self.parts
     }

@@ -183,7 +183,7 @@ impl Site {
         &self,
         name: &str,
         context: C,
-    ) -> Result<String, minijinja::Error> {
+    ) -> Result<Vec<u8>, minijinja::Error> {
         match &self.templates {
             Some(templates) => templates.render(name, context),
             None => Err(minijinja::Error::new(

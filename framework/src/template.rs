@@ -2,12 +2,16 @@
 //! the global function `url_for`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use minijinja::value::Kwargs;
+use std::collections::BTreeSet;
+
+use minijinja::value::{Enumerator, Kwargs, Object, Value, ValueKind};
 use minijinja::{Environment, State};
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
-use crate::url_for::{UrlMap, template_url_for};
+use crate::url_for::{TemplateUrlFor, UrlMap};
 
 /// The app's template environment. Templates load from the folder on first use; in debug
 /// builds they are reloaded when the file changes (a `stat` per render), in release builds
@@ -16,7 +20,16 @@ pub(crate) struct Templates {
     env: Environment<'static>,
     /// Searched in order: the app's folder, then blueprints' folders.
     dirs: Vec<PathBuf>,
+    /// The longest page each template has rendered, the room its next render starts with.
+    /// minijinja's own first guess is twice the template's text, which for a page that
+    /// extends a base is a fraction of the page: the buffer then grew (and was copied) five
+    /// times for the example app's `/blog`. Only ever raised, so that it rarely takes the
+    /// write lock; capped so that one huge page does not make every render allocate its size.
+    page_sizes: RwLock<FxHashMap<String, usize>>,
 }
+
+/// The most room a render starts with (a longer page grows from there).
+const MAX_PAGE_HINT: usize = 64 * 1024;
 
 /// A `url_for('name', ...)` call with a literal name, found in a template's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +51,7 @@ impl Templates {
         let mut templates = Self {
             env,
             dirs: Vec::new(),
+            page_sizes: RwLock::default(),
         };
         templates.add_folder(dir);
         templates
@@ -73,10 +87,11 @@ impl Templates {
     /// Gives templates `url_for(name, **params)` over `urls`: once, when the app is frozen
     /// and its route table final (templates may be configured before the routes).
     pub(crate) fn add_url_for(&mut self, urls: Arc<UrlMap>) {
+        let url_for = TemplateUrlFor::new(urls);
         self.env.add_function(
             "url_for",
             move |state: &State<'_, '_>, name: &str, params: Kwargs| {
-                template_url_for(&urls, state, name, &params)
+                url_for.call(state, name, &params)
             },
         );
     }
@@ -86,10 +101,80 @@ impl Templates {
         &self,
         name: &str,
         context: C,
-    ) -> Result<String, minijinja::Error> {
-        self.env
-            .get_template(name)?
-            .render(minijinja::value::Serde(context))
+    ) -> Result<Vec<u8>, minijinja::Error> {
+        let template = self.env.get_template(name)?;
+        let hint = self
+            .page_sizes
+            .read()
+            .ok()
+            .and_then(|sizes| sizes.get(name).copied());
+        let mut page = Vec::with_capacity(hint.unwrap_or(0));
+        // Into bytes: minijinja writes UTF-8, and the response body is bytes.
+        template.render_captured_to(minijinja::value::Serde(context), &mut page)?;
+        let size = page.len().min(MAX_PAGE_HINT);
+        if hint.is_none_or(|hint| size > hint)
+            && let Ok(mut sizes) = self.page_sizes.write()
+        {
+            let known = sizes.entry(name.to_owned()).or_default();
+            *known = size.max(*known);
+        }
+        Ok(page)
+    }
+}
+
+/// The context a page renders with: the names carafe adds (`get_flashed_messages`, ...) over
+/// the page's own values, as `context! { name => value, ..page }` merges them (carafe's
+/// names win; an undefined value falls through), but looked up directly. Every name a
+/// template reads outside a loop comes here first, `url_for` and the page's values
+/// included, and the merge walked a two-map object for each.
+#[derive(Debug)]
+pub(crate) struct RenderContext {
+    carafe: SmallVec<[(&'static str, Value); 3]>,
+    page: Value,
+}
+
+impl RenderContext {
+    /// The context as a template value.
+    pub(crate) fn value(carafe: SmallVec<[(&'static str, Value); 3]>, page: Value) -> Value {
+        Value::from_object(Self { carafe, page })
+    }
+
+    fn carafe_value(&self, key: &str) -> Option<Value> {
+        self.carafe
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| value.clone())
+            .filter(|value| !value.is_undefined())
+    }
+}
+
+impl Object for RenderContext {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        key.as_str()
+            .and_then(|key| self.carafe_value(key))
+            .or_else(|| self.page.get_item(key).ok())
+            .filter(|value| !value.is_undefined())
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        self.carafe_value(key)
+            .or_else(|| self.page.get_attr(key).ok())
+            .filter(|value| !value.is_undefined())
+    }
+
+    /// The merge's: every name, sorted, once.
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: BTreeSet<Value> = self
+            .carafe
+            .iter()
+            .map(|(name, _)| Value::from(*name))
+            .collect();
+        if self.page.kind() == ValueKind::Map
+            && let Ok(page_keys) = self.page.try_iter()
+        {
+            keys.extend(page_keys);
+        }
+        Enumerator::Iter(Box::new(keys.into_iter()))
     }
 }
 
@@ -159,9 +244,15 @@ mod tests {
         let context = minijinja::context! { name => "<script>" };
         assert_eq!(
             templates.render("page.html", &context).unwrap(),
-            "<p>&lt;script&gt;</p>"
+            b"<p>&lt;script&gt;</p>"
         );
-        assert_eq!(templates.render("note.txt", &context).unwrap(), "<script>");
+        assert_eq!(templates.render("note.txt", &context).unwrap(), b"<script>");
+        // A second render starts with the room the first one needed, and says the same.
+        assert_eq!(
+            templates.render("page.html", &context).unwrap(),
+            b"<p>&lt;script&gt;</p>"
+        );
+        assert_eq!(templates.page_sizes.read().unwrap()["page.html"], 21);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -171,6 +262,67 @@ mod tests {
                     {{ url_for(name) }} {{ url_for('unclosed }}";
         let calls: Vec<_> = literal_url_for_calls(text).collect();
         assert_eq!(calls, [(1, "index"), (3, "post")]);
+    }
+
+    /// The render context answers as the `context!` merge it replaced.
+    #[test]
+    fn render_context_answers_as_the_merge_did() {
+        let page = minijinja::context! {
+            title => "Home",
+            csrf_token => "page's",
+            posts => vec![1, 2],
+        };
+        let ours = || {
+            let mut carafe: SmallVec<[(&'static str, Value); 3]> = SmallVec::new();
+            carafe.push(("_blueprint", Value::from(None::<&str>)));
+            carafe.push(("csrf_token", Value::from("carafe's")));
+            carafe.push(("hidden", Value::UNDEFINED));
+            carafe
+        };
+        let pages = [
+            page.clone(),
+            Value::from(()),
+            Value::from(vec![7]),
+            Value::UNDEFINED,
+        ];
+        for page in pages {
+            let merged = minijinja::context! {
+                _blueprint => None::<&str>,
+                csrf_token => "carafe's",
+                hidden => Value::UNDEFINED,
+                ..page.clone()
+            };
+            let context = RenderContext::value(ours(), page.clone());
+            for key in [
+                "title",
+                "csrf_token",
+                "_blueprint",
+                "posts",
+                "hidden",
+                "nope",
+            ] {
+                assert_eq!(
+                    context.get_attr(key).ok(),
+                    merged.get_attr(key).ok(),
+                    "{page:?} {key}"
+                );
+                let key = Value::from(key);
+                assert_eq!(context.get_item(&key).ok(), merged.get_item(&key).ok());
+            }
+            assert_eq!(
+                context.get_item(&Value::from(0)).ok(),
+                merged.get_item(&Value::from(0)).ok()
+            );
+            let keys = |value: &Value| value.try_iter().map(Iterator::collect::<Vec<_>>).ok();
+            assert_eq!(keys(&context), keys(&merged), "{page:?}");
+        }
+        let env = Environment::new();
+        let template = "{{ title }} {{ csrf_token }} {{ posts|join(',') }} {{ nope is undefined }}";
+        let context = RenderContext::value(ours(), page);
+        assert_eq!(
+            env.render_str(template, context).unwrap(),
+            "Home carafe's 1,2 True"
+        );
     }
 
     #[test]

@@ -10,11 +10,15 @@
 //! `{*rest}` keeps `/` between segments. Literal text of the pattern is written as is: the
 //! router matches it byte for byte.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use crate::error::UrlForError;
-use crate::html::escape_html;
+use crate::html::{escape_html, escape_html_owned};
 
 /// Bytes a path segment cannot carry as themselves (besides non-ASCII, which is always
 /// encoded): controls, space, the delimiters `/ ? #`, `%` itself, and the characters RFC 3986
@@ -130,6 +134,13 @@ impl UrlPattern {
             })
             .sum();
         Ok(Self { parts, literal_len })
+    }
+
+    /// Whether the pattern has no parameter: its URL is always the same.
+    fn is_fixed(&self) -> bool {
+        self.parts
+            .iter()
+            .all(|part| matches!(part, Part::Literal(_)))
     }
 
     /// Whether the pattern has a parameter called `name`.
@@ -259,28 +270,76 @@ impl UrlMap {
     }
 }
 
-/// The template function `url_for(name, **params)` over `urls`, the final route table.
-///
-/// Keyword arguments are the parameters (numbers are written as text); an unknown route, a
-/// missing parameter or an undefined value is an error, which fails the render.
-pub(crate) fn template_url_for(
+/// The template function `url_for(name, **params)` over the final route table.
+pub(crate) struct TemplateUrlFor {
+    urls: Arc<UrlMap>,
+    /// What `url_for(name)` without keyword arguments returns for each route without
+    /// parameters: `(in an HTML template, in any other)`. Made once, as the app is frozen:
+    /// such a URL depends on nothing but the route table, which is final by then (debug
+    /// builds reload templates, never routes). A page names most of its links this way
+    /// (`url_for('index')`), and each call then costs a clone instead of a build, an escape
+    /// and two allocations.
+    fixed: FxHashMap<String, (minijinja::Value, minijinja::Value)>,
+}
+
+impl TemplateUrlFor {
+    pub(crate) fn new(urls: Arc<UrlMap>) -> Self {
+        let fixed = urls
+            .by_name
+            .iter()
+            .filter(|(_, pattern)| pattern.is_fixed())
+            .filter_map(|(name, pattern)| {
+                let url = pattern.build(name, &[]).ok()?;
+                let html = minijinja::Value::from_safe_string(escape_html(&url));
+                Some((name.clone(), (html, minijinja::Value::from(url))))
+            })
+            .collect();
+        Self { urls, fixed }
+    }
+
+    /// Keyword arguments are the parameters (numbers are written as text); an unknown route,
+    /// a missing parameter or an undefined value is an error, which fails the render.
+    pub(crate) fn call(
+        &self,
+        state: &minijinja::State<'_, '_>,
+        name: &str,
+        kwargs: &minijinja::value::Kwargs,
+    ) -> Result<minijinja::Value, minijinja::Error> {
+        // Only a relative name (`.time`) needs the blueprint. Looking it up walks the
+        // render's layered context (about 860 instructions a call on the example app's
+        // `/blog`), and a page calls `url_for` many times.
+        let blueprint = name
+            .starts_with('.')
+            .then(|| state.lookup("_blueprint"))
+            .flatten();
+        let name = &*qualified(name, blueprint.as_ref().and_then(|value| value.as_str()))
+            .map_err(template_error)?;
+        // With keyword arguments, a fixed route's URL gets a query string: built below.
+        if kwargs.args().next().is_none()
+            && let Some((html, other)) = self.fixed.get(name)
+        {
+            return Ok(match state.auto_escape() {
+                minijinja::AutoEscape::Html => html.clone(),
+                _ => other.clone(),
+            });
+        }
+        template_url_for(&self.urls, state, name, kwargs)
+    }
+}
+
+/// `url_for` in a template, for the qualified `name`, built from its pattern.
+fn template_url_for(
     urls: &UrlMap,
     state: &minijinja::State<'_, '_>,
     name: &str,
     kwargs: &minijinja::value::Kwargs,
 ) -> Result<minijinja::Value, minijinja::Error> {
-    // Only a relative name (`.time`) needs the blueprint. Looking it up walks the render's
-    // layered context (about 860 instructions a call on the example app's `/blog`), and a
-    // page calls `url_for` many times.
-    let blueprint = name
-        .starts_with('.')
-        .then(|| state.lookup("_blueprint"))
-        .flatten();
-    let name = &*qualified(name, blueprint.as_ref().and_then(|value| value.as_str()))
-        .map_err(template_error)?;
-    let mut owned: Vec<(&str, String)> = Vec::new();
+    // `peek`, not `get`: `get` also records the key as used (a `String` and a hash-set
+    // insert per parameter) for `assert_all_used`, which this function never calls: pairs
+    // the pattern does not name become the query string.
+    let mut texts: SmallVec<[(&str, Cow<'_, str>); 4]> = SmallVec::new();
     for key in kwargs.args() {
-        let value: minijinja::Value = kwargs.get(key)?;
+        let value: &minijinja::Value = kwargs.peek(key)?;
         if value.is_undefined() || value.is_none() {
             return Err(template_error(UrlForError::InvalidParam {
                 route: name.to_owned(),
@@ -290,16 +349,16 @@ pub(crate) fn template_url_for(
         }
         let text = value
             .as_str()
-            .map_or_else(|| value.to_string(), str::to_owned);
-        owned.push((key, text));
+            .map_or_else(|| Cow::Owned(value.to_string()), Cow::Borrowed);
+        texts.push((key, text));
     }
-    let params: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let params: SmallVec<[(&str, &str); 4]> = texts.iter().map(|(k, v)| (*k, &**v)).collect();
     let url = urls.url_for(name, &params).map_err(template_error)?;
     // The URL is percent-encoded, so in HTML only `&` (between query pairs) and any
     // `'`/`"`/`<`/`>` in the pattern's own text need escaping. Escaping it here, rather than
     // by the auto-escaper, keeps `/` readable: `href="/blog"`, not `href="&#x2f;blog"`.
     Ok(match state.auto_escape() {
-        minijinja::AutoEscape::Html => minijinja::Value::from_safe_string(escape_html(&url)),
+        minijinja::AutoEscape::Html => minijinja::Value::from_safe_string(escape_html_owned(url)),
         _ => minijinja::Value::from(url),
     })
 }
@@ -309,12 +368,12 @@ pub(crate) fn template_url_for(
 pub(crate) fn qualified<'n>(
     name: &'n str,
     blueprint: Option<&str>,
-) -> Result<std::borrow::Cow<'n, str>, UrlForError> {
+) -> Result<Cow<'n, str>, UrlForError> {
     let Some(relative) = name.strip_prefix('.') else {
-        return Ok(std::borrow::Cow::Borrowed(name));
+        return Ok(Cow::Borrowed(name));
     };
     match blueprint {
-        Some(blueprint) => Ok(std::borrow::Cow::Owned(format!("{blueprint}.{relative}"))),
+        Some(blueprint) => Ok(Cow::Owned(format!("{blueprint}.{relative}"))),
         None => Err(UrlForError::UnknownRoute {
             name: name.to_owned(),
         }),

@@ -387,6 +387,11 @@ fn flashed_messages_show_once_on_the_next_page_that_asks_for_them() {
     )
     .unwrap();
     std::fs::write(dir.join("quiet.html"), "nothing to see").unwrap();
+    std::fs::write(
+        dir.join("typo.html"),
+        "{{ get_flashed_messages(with_categories=true, category=['error']) }}",
+    )
+    .unwrap();
     let mut app = App::new();
     app.secret_key(SECRET).unwrap();
     app.templates(&dir).unwrap();
@@ -399,7 +404,17 @@ fn flashed_messages_show_once_on_the_next_page_that_asks_for_them() {
     route!(app, GET "/shows" => |req| req.render("shows.html", context! {})).unwrap();
     route!(app, GET "/errors" => |req| req.render("errors.html", context! {})).unwrap();
     route!(app, GET "/quiet" => |req| req.render("quiet.html", context! {})).unwrap();
-    let client = TestClient::new(app);
+    route!(app, GET "/typo" => |req| req.render("typo.html", context! {})).unwrap();
+    let client = TestClient::new(app).propagate_errors(false);
+
+    let typo = client.get("/typo").send();
+    assert_eq!(typo.status(), 500);
+    assert!(
+        typo.text()
+            .contains("too many arguments: unknown keyword argument &#x27;category&#x27;"),
+        "an unknown keyword argument is an error: {}",
+        typo.text()
+    );
 
     assert_eq!(client.post("/save").send().status(), 303);
     // A page that does not ask leaves them for the next one.

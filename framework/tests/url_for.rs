@@ -170,11 +170,13 @@ fn templates_call_url_for_with_keyword_arguments() {
                  <a href=\"{{ url_for('post', slug=slug) }}\">post</a> \
                  <a href=\"{{ url_for('user', id=7) }}\">user</a> \
                  <a href=\"{{ url_for('post', slug='x', page=2, sort='new') }}\">page</a> \
-                 <link href=\"{{ url_for('static', filename='css/site.css') }}\">",
+                 <link href=\"{{ url_for('static', filename='css/site.css') }}\"> \
+                 <a href=\"{{ url_for('index', tab='a&b', page=2) }}\">tab</a>",
             ),
             (
                 "link.txt",
-                "{{ url_for('post', slug='x', page=2, sort='new') }}",
+                "{{ url_for('post', slug='x', page=2, sort='new') }} {{ url_for('index') }} \
+                 {{ url_for('index', tab='a&b', page=2) }}",
             ),
             ("unknown.html", "{{ url_for('nope') }}"),
             ("missing.html", "{{ url_for('post') }}"),
@@ -213,12 +215,14 @@ fn templates_call_url_for_with_keyword_arguments() {
          <a href=\"/blog/a%20b%2Fc\">post</a> \
          <a href=\"/user/7\">user</a> \
          <a href=\"/blog/x?page=2&amp;sort=new\">page</a> \
-         <link href=\"/static/css/site.css\">"
+         <link href=\"/static/css/site.css\"> \
+         <a href=\"/?page=2&amp;tab=a%26b\">tab</a>",
+        "a route without parameters takes keyword arguments as its query string"
     );
     // No HTML escaping outside HTML templates.
     assert_eq!(
         client.get("/link.txt").send().text(),
-        "/blog/x?page=2&sort=new"
+        "/blog/x?page=2&sort=new / /?page=2&tab=a%26b"
     );
     for name in ["unknown", "missing", "undefined"] {
         let response = client.get(&format!("/{name}")).send();

@@ -893,7 +893,9 @@ impl<J> Exchange<J> {
         // Most bodies own nothing (a static or an empty one): skip the call to the drop code
         // of every kind of body, live ones included, on every request.
         let Outgoing { headers, body, .. } = response;
-        drop(headers);
+        if let Some(headers) = headers {
+            crate::h1::encode::recycle_headers(headers);
+        }
         if matches!(body, Body::Empty | Body::Static(_)) {
             std::mem::forget(body);
         }
