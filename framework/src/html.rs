@@ -25,7 +25,6 @@ pub(crate) fn escape_html(text: &str) -> String {
     escaped
 }
 
-/// One of the bytes [`escape_html`] replaces.
 /// [`escape_html`] of an owned string: `text` itself when it has nothing to escape (a URL
 /// usually), without a copy.
 pub(crate) fn escape_html_owned(text: String) -> String {
@@ -36,6 +35,7 @@ pub(crate) fn escape_html_owned(text: String) -> String {
     }
 }
 
+/// One of the bytes [`escape_html`] replaces.
 fn is_markup(byte: u8) -> bool {
     matches!(byte, b'&' | b'<' | b'>' | b'"' | b'\'')
 }

@@ -305,9 +305,8 @@ impl TemplateUrlFor {
         name: &str,
         kwargs: &minijinja::value::Kwargs,
     ) -> Result<minijinja::Value, minijinja::Error> {
-        // Only a relative name (`.time`) needs the blueprint. Looking it up walks the
-        // render's layered context (about 860 instructions a call on the example app's
-        // `/blog`), and a page calls `url_for` many times.
+        // Only a relative name (`.time`) needs the blueprint. Looking it up goes through the
+        // render's context and minijinja's scopes, and a page calls `url_for` many times.
         let blueprint = name
             .starts_with('.')
             .then(|| state.lookup("_blueprint"))

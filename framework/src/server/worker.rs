@@ -233,17 +233,13 @@ impl Worker {
             // both buffers are empty: only the idle deadline is left to restart.
             if let Next::Idle(epoch) = next {
                 socket.conn.release_idle_buffers(ctx.buffers);
-                let timer = Some(Timer {
+                let timer = Timer {
                     kind: TimerKind::Idle,
                     epoch,
-                });
-                if socket.timer != timer {
-                    self.timers.set(key, TimerKind::Idle, now);
-                    socket.timer = timer;
-                }
-                if self.shutdown_deadline.is_some()
-                    && (socket.conn.answered() > 0 || self.first_request_cutoff.is_none())
-                {
+                };
+                set_timer(&mut self.timers, key, socket, Some(timer), now);
+                let answered = socket.conn.answered();
+                if self.closes_idle_now(answered) {
                     self.close(key);
                 }
                 return;
@@ -311,13 +307,21 @@ impl Worker {
             tls.settle(socket, key, now);
         }
         restart_timer(&mut self.timers, key, socket, now);
-        if self.shutdown_deadline.is_some()
-            && socket.is_idle()
-            && (socket.conn.answered() > 0 || self.first_request_cutoff.is_none())
-        {
-            self.close(key);
+        if socket.is_idle() {
+            let answered = socket.conn.answered();
+            if self.closes_idle_now(answered) {
+                self.close(key);
+            }
         }
         false
+    }
+
+    /// Whether an idle connection that has answered `answered` requests is closed now: during
+    /// a graceful shutdown, unless it has answered none and may still send its first request
+    /// (until the cut-off for first requests).
+    #[inline]
+    fn closes_idle_now(&self, answered: u64) -> bool {
+        self.shutdown_deadline.is_some() && (answered > 0 || self.first_request_cutoff.is_none())
     }
 
     /// Sets the deadline the socket's connection wants, if it changed since it was last set.
@@ -427,7 +431,18 @@ pub(super) fn deregister(registry: &Registry, source: &mut impl mio::event::Sour
 
 /// Sets the deadline `socket` (at `key`) wants, if it changed since it was last set.
 fn restart_timer(timers: &mut Timers, key: usize, socket: &mut Socket, now: Instant) {
-    let timer = socket.conn.poll_timer();
+    set_timer(timers, key, socket, socket.conn.poll_timer(), now);
+}
+
+/// Sets the deadline `timer` for the socket, if it is not the one set last.
+#[inline]
+fn set_timer(
+    timers: &mut Timers,
+    key: usize,
+    socket: &mut Socket,
+    timer: Option<Timer>,
+    now: Instant,
+) {
     if timer != socket.timer {
         match timer {
             Some(timer) => timers.set(key, timer.kind, now),
