@@ -3,8 +3,8 @@
 
 usage: python3 bench/idle_cpu.py [-n 1000] [--seconds 10] [--path /] BINARY [ARGS...]
 BINARY is started with `--addr 127.0.0.1:PORT` appended; each of N connections makes one
-request (GET PATH, which must answer 200: `--path /plaintext` for bench_server), then all stay open and silent while the server's user+system CPU time is measured
-from /proc/PID/stat. An event loop without busy polling shows 0.00%.
+request (GET PATH, which must answer 200: `--path /plaintext` for bench_server), then all
+stay open and silent while the server's user+system CPU time is measured from /proc/PID/stat. An event loop without busy polling shows 0.00%.
 """
 import argparse, os, resource, socket, time
 

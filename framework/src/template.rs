@@ -1,10 +1,9 @@
 //! HTML templates with minijinja: a folder of templates, auto-escaped by file extension, and
 //! the global function `url_for`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-
-use std::collections::BTreeSet;
 
 use minijinja::value::{Enumerator, Kwargs, Object, Value, ValueKind};
 use minijinja::{Environment, State};

@@ -171,12 +171,13 @@ fn templates_call_url_for_with_keyword_arguments() {
                  <a href=\"{{ url_for('user', id=7) }}\">user</a> \
                  <a href=\"{{ url_for('post', slug='x', page=2, sort='new') }}\">page</a> \
                  <link href=\"{{ url_for('static', filename='css/site.css') }}\"> \
-                 <a href=\"{{ url_for('index', tab='a&b', page=2) }}\">tab</a>",
+                 <a href=\"{{ url_for('index', tab='a&b', page=2) }}\">tab</a> \
+                 <a href=\"{{ url_for('faq') }}\">faq</a>",
             ),
             (
                 "link.txt",
                 "{{ url_for('post', slug='x', page=2, sort='new') }} {{ url_for('index') }} \
-                 {{ url_for('index', tab='a&b', page=2) }}",
+                 {{ url_for('index', tab='a&b', page=2) }} {{ url_for('faq') }}",
             ),
             ("unknown.html", "{{ url_for('nope') }}"),
             ("missing.html", "{{ url_for('post') }}"),
@@ -191,6 +192,8 @@ fn templates_call_url_for_with_keyword_arguments() {
         .unwrap();
     route!(app, GET "/blog/{slug}" => post).unwrap();
     route!(app, GET "/user/{id}" => |_req| "user", name = "user").unwrap();
+    // A route without parameters whose URL HTML escaping changes: its two made-once forms.
+    route!(app, GET "/q&a" => |_req| "faq", name = "faq").unwrap();
     route!(app, GET "/link.txt" => |req| {
         let mut response = req.render("link.txt", context! {});
         response.set_header("content-type", "text/plain").unwrap();
@@ -216,13 +219,14 @@ fn templates_call_url_for_with_keyword_arguments() {
          <a href=\"/user/7\">user</a> \
          <a href=\"/blog/x?page=2&amp;sort=new\">page</a> \
          <link href=\"/static/css/site.css\"> \
-         <a href=\"/?page=2&amp;tab=a%26b\">tab</a>",
+         <a href=\"/?page=2&amp;tab=a%26b\">tab</a> \
+         <a href=\"/q&amp;a\">faq</a>",
         "a route without parameters takes keyword arguments as its query string"
     );
     // No HTML escaping outside HTML templates.
     assert_eq!(
         client.get("/link.txt").send().text(),
-        "/blog/x?page=2&sort=new / /?page=2&tab=a%26b"
+        "/blog/x?page=2&sort=new / /?page=2&tab=a%26b /q&a"
     );
     for name in ["unknown", "missing", "undefined"] {
         let response = client.get(&format!("/{name}")).send();

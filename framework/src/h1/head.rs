@@ -506,14 +506,13 @@ fn find_question_mark(bytes: &[u8]) -> Option<usize> {
         let marks = x.wrapping_sub(ONES) & !x & HIGHS;
         (marks != 0).then(|| marks.trailing_zeros() as usize / 8)
     };
-    let word_at = |at: usize| word_at(bytes, at);
     let len = bytes.len();
     if len < 8 {
         return bytes.iter().position(|&b| b == b'?');
     }
     let mut at = 0;
     while at + 8 <= len {
-        if let Some(i) = first_in(word_at(at)) {
+        if let Some(i) = first_in(word_at(bytes, at)) {
             return Some(at + i);
         }
         at += 8;
@@ -521,7 +520,7 @@ fn find_question_mark(bytes: &[u8]) -> Option<usize> {
     // The last eight bytes, overlapping the words already searched (which hold no `?`, so
     // a `?` found here is past them).
     if at < len {
-        return first_in(word_at(len - 8)).map(|i| len - 8 + i);
+        return first_in(word_at(bytes, len - 8)).map(|i| len - 8 + i);
     }
     None
 }
@@ -757,14 +756,13 @@ fn is_plain_host(value: &[u8]) -> bool {
     // refused before).
     let marks =
         |word: u64| within(word, b'-', b'.') | within(word, b'0', b':') | within(word, b'a', b'z');
-    let word_at = |at: usize| word_at(value, at);
     let len = value.len();
     // The first eight bytes and the last eight (overlapping when shorter than 16: a byte
     // looked at twice is still only in or out) cover most values without a loop. Shorter
     // than eight, one word padded with a byte that passes, filled byte by byte: a call to
     // `memcpy` would cost more than the check.
     let (first, last) = if len >= 8 {
-        (word_at(0), word_at(len - 8))
+        (word_at(value, 0), word_at(value, len - 8))
     } else {
         let word = value
             .iter()
@@ -780,7 +778,7 @@ fn is_plain_host(value: &[u8]) -> bool {
     }
     len <= 16
         || (1..len / 8).all(|index| {
-            let word = word_at(index * 8);
+            let word = word_at(value, index * 8);
             word & HIGHS == 0 && marks(word) == HIGHS
         })
 }
